@@ -2,7 +2,13 @@
 // retry policy by error class, the shared rate limiter and enqueueing.
 package jobs
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
 
 // Task types.
 const (
@@ -11,6 +17,18 @@ const (
 	TypeOrgOpenService = "org:open_service"
 	TypeReconcileSweep = "reconcile:sweep"
 )
+
+// Queues: one per essbasic action, so a throttled action never takes the
+// worker slots of another.
+const (
+	QueueSync      = "onboard-sync"
+	QueueAuth      = "onboard-auth"
+	QueueService   = "onboard-service"
+	QueueReconcile = "onboard-reconcile"
+)
+
+// Queues lists every queue onboard uses.
+var Queues = []string{QueueSync, QueueAuth, QueueService, QueueReconcile}
 
 // OrgPayload is the payload of organization tasks. It carries ids only, never
 // personal data: asynqmon shows payloads to whoever opens the dashboard.
@@ -24,4 +42,19 @@ type OrgPayload struct {
 // version of an organization, so enqueueing it twice is harmless.
 func SyncTaskID(orgID int64, dataVersion int) string {
 	return fmt.Sprintf("org:sync:%d:v%d", orgID, dataVersion)
+}
+
+// taskRetention keeps finished tasks (and their results) visible in the
+// dashboard for a while.
+const taskRetention = 24 * time.Hour
+
+// NewSyncTask builds the org:sync task for one data version of an organization.
+func NewSyncTask(orgID int64, dataVersion int) *asynq.Task {
+	payload, _ := json.Marshal(OrgPayload{OrgID: orgID, DataVersion: dataVersion})
+	return asynq.NewTask(TypeOrgSync, payload,
+		asynq.TaskID(SyncTaskID(orgID, dataVersion)),
+		asynq.Queue(QueueSync),
+		asynq.MaxRetry(25),
+		asynq.Retention(taskRetention),
+	)
 }
