@@ -1,0 +1,49 @@
+# onboard: make demo runs the whole story locally, make test runs every test.
+GO        ?= go
+BIN       := bin/onboard
+FUZZTIME  ?= 5s
+DEMO_DIR  ?= out/demo
+
+.PHONY: all build services demo test vet fmt-check fuzz bench-import bench-rate clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/onboard
+
+# Start Postgres and Redis when they are installed but stopped.
+services:
+	@./scripts/services.sh
+
+demo: services build
+	./$(BIN) demo --out $(DEMO_DIR)
+
+# The full test suite: vet, formatting, every package with the race detector,
+# then each fuzz target for $(FUZZTIME).
+test: services vet fmt-check
+	$(GO) test -race -count=1 -timeout 30m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+fuzz:
+	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -r -n1 dirname | sort -u); do \
+	  for fn in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
+	    $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench-import: services build
+	./scripts/bench-import.sh
+
+bench-rate: services build
+	./scripts/bench-rate.sh
+
+clean:
+	rm -rf bin out
