@@ -1,0 +1,484 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/importer"
+)
+
+// ImportRequest is one uploaded file to import.
+type ImportRequest struct {
+	Path     string // the file on disk, named as uploaded
+	FileName string // the name the user's browser gave
+	AppID    string
+	MaxSize  int64
+}
+
+// ImportResult is what an import stored.
+type ImportResult struct {
+	BatchID                                       int64
+	Rows, Accepted, Rejected, Enqueued, Unchanged int
+}
+
+// ImportFunc imports a file the same way `onboard import` does: a refused
+// file returns an error wrapping *importer.FileError and stores nothing.
+type ImportFunc func(ctx context.Context, req ImportRequest) (ImportResult, error)
+
+// How many rows of each list the batch page shows.
+const listLimit = 200
+
+func parsePages() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"time":    fmtTime,
+		"timeptr": func(t *time.Time) string { return fmtTimePtr(t) },
+		"percent": percent,
+		"mib":     func(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) },
+		"pathesc": url.PathEscape,
+		"reasons": func(rs []onboard.RowError) string {
+			parts := make([]string, len(rs))
+			for i, r := range rs {
+				if r.Column != "" {
+					parts[i] = r.Column + ": " + r.Reason
+				} else {
+					parts[i] = r.Reason
+				}
+			}
+			return strings.Join(parts, "; ")
+		},
+		"stateClass": func(state string) string { return "state-" + strings.ReplaceAll(state, "_", "-") },
+	}
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"batches", "batch", "upload", "error"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parse %s page: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func fmtTimePtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return fmtTime(*t)
+}
+
+func percent(n, total int) int {
+	if total <= 0 {
+		return 0
+	}
+	return n * 100 / total
+}
+
+// page is what every template sees.
+type page struct {
+	Title   string
+	Nav     string
+	Notice  string
+	Error   string
+	Monitor bool
+	Data    any
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	p.Monitor = s.opts.Redis != nil
+	var buf bytes.Buffer
+	if err := s.pages[name].Execute(&buf, p); err != nil {
+		s.log.Error("render page", "page", name, "error", err)
+		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.render(w, r, status, "error", page{Title: http.StatusText(status), Error: msg})
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.errorPage(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
+}
+
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	s.log.Error(what, "path", r.URL.Path, "error", err)
+	s.errorPage(w, r, http.StatusInternalServerError, "Could not "+what+": "+err.Error())
+}
+
+// batchRow is one line of the batches list.
+type batchRow struct {
+	BatchOverview
+	Done    int
+	Percent int
+	States  []stateN
+}
+
+type stateN struct {
+	State string
+	N     int
+}
+
+func sortedStates(m map[string]int) []stateN {
+	order := map[string]int{}
+	for i, s := range []string{onboard.StateQueued, onboard.StateAwaitingAuth, onboard.StateOpeningServices,
+		onboard.StateDone, onboard.StateFailed, onboard.StateAuthRejected, onboard.StateTimedOut} {
+		order[s] = i + 1
+	}
+	out := make([]stateN, 0, len(m))
+	for st, n := range m {
+		if n > 0 {
+			out = append(out, stateN{st, n})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		oi, oj := order[out[i].State], order[out[j].State]
+		if oi == 0 {
+			oi = 100
+		}
+		if oj == 0 {
+			oj = 100
+		}
+		if oi != oj {
+			return oi < oj
+		}
+		return out[i].State < out[j].State
+	})
+	return out
+}
+
+func newBatchRow(b BatchOverview) batchRow {
+	done := b.Final()
+	return batchRow{BatchOverview: b, Done: done, Percent: percent(done, b.Orgs), States: sortedStates(b.States)}
+}
+
+func (s *Server) batchesPage(w http.ResponseWriter, r *http.Request) {
+	var rows []batchRow
+	if s.opts.Store != nil {
+		list, err := s.opts.Store.BatchOverviews(r.Context(), listLimit)
+		if err != nil {
+			s.internalError(w, r, "list the batches", err)
+			return
+		}
+		for _, b := range list {
+			rows = append(rows, newBatchRow(b))
+		}
+	}
+	s.render(w, r, http.StatusOK, "batches", page{Title: "Batches", Nav: "batches", Data: struct {
+		Batches []batchRow
+		Upload  uploadForm
+	}{rows, s.newUploadForm("")}})
+}
+
+type uploadForm struct {
+	AppID   string
+	MaxSize int64
+	Enabled bool
+}
+
+func (s *Server) newUploadForm(appID string) uploadForm {
+	if appID == "" {
+		appID = s.opts.AppID
+	}
+	return uploadForm{AppID: appID, MaxSize: s.maxUpload, Enabled: s.opts.Import != nil}
+}
+
+func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "upload", page{Title: "Upload a spreadsheet", Nav: "upload", Data: s.newUploadForm("")})
+}
+
+// uploadError re-shows the form with a message; nothing was stored.
+func (s *Server) uploadError(w http.ResponseWriter, r *http.Request, status int, appID, msg string) {
+	s.render(w, r, status, "upload", page{Title: "Upload a spreadsheet", Nav: "upload", Error: msg, Data: s.newUploadForm(appID)})
+}
+
+// upload streams the form's file to a temporary folder (under the name the
+// browser gave, so the batch records it) and imports it.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Import == nil {
+		s.uploadError(w, r, http.StatusServiceUnavailable, "", "Uploads are not available on this server.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.maxUpload+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		s.uploadError(w, r, http.StatusBadRequest, "", "The upload was not a file form. Choose a .xlsx or .zip file and press Upload.")
+		return
+	}
+	dir, err := os.MkdirTemp("", "onboard-upload-")
+	if err != nil {
+		s.internalError(w, r, "store the upload", err)
+		return
+	}
+	defer os.RemoveAll(dir)
+
+	var appID, fileName, path string
+	tooBig := func() {
+		s.uploadError(w, r, http.StatusRequestEntityTooLarge, appID,
+			fmt.Sprintf("The file is larger than the upload limit of %s. Split it into smaller files.", fmtSize(s.maxUpload)))
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if isMaxBytes(err) {
+				tooBig()
+				return
+			}
+			s.uploadError(w, r, http.StatusBadRequest, appID, "The upload was cut off or malformed; try again.")
+			return
+		}
+		switch part.FormName() {
+		case "app_id":
+			b, err := io.ReadAll(io.LimitReader(part, 256))
+			if err != nil {
+				s.uploadError(w, r, http.StatusBadRequest, appID, "The upload was cut off or malformed; try again.")
+				return
+			}
+			appID = strings.TrimSpace(string(b))
+		case "file":
+			fileName = filepath.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
+			if fileName == "" || fileName == "." || fileName == "/" {
+				continue
+			}
+			path = filepath.Join(dir, fileName)
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			if err != nil {
+				s.internalError(w, r, "store the upload", err)
+				return
+			}
+			n, err := io.Copy(f, io.LimitReader(part, s.maxUpload+1))
+			f.Close()
+			if err != nil {
+				if isMaxBytes(err) {
+					tooBig()
+					return
+				}
+				s.uploadError(w, r, http.StatusBadRequest, appID, "The upload was cut off; try again.")
+				return
+			}
+			if n > s.maxUpload {
+				tooBig()
+				return
+			}
+		}
+		part.Close()
+	}
+	if appID == "" {
+		appID = s.opts.AppID
+	}
+	switch {
+	case path == "":
+		s.uploadError(w, r, http.StatusBadRequest, appID, "Choose a .xlsx or .zip file to upload.")
+		return
+	case appID == "":
+		s.uploadError(w, r, http.StatusBadRequest, appID, "Name the channel application (AppId) the file belongs to.")
+		return
+	}
+	if ext := strings.ToLower(filepath.Ext(fileName)); ext != ".xlsx" && ext != ".zip" {
+		s.uploadError(w, r, http.StatusUnprocessableEntity, appID,
+			fmt.Sprintf("%q was refused: only .xlsx workbooks, or .zip files holding one .xlsx and its license images, can be imported. Nothing was stored.", fileName))
+		return
+	}
+	res, err := s.opts.Import(r.Context(), ImportRequest{Path: path, FileName: fileName, AppID: appID, MaxSize: s.maxUpload})
+	var fe *importer.FileError
+	switch {
+	case errors.As(err, &fe):
+		s.uploadError(w, r, http.StatusUnprocessableEntity, appID,
+			fmt.Sprintf("%q was refused: %s. Nothing was stored.", fileName, fe.Reason))
+		return
+	case err != nil:
+		s.log.Error("import upload", "file", fileName, "error", err)
+		s.uploadError(w, r, http.StatusInternalServerError, appID,
+			fmt.Sprintf("%q could not be imported: %v. Nothing was stored.", fileName, err))
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/batches/%d?imported=1", res.BatchID), http.StatusSeeOther)
+}
+
+func isMaxBytes(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+func fmtSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func batchID(r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// batchView is everything the batch page shows.
+type batchView struct {
+	batchRow
+	Rejections []RejectedRow
+	Failures   []FailedOrg
+	Links      []IssuedLink
+	Runs       []ReconcileRun
+	CanRetry   bool
+	CanResume  bool
+	HasResults bool
+	Limit      int
+	Now        time.Time
+}
+
+func (s *Server) batchPage(w http.ResponseWriter, r *http.Request) {
+	id, ok := batchID(r)
+	if !ok || s.opts.Store == nil {
+		s.notFound(w, r)
+		return
+	}
+	ctx := r.Context()
+	st := s.opts.Store
+	b, found, err := st.BatchOverview(ctx, id)
+	if err != nil {
+		s.internalError(w, r, "read the batch", err)
+		return
+	}
+	if !found {
+		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no batch %d.", id))
+		return
+	}
+	v := batchView{batchRow: newBatchRow(b), Limit: listLimit, Now: s.opts.Now()}
+	if v.Rejections, err = st.BatchRejections(ctx, id, listLimit); err == nil {
+		if v.Failures, err = st.BatchFailures(ctx, id, listLimit); err == nil {
+			if v.Links, err = st.BatchLinks(ctx, id, listLimit); err == nil {
+				v.Runs, err = st.ReconcileRuns(ctx, b.AppID, 10)
+			}
+		}
+	}
+	if err != nil {
+		s.internalError(w, r, "read the batch", err)
+		return
+	}
+	v.CanRetry = s.opts.RetryFailed != nil && len(v.Failures) > 0
+	v.CanResume = s.opts.Resume != nil && b.BlockedReason != ""
+	v.HasResults = s.opts.WriteResults != nil
+	p := page{Title: fmt.Sprintf("Batch %d", id), Nav: "batches", Data: v}
+	q := r.URL.Query()
+	switch {
+	case q.Get("imported") != "":
+		p.Notice = fmt.Sprintf("Imported %s: %d rows, %d accepted, %d rejected, %d queued, %d unchanged.",
+			b.FileName, b.Rows, b.Accepted, b.Rejected, b.Enqueued, b.Unchanged)
+	case q.Get("retried") != "":
+		p.Notice = fmt.Sprintf("Queued %s failed organizations again.", q.Get("retried"))
+	case q.Get("resumed") != "":
+		p.Notice = fmt.Sprintf("Resumed application %s; queued %s organizations again.", b.AppID, q.Get("resumed"))
+	}
+	s.render(w, r, http.StatusOK, "batch", p)
+}
+
+func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
+	id, ok := batchID(r)
+	if !ok || s.opts.RetryFailed == nil {
+		s.notFound(w, r)
+		return
+	}
+	n, err := s.opts.RetryFailed(r.Context(), id)
+	if err != nil {
+		s.internalError(w, r, "retry the failed organizations", err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/batches/%d?retried=%d", id, n), http.StatusSeeOther)
+}
+
+func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
+	appID := r.PathValue("app")
+	if s.opts.Resume == nil || appID == "" {
+		s.notFound(w, r)
+		return
+	}
+	n, err := s.opts.Resume(r.Context(), appID)
+	if err != nil {
+		s.internalError(w, r, "resume the application", err)
+		return
+	}
+	back := "/"
+	if b, err := strconv.ParseInt(r.FormValue("batch"), 10, 64); err == nil && b > 0 {
+		back = fmt.Sprintf("/batches/%d?resumed=%d", b, n)
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// results streams the batch's results file. It is built in memory first so
+// that an error shows as a page, not as a truncated download.
+func (s *Server) results(w http.ResponseWriter, r *http.Request) {
+	id, ok := batchID(r)
+	if !ok || s.opts.WriteResults == nil || s.opts.Store == nil {
+		s.notFound(w, r)
+		return
+	}
+	b, found, err := s.opts.Store.BatchOverview(r.Context(), id)
+	if err != nil {
+		s.internalError(w, r, "read the batch", err)
+		return
+	}
+	if !found {
+		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no batch %d.", id))
+		return
+	}
+	var buf bytes.Buffer
+	if err := s.opts.WriteResults(r.Context(), &buf, id); err != nil {
+		s.internalError(w, r, "write the results file", err)
+		return
+	}
+	name := strings.TrimSuffix(b.FileName, filepath.Ext(b.FileName))
+	serveXLSX(w, fmt.Sprintf("%s-results-batch-%d.xlsx", name, id), buf.Bytes())
+}
+
+func (s *Server) template(w http.ResponseWriter, r *http.Request) {
+	if s.opts.WriteTemplate == nil {
+		s.notFound(w, r)
+		return
+	}
+	var buf bytes.Buffer
+	if err := s.opts.WriteTemplate(&buf); err != nil {
+		s.internalError(w, r, "write the template", err)
+		return
+	}
+	serveXLSX(w, "onboard-template.xlsx", buf.Bytes())
+}
+
+func serveXLSX(w http.ResponseWriter, name string, data []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h.Set("Cache-Control", "no-store")
+	w.Write(data)
+}
