@@ -1,0 +1,402 @@
+package repository
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ess-onboard/onboard"
+)
+
+// OrgVersion names one data version of an organization.
+type OrgVersion = onboard.OrgVersion
+
+// RowSource yields the rows of one file; *importer.Reader satisfies it.
+// Next returns io.EOF after the last row; any other error refuses the file.
+type RowSource interface {
+	Next() (*onboard.Row, error)
+}
+
+// ImportParams describe the file being imported.
+type ImportParams struct {
+	AppID      string // the channel application the whole file belongs to
+	FileName   string
+	FileSHA256 string
+	Sheet      string
+	HeaderRow  int
+	Headers    []string // header cells in file order
+	DryRun     bool     // do all the work, then roll it back
+}
+
+// ImportResult is what one import did (or, for a dry run, would have done).
+type ImportResult struct {
+	BatchID   int64 // 0 for a dry run
+	Rows      int   // non-blank data rows read
+	Accepted  int
+	Rejected  int
+	Enqueued  int // organizations new or changed, now queued for sync
+	Unchanged int // accepted rows whose organization's data did not change
+
+	Rejections []onboard.RowError
+	Warnings   []onboard.RowWarning
+	// ToEnqueue lists the org:sync work the import created, in org id order.
+	// Nil for a dry run.
+	ToEnqueue []OrgVersion
+}
+
+// progressEvery is how many rows pass between calls of the progress function.
+const progressEvery = 500
+
+var errDryRun = errors.New("dry run")
+
+// Import stores one file in one transaction: the batch, every row (accepted
+// or rejected, with its cells), the license images (once per hash), and the
+// organizations upserted from the accepted rows. A new organization gets data
+// version 1 and state queued; one whose data fingerprint is unchanged is left
+// as it is; one whose data changed gets the next data version, state queued,
+// its errors cleared and its services replaced.
+//
+// Any error from rows (a refused file), or from the database, stores nothing.
+// Rows are streamed with COPY, so memory does not grow with their number
+// (beyond the rejections and warnings returned). progress, when not nil, is
+// called with the number of rows read so far.
+func (s *Store) Import(ctx context.Context, p ImportParams, rows RowSource, progress func(n int)) (*ImportResult, error) {
+	if p.AppID == "" {
+		return nil, errors.New("import: no application id")
+	}
+	if p.Headers == nil {
+		p.Headers = []string{}
+	}
+	res := &ImportResult{}
+	err := s.withTx(ctx, func(tx pgx.Tx) error {
+		if err := importFile(ctx, tx, p, rows, progress, res); err != nil {
+			return err
+		}
+		if p.DryRun {
+			return errDryRun
+		}
+		return nil
+	})
+	if p.DryRun && errors.Is(err, errDryRun) {
+		res.BatchID = 0
+		res.ToEnqueue = nil
+		return res, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+const createStaging = `CREATE TEMP TABLE import_staging (
+	row_number           integer NOT NULL,
+	cells                jsonb   NOT NULL,
+	status               text    NOT NULL,
+	reasons              jsonb   NOT NULL,
+	warnings             jsonb   NOT NULL,
+	open_id              text,
+	name                 text,
+	credit_code          text,
+	legal_name           text,
+	legal_id_card_type   text,
+	legal_id_card_number text,
+	address              text,
+	admin_open_id        text,
+	license_sha256       text,
+	license_mime         text,
+	license_data         bytea,
+	services             text[],
+	fingerprint          text
+) ON COMMIT DROP;
+CREATE TEMP TABLE import_changed (
+	id           bigint  NOT NULL,
+	open_id      text    NOT NULL,
+	data_version integer NOT NULL
+) ON COMMIT DROP`
+
+var stagingColumns = []string{
+	"row_number", "cells", "status", "reasons", "warnings", "open_id",
+	"name", "credit_code", "legal_name", "legal_id_card_type", "legal_id_card_number",
+	"address", "admin_open_id", "license_sha256", "license_mime", "license_data",
+	"services", "fingerprint",
+}
+
+func importFile(ctx context.Context, tx pgx.Tx, p ImportParams, rows RowSource, progress func(int), res *ImportResult) error {
+	headers, err := json.Marshal(p.Headers)
+	if err != nil {
+		return err
+	}
+	var batchID int64
+	if err := tx.QueryRow(ctx, `INSERT INTO batches (app_id, file_name, file_sha256, sheet, header_row, headers)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		p.AppID, p.FileName, p.FileSHA256, p.Sheet, p.HeaderRow, headers).Scan(&batchID); err != nil {
+		return fmt.Errorf("import: create batch: %w", mapErr(err))
+	}
+	res.BatchID = batchID
+	if _, err := tx.Exec(ctx, createStaging); err != nil {
+		return fmt.Errorf("import: %w", mapErr(err))
+	}
+
+	src := &rowCopier{src: rows, res: res, progress: progress, images: map[string]bool{}}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_staging"}, stagingColumns, src); err != nil {
+		if src.srcErr != nil {
+			return src.srcErr // the file was refused part-way
+		}
+		return fmt.Errorf("import: copy rows: %w", mapErr(err))
+	}
+	if progress != nil {
+		progress(res.Rows)
+	}
+
+	// Two accepted rows for one organization would make the upsert ambiguous;
+	// the importer rejects the later one, so this is a guard, not a rule.
+	var dupOpenID string
+	var dupRows []int32
+	err = tx.QueryRow(ctx, `SELECT open_id, array_agg(row_number ORDER BY row_number) FROM import_staging
+		WHERE status = 'accepted' GROUP BY open_id HAVING count(*) > 1 LIMIT 1`).Scan(&dupOpenID, &dupRows)
+	switch {
+	case err == nil:
+		return fmt.Errorf("import: rows %v all have %s %q; keep one of them", dupRows, onboard.FieldOpenID, dupOpenID)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("import: %w", mapErr(err))
+	}
+
+	steps := []struct {
+		what string
+		sql  string
+		args []any
+	}{
+		{"store license images", `INSERT INTO license_images (sha256, mime, data)
+			SELECT license_sha256, license_mime, license_data FROM import_staging
+			WHERE license_data IS NOT NULL
+			ON CONFLICT (sha256) DO NOTHING`, nil},
+		{"upsert organizations", `WITH up AS (
+			INSERT INTO organizations AS o (app_id, open_id, name, credit_code, legal_name,
+				legal_id_card_type, legal_id_card_number, address, admin_open_id, license_sha256,
+				fingerprint, data_version, state, state_changed_at, last_batch_id)
+			SELECT $1, open_id, name, credit_code, legal_name, legal_id_card_type,
+				legal_id_card_number, address, admin_open_id, license_sha256,
+				fingerprint, 1, $3, now(), $2
+			FROM import_staging WHERE status = 'accepted'
+			ORDER BY open_id
+			ON CONFLICT (app_id, open_id) DO UPDATE SET
+				name = EXCLUDED.name,
+				credit_code = EXCLUDED.credit_code,
+				legal_name = EXCLUDED.legal_name,
+				legal_id_card_type = EXCLUDED.legal_id_card_type,
+				legal_id_card_number = EXCLUDED.legal_id_card_number,
+				address = EXCLUDED.address,
+				admin_open_id = EXCLUDED.admin_open_id,
+				license_sha256 = EXCLUDED.license_sha256,
+				fingerprint = EXCLUDED.fingerprint,
+				data_version = o.data_version + 1,
+				state = EXCLUDED.state,
+				state_changed_at = now(),
+				last_error_code = NULL,
+				last_error_message = NULL,
+				last_request_id = NULL,
+				last_batch_id = EXCLUDED.last_batch_id,
+				updated_at = now()
+			WHERE o.fingerprint IS DISTINCT FROM EXCLUDED.fingerprint
+			RETURNING o.id, o.open_id, o.data_version)
+			INSERT INTO import_changed (id, open_id, data_version) SELECT id, open_id, data_version FROM up`,
+			[]any{p.AppID, batchID, onboard.StateQueued}},
+		{"replace services", `DELETE FROM organization_services
+			WHERE org_id IN (SELECT id FROM import_changed WHERE data_version > 1)`, nil},
+		{"store services", `INSERT INTO organization_services (org_id, service, state)
+			SELECT c.id, svc.name, $1
+			FROM import_changed c
+			JOIN import_staging s ON s.status = 'accepted' AND s.open_id = c.open_id
+			CROSS JOIN LATERAL unnest(s.services) AS svc(name)
+			ON CONFLICT (org_id, service) DO NOTHING`, []any{onboard.ServiceRequested}},
+		{"store rows", `INSERT INTO batch_rows (batch_id, row_number, cells, status, reasons, warnings, open_id, org_id)
+			SELECT $1, s.row_number, s.cells, s.status, s.reasons, s.warnings, s.open_id, o.id
+			FROM import_staging s
+			LEFT JOIN organizations o ON s.status = 'accepted' AND o.app_id = $2 AND o.open_id = s.open_id
+			ORDER BY s.row_number`, []any{batchID, p.AppID}},
+	}
+	for _, st := range steps {
+		if _, err := tx.Exec(ctx, st.sql, st.args...); err != nil {
+			return fmt.Errorf("import: %s: %w", st.what, mapErr(err))
+		}
+	}
+
+	q, err := tx.Query(ctx, `SELECT id, data_version FROM import_changed ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("import: %w", mapErr(err))
+	}
+	res.ToEnqueue, err = pgx.CollectRows(q, func(r pgx.CollectableRow) (OrgVersion, error) {
+		var v OrgVersion
+		err := r.Scan(&v.OrgID, &v.DataVersion)
+		return v, err
+	})
+	if err != nil {
+		return fmt.Errorf("import: %w", mapErr(err))
+	}
+	res.Enqueued = len(res.ToEnqueue)
+	res.Unchanged = res.Accepted - res.Enqueued
+
+	if _, err := tx.Exec(ctx, `UPDATE batches SET rows = $2, accepted = $3, rejected = $4, enqueued = $5, unchanged = $6
+		WHERE id = $1`, batchID, res.Rows, res.Accepted, res.Rejected, res.Enqueued, res.Unchanged); err != nil {
+		return fmt.Errorf("import: %w", mapErr(err))
+	}
+	return nil
+}
+
+// reason and warning are the JSON shapes of batch_rows.reasons and .warnings.
+type reason struct {
+	Column string `json:"column"`
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+type warning struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// rowCopier is the pgx.CopyFromSource that pulls rows from a RowSource one
+// at a time, so COPY streams the file without holding it.
+type rowCopier struct {
+	src      RowSource
+	res      *ImportResult
+	progress func(int)
+	images   map[string]bool // hashes whose bytes were already sent in this file
+	vals     []any
+	srcErr   error
+	err      error
+}
+
+func (c *rowCopier) Next() bool {
+	row, err := c.src.Next()
+	if err == io.EOF {
+		return false
+	}
+	if err != nil {
+		c.srcErr = err
+		c.err = err
+		return false
+	}
+	if row == nil {
+		c.err = errors.New("import: the row source returned no row and no error")
+		return false
+	}
+	c.vals, c.err = c.values(row)
+	if c.err != nil {
+		return false
+	}
+	c.res.Rows++
+	if c.progress != nil && c.res.Rows%progressEvery == 0 {
+		c.progress(c.res.Rows)
+	}
+	return true
+}
+
+func (c *rowCopier) Values() ([]any, error) { return c.vals, c.err }
+
+func (c *rowCopier) Err() error { return c.err }
+
+func (c *rowCopier) values(row *onboard.Row) ([]any, error) {
+	cells := row.Cells
+	if cells == nil {
+		cells = []string{}
+	}
+	cellsJSON, err := json.Marshal(cells)
+	if err != nil {
+		return nil, err
+	}
+	reasons := make([]reason, len(row.Errors))
+	for i, e := range row.Errors {
+		reasons[i] = reason{Column: e.Column, Field: e.Field, Reason: e.Reason}
+		c.res.Rejections = append(c.res.Rejections, e)
+	}
+	warnings := make([]warning, len(row.Warnings))
+	for i, w := range row.Warnings {
+		warnings[i] = warning{Field: w.Field, Message: w.Message}
+		c.res.Warnings = append(c.res.Warnings, w)
+	}
+	reasonsJSON, _ := json.Marshal(reasons)
+	warningsJSON, _ := json.Marshal(warnings)
+
+	d := &row.Data
+	openID := nullable(d.OpenID)
+	if !row.Accepted() {
+		c.res.Rejected++
+		return []any{int32(row.Number), cellsJSON, "rejected", reasonsJSON, warningsJSON, openID,
+			nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}, nil
+	}
+	if d.OpenID == "" {
+		return nil, fmt.Errorf("import: row %d was accepted without a %s", row.Number, onboard.FieldOpenID)
+	}
+	c.res.Accepted++
+	var sha, mime any
+	var data []byte
+	if img := d.License; img != nil {
+		sha, mime = img.SHA256, img.MIME
+		if !c.images[img.SHA256] {
+			c.images[img.SHA256] = true
+			data = img.Data
+		}
+	}
+	services := make([]string, len(d.Services))
+	for i, s := range d.Services {
+		services[i] = string(s)
+	}
+	return []any{int32(row.Number), cellsJSON, "accepted", reasonsJSON, warningsJSON, openID,
+		d.Name, d.CreditCode, d.LegalName, d.LegalIDCardType, d.LegalIDCardNumber,
+		d.Address, d.AdminOpenID, sha, mime, data, services, d.Fingerprint()}, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// MarkEnqueued records that the org:sync tasks of these data versions are in
+// the queue. A version older than one already recorded is ignored.
+func (s *Store) MarkEnqueued(ctx context.Context, items []OrgVersion) error {
+	if len(items) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(items))
+	versions := make([]int32, len(items))
+	for i, it := range items {
+		ids[i], versions[i] = it.OrgID, int32(it.DataVersion)
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE organizations o
+		SET enqueued_version = v.data_version, enqueued_at = now()
+		FROM unnest($1::bigint[], $2::integer[]) AS v(id, data_version)
+		WHERE o.id = v.id AND (o.enqueued_version IS NULL OR o.enqueued_version < v.data_version)`,
+		ids, versions)
+	if err != nil {
+		return fmt.Errorf("mark enqueued: %w", mapErr(err))
+	}
+	return nil
+}
+
+// UnenqueuedOrgs lists the organizations of appID that wait for sync (state
+// queued) but whose current data version's task was never recorded as
+// enqueued: the gap a crash between commit and enqueue leaves. In org id order.
+func (s *Store) UnenqueuedOrgs(ctx context.Context, appID string) ([]OrgVersion, error) {
+	q, err := s.pool.Query(ctx, `SELECT id, data_version FROM organizations
+		WHERE app_id = $1 AND state = $2 AND enqueued_version IS DISTINCT FROM data_version
+		ORDER BY id`, appID, onboard.StateQueued)
+	if err != nil {
+		return nil, fmt.Errorf("unenqueued orgs: %w", mapErr(err))
+	}
+	out, err := pgx.CollectRows(q, func(r pgx.CollectableRow) (OrgVersion, error) {
+		var v OrgVersion
+		err := r.Scan(&v.OrgID, &v.DataVersion)
+		return v, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unenqueued orgs: %w", mapErr(err))
+	}
+	return out, nil
+}

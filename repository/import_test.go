@@ -1,0 +1,344 @@
+package repository
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ess-onboard/onboard"
+)
+
+func TestImportNewFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	r3 := acceptedRow(3, "org-a", "甲公司", onboard.ServiceAutoSign, onboard.ServiceDownloadFlow)
+	r3.Warnings = []onboard.RowWarning{{Row: 3, Field: onboard.FieldName, Message: "brackets converted"}}
+	var calls []int
+	res, err := testStore.Import(ctx, params(app), source(
+		r3,
+		rejectedRow(4, "org-bad"),
+		acceptedRow(6, "org-b", "乙公司"),
+	), func(n int) { calls = append(calls, n) })
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	a, b := org(t, app, "org-a"), org(t, app, "org-b")
+	want := &ImportResult{
+		BatchID: res.BatchID, Rows: 3, Accepted: 2, Rejected: 1, Enqueued: 2, Unchanged: 0,
+		Rejections: []onboard.RowError{{Row: 4, Column: "企业名称", Field: onboard.FieldName, Reason: "is empty"}},
+		Warnings:   []onboard.RowWarning{{Row: 3, Field: onboard.FieldName, Message: "brackets converted"}},
+		ToEnqueue:  []OrgVersion{{OrgID: a.ID, DataVersion: 1}, {OrgID: b.ID, DataVersion: 1}},
+	}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	if len(calls) == 0 || calls[len(calls)-1] != 3 {
+		t.Errorf("progress calls %v, want the last to report 3 rows", calls)
+	}
+	for _, o := range []orgRow{a, b} {
+		if o.State != onboard.StateQueued || o.DataVersion != 1 || o.LastBatch != res.BatchID {
+			t.Errorf("org %+v: want state queued, version 1, batch %d", o, res.BatchID)
+		}
+	}
+	if diff := cmp.Diff([]string{"AUTO_SIGN:requested", "DOWNLOAD_FLOW:requested"}, services(t, a.ID)); diff != "" {
+		t.Errorf("services of org-a (-want +got):\n%s", diff)
+	}
+	if n := count(t, `SELECT count(*) FROM organizations WHERE app_id = $1`, app); n != 2 {
+		t.Errorf("%d organizations, want 2 (the rejected row creates none)", n)
+	}
+
+	batch, err := testStore.Batch(ctx, res.BatchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBatch := &Batch{ID: res.BatchID, AppID: app, FileName: "orgs.xlsx", FileSHA256: strings.Repeat("ab", 32),
+		Sheet: "Sheet1", HeaderRow: 2, Headers: testHeaders, CreatedAt: batch.CreatedAt,
+		Rows: 3, Accepted: 2, Rejected: 1, Enqueued: 2}
+	if diff := cmp.Diff(wantBatch, batch); diff != "" {
+		t.Errorf("batch (-want +got):\n%s", diff)
+	}
+}
+
+func TestImportSameFileTwiceQueuesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	file := func() *rows {
+		return source(acceptedRow(2, "org-a", "甲公司", onboard.ServiceAutoSign), acceptedRow(3, "org-b", "乙公司"),
+			rejectedRow(4, "org-c"))
+	}
+	first := mustImport(t, params(app), file())
+	// Work moved on for org-a before the file came again.
+	a := org(t, app, "org-a")
+	if _, err := testStore.pool.Exec(ctx, `UPDATE organizations SET state = $2 WHERE id = $1`, a.ID, onboard.StateAwaitingAuth); err != nil {
+		t.Fatal(err)
+	}
+
+	second := mustImport(t, params(app), file())
+	if second.BatchID == first.BatchID {
+		t.Fatal("the second import reused the first batch")
+	}
+	if second.Enqueued != 0 || second.Unchanged != 2 || len(second.ToEnqueue) != 0 || second.Rejected != 1 {
+		t.Fatalf("second import: %+v, want nothing queued, 2 unchanged, 1 rejected", second)
+	}
+	a2 := org(t, app, "org-a")
+	if a2.State != onboard.StateAwaitingAuth || a2.DataVersion != 1 || a2.LastBatch != first.BatchID {
+		t.Errorf("org-a after the same data again: %+v, want it untouched", a2)
+	}
+	// The second batch's rows still point at their organizations.
+	if n := count(t, `SELECT count(*) FROM batch_rows WHERE batch_id = $1 AND org_id IS NOT NULL`, second.BatchID); n != 2 {
+		t.Errorf("%d rows of the second batch linked to an organization, want 2", n)
+	}
+}
+
+func TestImportChangedRowQueuesExactlyThatRow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	mustImport(t, params(app), source(
+		acceptedRow(2, "org-a", "甲公司", onboard.ServiceAutoSign, onboard.ServicePagingSeal),
+		acceptedRow(3, "org-b", "乙公司"),
+		acceptedRow(4, "org-c", "丙公司"),
+	))
+	a := org(t, app, "org-a")
+	// org-a failed on the platform; its service got a link.
+	if _, err := testStore.pool.Exec(ctx, `UPDATE organizations SET state = 'failed', last_error_code = 'InvalidParameter',
+		last_error_message = 'bad name', last_request_id = 'req-1' WHERE id = $1`, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testStore.pool.Exec(ctx, `UPDATE organization_services SET state = 'linked', operate_url = 'https://x'
+		WHERE org_id = $1`, a.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	fixed := acceptedRow(2, "org-a", "甲公司（北京）", onboard.ServiceMobileCheckApprover, onboard.ServiceAutoSign)
+	res := mustImport(t, params(app), source(fixed, acceptedRow(3, "org-b", "乙公司"), acceptedRow(4, "org-c", "丙公司")))
+	if diff := cmp.Diff([]OrgVersion{{OrgID: a.ID, DataVersion: 2}}, res.ToEnqueue); diff != "" {
+		t.Fatalf("ToEnqueue (-want +got):\n%s", diff)
+	}
+	if res.Enqueued != 1 || res.Unchanged != 2 {
+		t.Errorf("enqueued %d, unchanged %d; want 1 and 2", res.Enqueued, res.Unchanged)
+	}
+	a2 := org(t, app, "org-a")
+	want := orgRow{ID: a.ID, Name: "甲公司（北京）", DataVersion: 2, State: onboard.StateQueued, LastBatch: res.BatchID}
+	if diff := cmp.Diff(want, a2); diff != "" {
+		t.Errorf("org-a (-want +got):\n%s", diff)
+	}
+	var msg, req *string
+	if err := testStore.pool.QueryRow(ctx, `SELECT last_error_message, last_request_id FROM organizations WHERE id = $1`, a.ID).Scan(&msg, &req); err != nil {
+		t.Fatal(err)
+	}
+	if msg != nil || req != nil {
+		t.Errorf("error message %v, request id %v: want both cleared", msg, req)
+	}
+	if diff := cmp.Diff([]string{"AUTO_SIGN:requested", "MOBILE_CHECK_APPROVER:requested"}, services(t, a.ID)); diff != "" {
+		t.Errorf("services replaced (-want +got):\n%s", diff)
+	}
+	for _, id := range []string{"org-b", "org-c"} {
+		if o := org(t, app, id); o.DataVersion != 1 {
+			t.Errorf("%s: data version %d, want 1", id, o.DataVersion)
+		}
+	}
+}
+
+func TestRefusedFileStoresNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	img := onboard.NewImage("image/png", []byte("refused-file-image-"+app))
+	r := acceptedRow(2, "org-a", "甲公司", onboard.ServiceAutoSign)
+	r.Data.License = img
+	refusal := errors.New("the workbook is corrupt at row 4")
+	src := &rows{list: []*onboard.Row{r, acceptedRow(3, "org-b", "乙公司"), rejectedRow(4, "org-c")}, err: refusal}
+
+	res, err := testStore.Import(ctx, params(app), src, nil)
+	if !errors.Is(err, refusal) || res != nil {
+		t.Fatalf("Import = %v, %v; want nil and the source's error", res, err)
+	}
+	for _, c := range []struct{ what, sql string }{
+		{"batches", `SELECT count(*) FROM batches WHERE app_id = $1`},
+		{"organizations", `SELECT count(*) FROM organizations WHERE app_id = $1`},
+		{"rows", `SELECT count(*) FROM batch_rows br JOIN batches b ON b.id = br.batch_id WHERE b.app_id = $1`},
+	} {
+		if n := count(t, c.sql, app); n != 0 {
+			t.Errorf("%d %s stored for a refused file, want 0", n, c.what)
+		}
+	}
+	if n := count(t, `SELECT count(*) FROM license_images WHERE sha256 = $1`, img.SHA256); n != 0 {
+		t.Errorf("the refused file's image was stored")
+	}
+}
+
+func TestDryRunStoresNothing(t *testing.T) {
+	t.Parallel()
+	app := newAppID(t)
+	p := params(app)
+	p.DryRun = true
+	res := mustImport(t, p, source(acceptedRow(2, "org-a", "甲公司"), rejectedRow(3, "org-b")))
+	want := &ImportResult{Rows: 2, Accepted: 1, Rejected: 1, Enqueued: 1,
+		Rejections: []onboard.RowError{{Row: 3, Column: "企业名称", Field: onboard.FieldName, Reason: "is empty"}}}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("dry run result (-want +got):\n%s", diff)
+	}
+	if n := count(t, `SELECT count(*) FROM batches WHERE app_id = $1`, app); n != 0 {
+		t.Errorf("dry run stored %d batches", n)
+	}
+	if n := count(t, `SELECT count(*) FROM organizations WHERE app_id = $1`, app); n != 0 {
+		t.Errorf("dry run stored %d organizations", n)
+	}
+}
+
+func TestImagesStoredOnce(t *testing.T) {
+	t.Parallel()
+	app := newAppID(t)
+	img := onboard.NewImage("image/png", []byte("shared-license-"+app))
+	other := onboard.NewImage("image/jpeg", []byte("other-license-"+app))
+	withImage := func(r *onboard.Row, im *onboard.Image) *onboard.Row { r.Data.License = im; return r }
+	res := mustImport(t, params(app), source(
+		withImage(acceptedRow(2, "org-a", "甲公司"), img),
+		withImage(acceptedRow(3, "org-b", "乙公司"), img),
+		withImage(acceptedRow(4, "org-c", "丙公司"), other),
+	))
+	if res.Accepted != 3 {
+		t.Fatalf("accepted %d, want 3", res.Accepted)
+	}
+	// Another file with the same picture.
+	mustImport(t, params(app), source(withImage(acceptedRow(2, "org-d", "丁公司"), img)))
+
+	if n := count(t, `SELECT count(*) FROM license_images WHERE sha256 = $1`, img.SHA256); n != 1 {
+		t.Errorf("shared image stored %d times, want 1", n)
+	}
+	var mime string
+	var data []byte
+	if err := testStore.pool.QueryRow(context.Background(), `SELECT mime, data FROM license_images WHERE sha256 = $1`, other.SHA256).Scan(&mime, &data); err != nil {
+		t.Fatal(err)
+	}
+	if mime != "image/jpeg" || string(data) != string(other.Data) {
+		t.Errorf("stored image %s %q, want image/jpeg %q", mime, data, other.Data)
+	}
+	for _, id := range []string{"org-a", "org-b", "org-d"} {
+		if o := org(t, app, id); o.License != img.SHA256 {
+			t.Errorf("%s license %q, want %s", id, o.License, img.SHA256)
+		}
+	}
+}
+
+func TestImportRefusesTwoAcceptedRowsForOneOrganization(t *testing.T) {
+	t.Parallel()
+	app := newAppID(t)
+	_, err := testStore.Import(context.Background(), params(app),
+		source(acceptedRow(2, "org-a", "甲公司"), acceptedRow(5, "org-a", "甲公司二")), nil)
+	if err == nil || !strings.Contains(err.Error(), "org-a") || !strings.Contains(err.Error(), "[2 5]") {
+		t.Fatalf("err = %v, want one naming org-a and rows 2 and 5", err)
+	}
+	if n := count(t, `SELECT count(*) FROM batches WHERE app_id = $1`, app); n != 0 {
+		t.Errorf("%d batches stored, want 0", n)
+	}
+}
+
+func TestImportNeedsAppID(t *testing.T) {
+	t.Parallel()
+	if _, err := testStore.Import(context.Background(), params(""), source(acceptedRow(2, "org-a", "甲")), nil); err == nil {
+		t.Fatal("want an error without an application id")
+	}
+}
+
+// Two files for one application imported at the same time, overlapping in
+// both directions: both commit, and every organization ends with the data
+// of one of them.
+func TestConcurrentImportsOfOneApplication(t *testing.T) {
+	t.Parallel()
+	app := newAppID(t)
+	const n = 200
+	file := func(suffix string, reverse bool) *rows {
+		var list []*onboard.Row
+		for i := range n {
+			j := i
+			if reverse {
+				j = n - 1 - i
+			}
+			list = append(list, acceptedRow(i+2, fmt.Sprintf("org-%03d", j), "公司"+suffix))
+		}
+		return source(list...)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, suffix := range []string{"一", "二"} {
+		wg.Go(func() {
+			_, errs[i] = testStore.Import(context.Background(), params(app), file(suffix, i == 1), nil)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent import: %v", err)
+		}
+	}
+	if c := count(t, `SELECT count(*) FROM organizations WHERE app_id = $1`, app); c != n {
+		t.Fatalf("%d organizations, want %d", c, n)
+	}
+	if c := count(t, `SELECT count(*) FROM organizations WHERE app_id = $1 AND data_version NOT IN (1, 2)`, app); c != 0 {
+		t.Errorf("%d organizations with a data version other than 1 or 2", c)
+	}
+}
+
+func TestMarkEnqueuedAndUnenqueuedOrgs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	res := mustImport(t, params(app), source(acceptedRow(2, "org-a", "甲"), acceptedRow(3, "org-b", "乙"), acceptedRow(4, "org-c", "丙")))
+
+	// A crash between commit and enqueue: nothing recorded.
+	got, err := testStore.UnenqueuedOrgs(ctx, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(res.ToEnqueue, got); diff != "" {
+		t.Fatalf("UnenqueuedOrgs after the crash (-want +got):\n%s", diff)
+	}
+
+	if err := testStore.MarkEnqueued(ctx, res.ToEnqueue[:2]); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = testStore.UnenqueuedOrgs(ctx, app)
+	if diff := cmp.Diff(res.ToEnqueue[2:], got); diff != "" {
+		t.Fatalf("UnenqueuedOrgs after two were marked (-want +got):\n%s", diff)
+	}
+	if err := testStore.MarkEnqueued(ctx, res.ToEnqueue[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = testStore.UnenqueuedOrgs(ctx, app); len(got) != 0 {
+		t.Fatalf("UnenqueuedOrgs after all were marked: %v", got)
+	}
+
+	// New data for org-b: version 2 is not in the queue yet.
+	res2 := mustImport(t, params(app), source(acceptedRow(3, "org-b", "乙（新）")))
+	got, _ = testStore.UnenqueuedOrgs(ctx, app)
+	if diff := cmp.Diff(res2.ToEnqueue, got); diff != "" || len(got) != 1 || got[0].DataVersion != 2 {
+		t.Fatalf("UnenqueuedOrgs after a change: %v, want %v", got, res2.ToEnqueue)
+	}
+	// A late record of the old version does not hide the new one.
+	if err := testStore.MarkEnqueued(ctx, []OrgVersion{{OrgID: got[0].OrgID, DataVersion: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if got2, _ := testStore.UnenqueuedOrgs(ctx, app); len(got2) != 1 {
+		t.Fatalf("UnenqueuedOrgs after recording an old version: %v, want org-b v2", got2)
+	}
+	// Orgs no longer queued are not listed even if never recorded.
+	if _, err := testStore.pool.Exec(ctx, `UPDATE organizations SET state = 'awaiting_auth' WHERE id = $1`, got[0].OrgID); err != nil {
+		t.Fatal(err)
+	}
+	if got3, _ := testStore.UnenqueuedOrgs(ctx, app); len(got3) != 0 {
+		t.Fatalf("UnenqueuedOrgs lists an organization past the queued state: %v", got3)
+	}
+	if got4, _ := testStore.UnenqueuedOrgs(ctx, newAppID(t)); len(got4) != 0 {
+		t.Fatalf("UnenqueuedOrgs of another application: %v", got4)
+	}
+}
