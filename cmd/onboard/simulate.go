@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ess-onboard/onboard/esssim"
+)
+
+func init() {
+	register(command{
+		name:    "simulate",
+		summary: "run a local essbasic simulator (for tests, demos and benchmarks)",
+		run:     runSimulate,
+	})
+}
+
+// faultFlags collects repeated --fault values.
+type faultFlags []esssim.Fault
+
+func (f *faultFlags) String() string { return fmt.Sprint(len(*f), " faults") }
+
+// Set parses "[ACTION:]SHARE:WHAT" where WHAT is an error code, "drop" or a
+// latency such as 300ms.
+func (f *faultFlags) Set(v string) error {
+	parts := strings.Split(v, ":")
+	var fault esssim.Fault
+	switch len(parts) {
+	case 2:
+	case 3:
+		fault.Action, parts = parts[0], parts[1:]
+	default:
+		return fmt.Errorf("want [ACTION:]SHARE:WHAT, got %q", v)
+	}
+	share, err := strconv.ParseFloat(parts[0], 64)
+	if err != nil {
+		return fmt.Errorf("share %q: want a number in (0, 1]", parts[0])
+	}
+	fault.Share = share
+	what := parts[1]
+	if d, err := time.ParseDuration(what); err == nil {
+		fault.Latency = d
+	} else if what == "drop" {
+		fault.Drop = true
+	} else {
+		fault.Code = what
+	}
+	// Validate through the simulator's own rules.
+	if err := esssim.New(esssim.Options{Apps: []esssim.App{}}).SetFaults([]esssim.Fault{fault}); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "esssim: "))
+	}
+	*f = append(*f, fault)
+	return nil
+}
+
+func runSimulate(ctx context.Context, env *Env, args []string) error {
+	cfg, err := loadConfig(env.Getenv)
+	if err != nil {
+		return err
+	}
+	fs := newFlagSet(env, "simulate", "simulate [flags]", `
+Runs a local essbasic that the real SDK can call: TC3 signature check, field
+validation, the per-action rate limit, verification on a schedule, faults on
+demand and counters. Credentials are ESS_SECRET_ID / ESS_SECRET_KEY (defaults:
+the simulator's fixed test credentials). The application is ESS_APP_ID with
+the query identity ESS_QUERY_ORG_OPENID / ESS_QUERY_OPERATOR_OPENID, created
+VERIFIED (defaults: the simulator's own). Admin endpoints (counters, faults,
+status by hand) are under /_sim/ and are not signed: keep it on loopback.
+Point the client at it with ESS_ENDPOINT=http://ADDR.`)
+	addr := fs.String("addr", "127.0.0.1:18090", "address to listen on (port 0: any free port)")
+	lenient := fs.Bool("lenient", false, "accept the documentation's placeholder values (no checksum, date or image checks)")
+	rate := fs.Int("rate-limit", cfg.ESSRateLimit, "calls per action allowed in any one-second window (negative: no limit; default ESS_RATE_LIMIT)")
+	rateKey := fs.String("rate-key", string(esssim.RateKeySecretID), "count the rate limit per action and: secretid or appid")
+	offsetMode := fs.String("offset-mode", string(esssim.OffsetRecord), "how DescribeChannelOrganizations reads Offset: record or page")
+	unverified := fs.Duration("unverified", esssim.DefaultLifecycle.Unverified, "time a synced company stays UNVERIFIED")
+	verifying := fs.Duration("verifying", esssim.DefaultLifecycle.Verifying, "time in VERIFYING")
+	pending := fs.Duration("pending", esssim.DefaultLifecycle.Pending, "time in the pending step before VERIFIED")
+	never := fs.Float64("never-verify", 0, "share of companies that never verify (0..1)")
+	reject := fs.Float64("reject", 0, "share of companies whose letter of authorisation is rejected (0..1)")
+	manual := fs.Bool("manual", false, "companies move only when set by hand (POST /_sim/status)")
+	overseaAtOnce := fs.Bool("oversea-at-once", false, "open OVERSEA_SIGN without a link")
+	keepLinks := fs.Bool("keep-links", false, "a repeated OPEN returns the earlier, still valid link")
+	anyAgent := fs.Bool("describe-any-agent", false, "bulk Describe without a verified company and operator in Agent")
+	anyApp := fs.Bool("any-app", false, "accept any AppId (register it on first use)")
+	var faults faultFlags
+	fs.Var(&faults, "fault", "`[ACTION:]SHARE:WHAT` fault, repeatable; WHAT is an error code, drop, or a latency like 300ms")
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("simulate: unexpected argument %q (see 'onboard simulate --help')", fs.Arg(0))
+	}
+	switch esssim.RateKey(*rateKey) {
+	case esssim.RateKeySecretID, esssim.RateKeyAppID:
+	default:
+		return usagef("simulate: --rate-key must be secretid or appid, got %q", *rateKey)
+	}
+	switch esssim.OffsetMode(*offsetMode) {
+	case esssim.OffsetRecord, esssim.OffsetPage:
+	default:
+		return usagef("simulate: --offset-mode must be record or page, got %q", *offsetMode)
+	}
+	if *rate == 0 {
+		return usagef("simulate: --rate-limit must not be 0 (negative: no limit)")
+	}
+	for name, v := range map[string]float64{"--never-verify": *never, "--reject": *reject} {
+		if v < 0 || v > 1 {
+			return usagef("simulate: %s must be between 0 and 1, got %v", name, v)
+		}
+	}
+	if *never+*reject > 1 {
+		return usagef("simulate: --never-verify and --reject add up to more than 1")
+	}
+	for name, d := range map[string]time.Duration{"--unverified": *unverified, "--verifying": *verifying, "--pending": *pending} {
+		if d < 0 {
+			return usagef("simulate: %s must not be negative", name)
+		}
+	}
+	if (cfg.QueryOrgOpenID == "") != (cfg.QueryOperatorOpenID == "") {
+		return errors.New("ESS_QUERY_ORG_OPENID and ESS_QUERY_OPERATOR_OPENID: set both or neither")
+	}
+
+	app := esssim.App{AppID: esssim.DefaultAppID, QueryOrgOpenID: esssim.DefaultQueryOrgOpenID, QueryOperatorOpenID: esssim.DefaultQueryOperatorOpenID}
+	if cfg.AppID != "" {
+		app.AppID = cfg.AppID
+	}
+	if cfg.QueryOrgOpenID != "" {
+		app.QueryOrgOpenID, app.QueryOperatorOpenID = cfg.QueryOrgOpenID, cfg.QueryOperatorOpenID
+	}
+	secretID := cfg.ESSSecretID
+	if secretID == "" {
+		secretID = esssim.DefaultSecretID
+	}
+	sim := esssim.New(esssim.Options{
+		SecretID:   cfg.ESSSecretID,
+		SecretKey:  cfg.ESSSecretKey,
+		Lenient:    *lenient,
+		RateLimit:  *rate,
+		RateKey:    esssim.RateKey(*rateKey),
+		OffsetMode: esssim.OffsetMode(*offsetMode),
+		Apps:       []esssim.App{app},
+		AnyApp:     *anyApp,
+		Lifecycle: &esssim.Lifecycle{
+			Unverified: *unverified, Verifying: *verifying, Pending: *pending,
+			NeverShare: *never, RejectShare: *reject, Manual: *manual,
+		},
+		OverseaSignAtOnce: *overseaAtOnce,
+		KeepEarlierLinks:  *keepLinks,
+		DescribeAnyAgent:  *anyAgent,
+		Faults:            faults,
+	})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("simulate: %w", err)
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	keyNote := "ESS_SECRET_KEY"
+	if cfg.ESSSecretKey == "" {
+		keyNote = "the simulator's default test key"
+	}
+	fmt.Fprintf(env.Stdout, "essbasic simulator listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(env.Stdout, "  SecretId %s (key: %s); AppId %s; query identity %s / %s\n",
+		secretID, keyNote, app.AppID, app.QueryOrgOpenID, app.QueryOperatorOpenID)
+	fmt.Fprintf(env.Stdout, "  admin endpoints: http://%s/_sim/ (unsigned)\n", ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("simulate: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	if err != nil {
+		return fmt.Errorf("simulate: shutdown: %w", err)
+	}
+	fmt.Fprintln(env.Stdout, "essbasic simulator stopped")
+	return nil
+}
+
+var _ flag.Value = (*faultFlags)(nil)
