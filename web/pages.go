@@ -19,6 +19,7 @@ import (
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/importer"
+	"github.com/ess-onboard/onboard/repository"
 )
 
 // ImportRequest is one uploaded file to import.
@@ -45,7 +46,6 @@ const listLimit = 200
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"time":    fmtTime,
-		"timeptr": func(t *time.Time) string { return fmtTimePtr(t) },
 		"percent": percent,
 		"mib":     func(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) },
 		"pathesc": url.PathEscape,
@@ -78,13 +78,6 @@ func fmtTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02 15:04 UTC")
-}
-
-func fmtTimePtr(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return fmtTime(*t)
 }
 
 func percent(n, total int) int {
@@ -133,7 +126,7 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what stri
 
 // batchRow is one line of the batches list.
 type batchRow struct {
-	BatchOverview
+	repository.BatchOverview
 	Done    int
 	Percent int
 	States  []stateN
@@ -172,7 +165,7 @@ func sortedStates(m map[string]int) []stateN {
 	return out
 }
 
-func newBatchRow(b BatchOverview) batchRow {
+func newBatchRow(b repository.BatchOverview) batchRow {
 	done := b.Final()
 	return batchRow{BatchOverview: b, Done: done, Percent: percent(done, b.Orgs), States: sortedStates(b.States)}
 }
@@ -346,10 +339,10 @@ func batchID(r *http.Request) (int64, bool) {
 // batchView is everything the batch page shows.
 type batchView struct {
 	batchRow
-	Rejections []RejectedRow
-	Failures   []FailedOrg
-	Links      []IssuedLink
-	Runs       []ReconcileRun
+	Rejections []repository.RejectedRow
+	Failures   []repository.FailedOrg
+	Links      []repository.IssuedLink
+	Runs       []repository.ReconcileRun
 	CanRetry   bool
 	CanResume  bool
 	HasResults bool
@@ -365,16 +358,16 @@ func (s *Server) batchPage(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	st := s.opts.Store
-	b, found, err := st.BatchOverview(ctx, id)
+	b, err := st.BatchOverview(ctx, id)
+	if errors.Is(err, repository.ErrNotFound) {
+		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no batch %d.", id))
+		return
+	}
 	if err != nil {
 		s.internalError(w, r, "read the batch", err)
 		return
 	}
-	if !found {
-		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no batch %d.", id))
-		return
-	}
-	v := batchView{batchRow: newBatchRow(b), Limit: listLimit, Now: s.opts.Now()}
+	v := batchView{batchRow: newBatchRow(*b), Limit: listLimit, Now: s.opts.Now()}
 	if v.Rejections, err = st.BatchRejections(ctx, id, listLimit); err == nil {
 		if v.Failures, err = st.BatchFailures(ctx, id, listLimit); err == nil {
 			if v.Links, err = st.BatchLinks(ctx, id, listLimit); err == nil {
@@ -443,13 +436,13 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	b, found, err := s.opts.Store.BatchOverview(r.Context(), id)
-	if err != nil {
-		s.internalError(w, r, "read the batch", err)
+	b, err := s.opts.Store.BatchOverview(r.Context(), id)
+	if errors.Is(err, repository.ErrNotFound) {
+		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no batch %d.", id))
 		return
 	}
-	if !found {
-		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no batch %d.", id))
+	if err != nil {
+		s.internalError(w, r, "read the batch", err)
 		return
 	}
 	var buf bytes.Buffer

@@ -1,0 +1,225 @@
+package repository
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ess-onboard/onboard"
+)
+
+// BatchOverview is one imported file and how far its organizations got.
+type BatchOverview struct {
+	Batch
+	Orgs   int            // organizations named by the batch's accepted rows
+	States map[string]int // those organizations by onboarding state
+}
+
+// Final counts the batch's organizations in a final state.
+func (b *BatchOverview) Final() int {
+	n := 0
+	for _, s := range onboard.FinalStates {
+		n += b.States[s]
+	}
+	return n
+}
+
+// RejectedRow is a row the importer refused, with every reason.
+type RejectedRow struct {
+	Row     int
+	OpenID  string
+	Reasons []onboard.RowError
+}
+
+// FailedOrg is an organization of a batch that ended without being onboarded
+// (failed, auth_rejected, timed_out), with the platform's last answer.
+type FailedOrg struct {
+	OrgID     int64
+	OpenID    string
+	Name      string
+	State     string
+	Code      string
+	Message   string
+	RequestID string
+	ChangedAt time.Time
+}
+
+// IssuedLink is a service link the company's admin must open.
+type IssuedLink struct {
+	OrgID     int64
+	OpenID    string
+	Name      string
+	Service   string
+	URL       string
+	ExpiresAt time.Time // zero when unknown
+}
+
+// StateCount is how many organizations of an application are in one state.
+type StateCount struct {
+	AppID string
+	State string
+	Count int
+}
+
+const overviewColumns = `b.id, b.app_id, b.file_name, b.file_sha256, b.sheet, b.header_row, b.headers, b.created_at,
+	b.finished_at, b.rows, b.accepted, b.rejected, b.enqueued, b.unchanged, coalesce(b.blocked_reason, ''),
+	(SELECT coalesce(jsonb_object_agg(state, n), '{}'::jsonb) FROM (
+		SELECT o.state, count(DISTINCT o.id) AS n
+		FROM batch_rows br JOIN organizations o ON o.id = br.org_id
+		WHERE br.batch_id = b.id AND br.status = 'accepted'
+		GROUP BY o.state) s)`
+
+func scanOverview(r interface{ Scan(...any) error }) (*BatchOverview, error) {
+	var ov BatchOverview
+	var states []byte
+	var finished *time.Time
+	var headers []byte
+	b := &ov.Batch
+	if err := r.Scan(&b.ID, &b.AppID, &b.FileName, &b.FileSHA256, &b.Sheet, &b.HeaderRow, &headers,
+		&b.CreatedAt, &finished, &b.Rows, &b.Accepted, &b.Rejected, &b.Enqueued, &b.Unchanged,
+		&b.BlockedReason, &states); err != nil {
+		return nil, err
+	}
+	if finished != nil {
+		b.FinishedAt = *finished
+	}
+	if err := json.Unmarshal(headers, &b.Headers); err != nil {
+		return nil, fmt.Errorf("batch %d: headers: %w", b.ID, err)
+	}
+	if err := json.Unmarshal(states, &ov.States); err != nil {
+		return nil, fmt.Errorf("batch %d: states: %w", b.ID, err)
+	}
+	for _, n := range ov.States {
+		ov.Orgs += n
+	}
+	return &ov, nil
+}
+
+// BatchOverviews lists the newest batches first with their organizations
+// counted by state.
+func (s *Store) BatchOverviews(ctx context.Context, limit int) ([]BatchOverview, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+overviewColumns+` FROM batches b ORDER BY b.id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []BatchOverview
+	for rows.Next() {
+		ov, err := scanOverview(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list batches: %w", err)
+		}
+		out = append(out, *ov)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list batches: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// BatchOverview returns one batch with its organizations by state, or
+// ErrNotFound.
+func (s *Store) BatchOverview(ctx context.Context, id int64) (*BatchOverview, error) {
+	ov, err := scanOverview(s.pool.QueryRow(ctx, `SELECT `+overviewColumns+` FROM batches b WHERE b.id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("batch %d: %w", id, mapErr(err))
+	}
+	return ov, nil
+}
+
+// BatchRejections lists up to limit rejected rows of a batch in row order.
+func (s *Store) BatchRejections(ctx context.Context, id int64, limit int) ([]RejectedRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT row_number, coalesce(open_id, ''), reasons FROM batch_rows
+		WHERE batch_id = $1 AND status = 'rejected' ORDER BY row_number LIMIT $2`, id, limit)
+	if err != nil {
+		return nil, fmt.Errorf("batch %d rejections: %w", id, mapErr(err))
+	}
+	defer rows.Close()
+	var out []RejectedRow
+	for rows.Next() {
+		var r RejectedRow
+		var reasons []byte
+		if err := rows.Scan(&r.Row, &r.OpenID, &reasons); err != nil {
+			return nil, fmt.Errorf("batch %d rejections: %w", id, mapErr(err))
+		}
+		if err := json.Unmarshal(reasons, &r.Reasons); err != nil {
+			return nil, fmt.Errorf("batch %d row %d reasons: %w", id, r.Row, err)
+		}
+		for i := range r.Reasons {
+			r.Reasons[i].Row = r.Row
+		}
+		out = append(out, r)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// BatchFailures lists up to limit organizations of a batch that ended failed,
+// auth_rejected or timed_out, with their last error.
+func (s *Store) BatchFailures(ctx context.Context, id int64, limit int) ([]FailedOrg, error) {
+	rows, err := s.pool.Query(ctx, `SELECT o.id, o.open_id, o.name, o.state, coalesce(o.last_error_code, ''),
+			coalesce(o.last_error_message, ''), coalesce(o.last_request_id, ''), o.state_changed_at
+		FROM organizations o
+		WHERE o.id IN (SELECT org_id FROM batch_rows WHERE batch_id = $1 AND org_id IS NOT NULL)
+		  AND o.state = ANY($2)
+		ORDER BY o.state_changed_at DESC, o.id LIMIT $3`,
+		id, []string{onboard.StateFailed, onboard.StateAuthRejected, onboard.StateTimedOut}, limit)
+	if err != nil {
+		return nil, fmt.Errorf("batch %d failures: %w", id, mapErr(err))
+	}
+	defer rows.Close()
+	var out []FailedOrg
+	for rows.Next() {
+		var f FailedOrg
+		if err := rows.Scan(&f.OrgID, &f.OpenID, &f.Name, &f.State, &f.Code, &f.Message, &f.RequestID, &f.ChangedAt); err != nil {
+			return nil, fmt.Errorf("batch %d failures: %w", id, mapErr(err))
+		}
+		out = append(out, f)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// BatchLinks lists up to limit service links waiting for a batch's
+// organizations' admins, soonest expiry first.
+func (s *Store) BatchLinks(ctx context.Context, id int64, limit int) ([]IssuedLink, error) {
+	rows, err := s.pool.Query(ctx, `SELECT o.id, o.open_id, o.name, sv.service, sv.operate_url, sv.url_expires_at
+		FROM organization_services sv JOIN organizations o ON o.id = sv.org_id
+		WHERE sv.org_id IN (SELECT org_id FROM batch_rows WHERE batch_id = $1 AND org_id IS NOT NULL)
+		  AND sv.state = $2 AND coalesce(sv.operate_url, '') <> ''
+		ORDER BY sv.url_expires_at NULLS LAST, o.id, sv.service LIMIT $3`, id, onboard.ServiceLinked, limit)
+	if err != nil {
+		return nil, fmt.Errorf("batch %d links: %w", id, mapErr(err))
+	}
+	defer rows.Close()
+	var out []IssuedLink
+	for rows.Next() {
+		var l IssuedLink
+		var exp *time.Time
+		if err := rows.Scan(&l.OrgID, &l.OpenID, &l.Name, &l.Service, &l.URL, &exp); err != nil {
+			return nil, fmt.Errorf("batch %d links: %w", id, mapErr(err))
+		}
+		if exp != nil {
+			l.ExpiresAt = *exp
+		}
+		out = append(out, l)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// OrgStateCounts counts organizations per application and state.
+func (s *Store) OrgStateCounts(ctx context.Context) ([]StateCount, error) {
+	rows, err := s.pool.Query(ctx, `SELECT app_id, state, count(*) FROM organizations GROUP BY app_id, state ORDER BY app_id, state`)
+	if err != nil {
+		return nil, fmt.Errorf("count organizations: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []StateCount
+	for rows.Next() {
+		var c StateCount
+		if err := rows.Scan(&c.AppID, &c.State, &c.Count); err != nil {
+			return nil, fmt.Errorf("count organizations: %w", mapErr(err))
+		}
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err())
+}

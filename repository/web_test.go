@@ -1,0 +1,175 @@
+package repository
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ess-onboard/onboard"
+)
+
+func TestBatchOverview(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	res := mustImport(t, params(app), source(
+		acceptedRow(3, "o1", "一号公司", onboard.ServiceAutoSign),
+		acceptedRow(4, "o2", "二号公司"),
+		rejectedRow(5, "o3"),
+		acceptedRow(6, "o4", "四号公司"),
+	))
+	o1, o2 := org(t, app, "o1"), org(t, app, "o2")
+	webExec(t, `UPDATE organizations SET state = $2, last_error_code = 'InvalidParameter.Name',
+		last_error_message = 'bad name', last_request_id = 'req-1' WHERE id = $1`, o1.ID, onboard.StateFailed)
+	webExec(t, `UPDATE organizations SET state = $2 WHERE id = $1`, o2.ID, onboard.StateDone)
+	expires := time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC)
+	webExec(t, `UPDATE organization_services SET state = $2, operate_url = 'https://example.test/open', url_expires_at = $3
+		WHERE org_id = $1`, o1.ID, onboard.ServiceLinked, expires)
+
+	ov, err := testStore.BatchOverview(ctx, res.BatchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStates := map[string]int{onboard.StateFailed: 1, onboard.StateDone: 1, onboard.StateQueued: 1}
+	if diff := cmp.Diff(wantStates, ov.States); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	if ov.Orgs != 3 || ov.Final() != 2 || ov.Rows != 4 || ov.Rejected != 1 || ov.AppID != app {
+		t.Errorf("overview: orgs %d final %d rows %d rejected %d app %q", ov.Orgs, ov.Final(), ov.Rows, ov.Rejected, ov.AppID)
+	}
+
+	list, err := testStore.BatchOverviews(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for i, b := range list {
+		if i > 0 && b.ID > list[i-1].ID {
+			t.Fatalf("batches not newest first: %d after %d", b.ID, list[i-1].ID)
+		}
+		if b.ID == res.BatchID {
+			found = true
+			if diff := cmp.Diff(ov.States, b.States); diff != "" {
+				t.Errorf("list states differ from the batch's (-batch +list):\n%s", diff)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("batch %d not listed", res.BatchID)
+	}
+
+	rej, err := testStore.BatchRejections(ctx, res.BatchID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRej := []RejectedRow{{Row: 5, OpenID: "o3", Reasons: []onboard.RowError{{Row: 5, Column: "企业名称", Field: onboard.FieldName, Reason: "is empty"}}}}
+	if diff := cmp.Diff(wantRej, rej); diff != "" {
+		t.Errorf("rejections (-want +got):\n%s", diff)
+	}
+
+	fails, err := testStore.BatchFailures(ctx, res.BatchID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fails) != 1 || fails[0].OpenID != "o1" || fails[0].Code != "InvalidParameter.Name" || fails[0].Message != "bad name" || fails[0].RequestID != "req-1" {
+		t.Errorf("failures: %+v", fails)
+	}
+
+	links, err := testStore.BatchLinks(ctx, res.BatchID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != 1 || links[0].Service != string(onboard.ServiceAutoSign) || links[0].URL != "https://example.test/open" || !links[0].ExpiresAt.Equal(expires) {
+		t.Errorf("links: %+v", links)
+	}
+
+	counts, err := testStore.OrgStateCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, c := range counts {
+		if c.AppID == app {
+			got[c.State] = c.Count
+		}
+	}
+	if diff := cmp.Diff(wantStates, got); diff != "" {
+		t.Errorf("state counts (-want +got):\n%s", diff)
+	}
+
+	if _, err := testStore.BatchOverview(ctx, -1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing batch: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestReconcileRunRecords(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	id, err := testStore.StartReconcileRun(ctx, app, "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := testStore.ReconcileRuns(ctx, app, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || !runs[0].FinishedAt.IsZero() {
+		t.Fatalf("a started run: %+v", runs)
+	}
+	run := ReconcileRun{ID: id, Pages: 3, PlatformOrgs: 450, StatusUpdates: 7, Verified: 2, Requeued: 1, UnknownOrgs: 1, Mismatched: 1}
+	drift := []Drift{{OpenID: "ghost", Kind: DriftUnknown, Platform: "幽灵公司"}, {OpenID: "o1", Kind: DriftName, Ours: "甲", Platform: "乙"}}
+	if err := testStore.FinishReconcileRun(ctx, &run, drift); err != nil {
+		t.Fatal(err)
+	}
+	runs, err = testStore.ReconcileRuns(ctx, app, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := runs[0]
+	if got.FinishedAt.IsZero() || got.Pages != 3 || got.PlatformOrgs != 450 || got.StatusUpdates != 7 || got.Verified != 2 ||
+		got.Requeued != 1 || got.UnknownOrgs != 1 || got.Mismatched != 1 || got.Trigger != "cli" || got.Changes() != 8 {
+		t.Errorf("finished run: %+v", got)
+	}
+	gotDrift, err := testStore.ReconcileDrift(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(drift, gotDrift); diff != "" {
+		t.Errorf("drift (-want +got):\n%s", diff)
+	}
+}
+
+func TestTryLockReconcile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	unlock, ok, err := testStore.TryLockReconcile(ctx, app)
+	if err != nil || !ok {
+		t.Fatalf("first lock: ok %v err %v", ok, err)
+	}
+	if _, ok2, err := testStore.TryLockReconcile(ctx, app); err != nil || ok2 {
+		t.Fatalf("second lock while held: ok %v err %v", ok2, err)
+	}
+	other, ok3, err := testStore.TryLockReconcile(ctx, app+"-other")
+	if err != nil || !ok3 {
+		t.Fatalf("another application's lock: ok %v err %v", ok3, err)
+	}
+	other()
+	unlock()
+	again, ok4, err := testStore.TryLockReconcile(ctx, app)
+	if err != nil || !ok4 {
+		t.Fatalf("lock after unlock: ok %v err %v", ok4, err)
+	}
+	again()
+}
+
+func webExec(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	if _, err := testStore.pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
