@@ -25,6 +25,8 @@ var envVars = []envVar{
 	{"ESS_QUERY_OPERATOR_OPENID", "", "verified operator OpenId of that company"},
 	{"ONBOARD_RECONCILE_CRON", "*/10 * * * *", "schedule of the reconciliation sweep"},
 	{"ONBOARD_DASHBOARD_TOKEN", "", "bearer token required by 'serve' off loopback"},
+	{"ONBOARD_DASHBOARD_USER", "", "basic-auth user 'serve' accepts (with ONBOARD_DASHBOARD_PASSWORD)"},
+	{"ONBOARD_DASHBOARD_PASSWORD", "", "basic-auth password of ONBOARD_DASHBOARD_USER (never printed)"},
 }
 
 // Config is everything read from the environment, with defaults applied.
@@ -43,6 +45,8 @@ type Config struct {
 	QueryOperatorOpenID string
 	ReconcileCron       string
 	DashboardToken      string
+	DashboardUser       string
+	DashboardPassword   string
 }
 
 // loadConfig reads the environment through getenv. Its errors name the variable.
@@ -70,6 +74,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		QueryOperatorOpenID: get("ESS_QUERY_OPERATOR_OPENID"),
 		ReconcileCron:       get("ONBOARD_RECONCILE_CRON"),
 		DashboardToken:      get("ONBOARD_DASHBOARD_TOKEN"),
+		DashboardUser:       get("ONBOARD_DASHBOARD_USER"),
+		DashboardPassword:   get("ONBOARD_DASHBOARD_PASSWORD"),
 	}
 	var err error
 	if c.ESSTimeout, err = time.ParseDuration(get("ESS_TIMEOUT")); err != nil || c.ESSTimeout <= 0 {
