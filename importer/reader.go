@@ -1,0 +1,297 @@
+package importer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/ess-onboard/onboard"
+)
+
+const fieldLicense = onboard.FieldBusinessLicense
+
+// rawRow is one <row> of the sheet as read, before the rules are applied.
+type rawRow struct {
+	num   int
+	vals  []string   // displayed text per column, 0-based
+	metas []cellMeta // attributes of the cells that have any
+}
+
+// meta returns the attributes of the cell in a 1-based column, or nil.
+func (w *rawRow) meta(col int) *cellMeta {
+	for i := range w.metas {
+		if w.metas[i].col == col {
+			return &w.metas[i]
+		}
+	}
+	return nil
+}
+
+// readRaw reads the next <row> element of the sheet: its cells' displayed
+// text from excelize and their attributes from the scanner running beside it.
+func (r *Reader) readRaw() (*rawRow, error) {
+	ok, err := r.scan.next()
+	if err != nil {
+		return nil, r.damaged(err)
+	}
+	if !ok {
+		return nil, io.EOF
+	}
+	n := r.scan.row
+	if n <= r.xrow {
+		return nil, r.damaged(fmt.Errorf("row %d comes after row %d", n, r.xrow))
+	}
+	// excelize's iterator visits every row number, including the rows the
+	// sheet leaves out; move it to this one.
+	for r.xrow < n {
+		if !r.rows.Next() {
+			if err := r.rows.Error(); err != nil {
+				return nil, r.damaged(err)
+			}
+			return nil, r.damaged(fmt.Errorf("row %d cannot be found", n))
+		}
+		r.xrow++
+	}
+	vals, err := r.rows.Columns()
+	if err != nil {
+		return nil, r.damaged(err)
+	}
+	return &rawRow{num: n, vals: vals, metas: append([]cellMeta(nil), r.scan.cells...)}, nil
+}
+
+// damaged is the error for a sheet that turned out unreadable part-way.
+func (r *Reader) damaged(err error) error {
+	return fileErrorf("the sheet %q of %s is damaged after row %d (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.sheet, r.fileName, r.scan.row, err)
+}
+
+// findHeader reads the first rows until one holds both required headers.
+func (r *Reader) findHeader() error {
+	partial := ""
+	for {
+		raw, err := r.readRaw()
+		if errors.Is(err, io.EOF) || (err == nil && raw.num > headerSearchRows) {
+			if partial != "" {
+				return fileErrorf("no header row in sheet %q: %s. Add the missing header (the template shows the layout) and upload the file again", r.sheet, partial)
+			}
+			return fileErrorf("no header row in sheet %q: none of the first %d rows holds both a 子客企业标识 (ProxyOrganizationOpenId) and a 企业名称 (ProxyOrganizationName) column. Put the header row at the top (the template shows the layout), or choose the right sheet, and upload the file again", r.sheet, headerSearchRows)
+		}
+		if err != nil {
+			return err
+		}
+		fields := make([]string, len(raw.vals))
+		colOf := map[string]int{}
+		var dup error
+		for i, v := range raw.vals {
+			f, ok := MatchHeader(v)
+			if !ok {
+				continue
+			}
+			fields[i] = f
+			if j, seen := colOf[f]; seen {
+				if dup == nil {
+					dup = fileErrorf("row %d has two columns for %s: %s (%q) and %s (%q); delete one of them and upload the file again", raw.num, f, colName(j), trimCell(raw.vals[j]), colName(i), trimCell(v))
+				}
+				continue
+			}
+			colOf[f] = i
+		}
+		_, hasID := colOf[onboard.FieldOpenID]
+		_, hasName := colOf[onboard.FieldName]
+		if !hasID || !hasName {
+			if partial == "" && (hasID || hasName) {
+				missing := "企业名称 (ProxyOrganizationName)"
+				if !hasID {
+					missing = "子客企业标识 (ProxyOrganizationOpenId)"
+				}
+				partial = fmt.Sprintf("row %d looks like the header row but has no %s column", raw.num, missing)
+			}
+			continue
+		}
+		if dup != nil {
+			return dup
+		}
+		last := 0
+		for i, v := range raw.vals {
+			if trimCell(v) != "" {
+				last = i + 1
+			}
+		}
+		r.headerRow = raw.num
+		r.headers = make([]string, last)
+		for i := 0; i < last; i++ {
+			r.headers[i] = trimCell(raw.vals[i])
+		}
+		r.fields = fields[:last]
+		r.colOf = colOf
+		return nil
+	}
+}
+
+// colName is the letter name of a 0-based column.
+func colName(i int) string {
+	s := ""
+	for i++; i > 0; i = (i - 1) / 26 {
+		s = string(rune('A'+(i-1)%26)) + s
+	}
+	return s
+}
+
+// nextRaw returns the next row to consider: a row of the sheet, or a row the
+// sheet leaves empty but that has a picture in the license column.
+func (r *Reader) nextRaw() (*rawRow, error) {
+	if r.peek == nil && !r.eof {
+		raw, err := r.readRaw()
+		switch {
+		case errors.Is(err, io.EOF):
+			r.eof = true
+		case err != nil:
+			return nil, err
+		default:
+			r.peek = raw
+		}
+	}
+	if r.picNext < len(r.picRows) {
+		p := r.picRows[r.picNext]
+		if r.eof || p < r.peek.num {
+			r.picNext++
+			return &rawRow{num: p}, nil
+		}
+		if p == r.peek.num {
+			r.picNext++
+		}
+	}
+	if r.eof {
+		return nil, io.EOF
+	}
+	raw := r.peek
+	r.peek = nil
+	return raw, nil
+}
+
+func (r *Reader) next() (*onboard.Row, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	for {
+		raw, err := r.nextRaw()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				r.err = err
+			}
+			return nil, err
+		}
+		if row := r.buildRow(raw); row != nil {
+			return row, nil
+		}
+	}
+}
+
+// buildRow applies the contract to one raw row; nil means the row is blank.
+func (r *Reader) buildRow(raw *rawRow) *onboard.Row {
+	licCol, hasLic := r.colOf[fieldLicense]
+	var pics []pictureRef
+	if hasLic && r.pictures != nil {
+		pics = r.pictures.at(raw.num, raw.meta(licCol+1))
+	}
+	cells := make([]cellValue, len(r.headers))
+	display := make([]string, len(r.headers))
+	blank := len(pics) == 0
+	for i := range r.headers {
+		var c cellValue
+		if i < len(raw.vals) {
+			c.text = raw.vals[i]
+		}
+		if m := raw.meta(i + 1); m != nil {
+			if m.vm > 0 || isDispImg(m) {
+				// An in-cell picture: its text is a placeholder.
+				c.text = ""
+			} else {
+				c.numeric = m.numeric() && trimCell(c.text) != ""
+				c.errorValue = m.typ == "e"
+			}
+		}
+		display[i] = c.text
+		cells[i] = c
+		if trimCell(c.text) != "" {
+			blank = false
+		}
+	}
+	if blank {
+		return nil
+	}
+	row := checkRow(raw.num, r.headers, r.fields, cells, r.opts.Now())
+	row.Cells = display
+	if hasLic {
+		r.attachLicense(row, pics, cells[licCol], licCol)
+	}
+	if id := row.Data.OpenID; id != "" {
+		if first, dup := r.seen[id]; dup {
+			row.Errors = append(row.Errors, onboard.RowError{Row: raw.num, Column: r.headers[r.colOf[onboard.FieldOpenID]], Field: onboard.FieldOpenID,
+				Reason: fmt.Sprintf("the same ProxyOrganizationOpenId %q is already used in row %d; each company may appear only once in a file, so this row was rejected", id, first)})
+		} else {
+			r.seen[id] = raw.num
+		}
+	}
+	if len(row.Errors) > 0 {
+		row.Data.License = nil
+	}
+	return row
+}
+
+func (r *Reader) close() error {
+	var errs []error
+	if r.scan != nil {
+		errs = append(errs, r.scan.Close())
+		r.scan = nil
+	}
+	if r.rows != nil {
+		errs = append(errs, r.rows.Close())
+		r.rows = nil
+	}
+	if r.xf != nil {
+		errs = append(errs, r.xf.Close())
+		r.xf = nil
+	}
+	if r.book != nil {
+		if r.book.zr != r.upload {
+			errs = append(errs, r.book.zr.Close())
+		}
+		r.book = nil
+	}
+	if r.upload != nil {
+		errs = append(errs, r.upload.Close())
+		r.upload = nil
+	}
+	if r.tmpDir != "" {
+		errs = append(errs, os.RemoveAll(r.tmpDir))
+		r.tmpDir = ""
+	}
+	if r.err == nil {
+		r.err = errors.New("importer: reader is closed")
+	}
+	return errors.Join(errs...)
+}
+
+// isDispImg reports whether a cell holds WPS's DISPIMG formula.
+func isDispImg(m *cellMeta) bool {
+	return dispImgID(m) != ""
+}
+
+// dispImgID returns the picture id of a WPS =DISPIMG("ID_...",1) cell.
+func dispImgID(m *cellMeta) string {
+	for _, s := range []string{m.formula, m.value} {
+		t := strings.TrimPrefix(strings.TrimSpace(s), "=")
+		t = strings.TrimPrefix(t, "_xlfn.")
+		if len(t) < 7 || !strings.EqualFold(t[:7], "DISPIMG") {
+			continue
+		}
+		if i := strings.IndexByte(t, '"'); i >= 0 {
+			if j := strings.IndexByte(t[i+1:], '"'); j >= 0 {
+				return t[i+1 : i+1+j]
+			}
+		}
+	}
+	return ""
+}
