@@ -1,0 +1,227 @@
+// Package results writes the results file of an imported batch: the user's
+// own columns in their order, each data row on the row number it had in the
+// uploaded file, followed by what became of the row. A person can fix the
+// rejected rows in place and upload the file again: the importer ignores the
+// added columns, and exporting such a re-upload replaces them rather than
+// adding a second set.
+package results
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/repository"
+)
+
+// Headers are the columns added after the user's own, in order.
+var Headers = []string{
+	"Status", "Reasons", "Warnings", "Authorization", "Error code", "Error message", "Login link", "Services",
+}
+
+// SheetName is the name of the results file's only sheet.
+const SheetName = "Results"
+
+// Rows calls fn for every row of a batch, in row order, and stops at the
+// first error fn returns. For example:
+//
+//	func(fn func(repository.ResultRow) error) error { return store.BatchRows(ctx, id, fn) }
+type Rows func(fn func(repository.ResultRow) error) error
+
+// Write writes the results file of batch b as .xlsx to w, streaming rows
+// from rows.
+func Write(w io.Writer, b *repository.Batch, rows Rows) error {
+	f := excelize.NewFile()
+	defer f.Close()
+	if err := f.SetSheetName("Sheet1", SheetName); err != nil {
+		return err
+	}
+	sw, err := f.NewStreamWriter(SheetName)
+	if err != nil {
+		return err
+	}
+	styles, err := newStyles(f)
+	if err != nil {
+		return err
+	}
+
+	// The user's columns, minus result columns of an earlier export that was
+	// uploaded again: those are written afresh.
+	var keep []int
+	for i, h := range b.Headers {
+		if !slices.Contains(Headers, strings.TrimSpace(h)) {
+			keep = append(keep, i)
+		}
+	}
+	nUser := len(keep)
+	if nUser > 0 {
+		// Text format on the user's columns: ID numbers and credit codes stay
+		// text when someone edits them in Excel.
+		if err := sw.SetColStyle(1, nUser, styles.text); err != nil {
+			return err
+		}
+		if err := sw.SetColWidth(1, nUser, 20); err != nil {
+			return err
+		}
+	}
+	widths := []float64{16, 40, 30, 14, 18, 40, 40, 60}
+	for i, wd := range widths {
+		if err := sw.SetColWidth(nUser+i+1, nUser+i+1, wd); err != nil {
+			return err
+		}
+	}
+
+	headerRow := max(b.HeaderRow, 1)
+	// Keep the header in view while scrolling.
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: headerRow,
+		TopLeftCell: fmt.Sprintf("A%d", headerRow+1), ActivePane: "bottomLeft"}); err != nil {
+		return err
+	}
+	if headerRow > 1 {
+		note := fmt.Sprintf("Results of batch %d: %s (application %s), imported %s. Fix rejected rows here and upload this file again.",
+			b.ID, b.FileName, b.AppID, b.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"))
+		if err := sw.SetRow("A1", []any{note}); err != nil {
+			return err
+		}
+	}
+	header := make([]any, 0, nUser+len(Headers))
+	for _, i := range keep {
+		header = append(header, excelize.Cell{StyleID: styles.header, Value: b.Headers[i]})
+	}
+	for _, h := range Headers {
+		header = append(header, excelize.Cell{StyleID: styles.header, Value: h})
+	}
+	cell, _ := excelize.CoordinatesToCellName(1, headerRow)
+	if err := sw.SetRow(cell, header); err != nil {
+		return err
+	}
+
+	last := headerRow
+	err = rows(func(r repository.ResultRow) error {
+		// Each row goes back on its own row number, so the row numbers in
+		// the reasons match the file; a row out of order goes after the last.
+		n := r.Number
+		if n <= last {
+			n = last + 1
+		}
+		last = n
+		vals := make([]any, 0, nUser+len(Headers))
+		for _, i := range keep {
+			v := ""
+			if i < len(r.Cells) {
+				v = r.Cells[i]
+			}
+			vals = append(vals, v)
+		}
+		status := excelize.Cell{Value: Status(r)}
+		if r.Status == "rejected" {
+			status.StyleID = styles.rejected
+		}
+		vals = append(vals, status, reasons(r.Reasons), warnings(r.Warnings), Authorization(r.State),
+			r.ErrorCode, errorMessage(r), "", Services(r.Services))
+		cell, _ := excelize.CoordinatesToCellName(1, n)
+		return sw.SetRow(cell, vals)
+	})
+	if err != nil {
+		return err
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	_, err = f.WriteTo(w)
+	return err
+}
+
+type styleIDs struct{ text, header, rejected int }
+
+func newStyles(f *excelize.File) (styleIDs, error) {
+	var s styleIDs
+	var err error
+	if s.text, err = f.NewStyle(&excelize.Style{NumFmt: 49}); err != nil { // "@"
+		return s, err
+	}
+	if s.header, err = f.NewStyle(&excelize.Style{NumFmt: 49, Font: &excelize.Font{Bold: true},
+		Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}}}); err != nil {
+		return s, err
+	}
+	if s.rejected, err = f.NewStyle(&excelize.Style{Font: &excelize.Font{Color: "9C0006"},
+		Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FFC7CE"}}}); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// Status is the Status column: "rejected", or the organization's onboarding
+// state for an accepted row ("accepted" when it has none).
+func Status(r repository.ResultRow) string {
+	if r.Status != "accepted" || r.State == "" {
+		return r.Status
+	}
+	return r.State
+}
+
+// Authorization is what an onboarding state says about the company's
+// authorization on the platform; "" while not yet known.
+func Authorization(state string) string {
+	switch state {
+	case onboard.StateAwaitingAuth:
+		return "waiting"
+	case onboard.StateOpeningServices, onboard.StateDone:
+		return "verified"
+	case onboard.StateAuthRejected:
+		return "rejected"
+	case onboard.StateTimedOut:
+		return "not verified in time"
+	}
+	return ""
+}
+
+func reasons(rs []onboard.RowError) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.Column + ": " + r.Reason
+	}
+	return strings.Join(parts, "; ")
+}
+
+func warnings(ws []onboard.RowWarning) string {
+	parts := make([]string, len(ws))
+	for i, w := range ws {
+		parts[i] = w.Field + ": " + w.Message
+	}
+	return strings.Join(parts, "; ")
+}
+
+func errorMessage(r repository.ResultRow) string {
+	if r.ErrorMessage != "" && r.RequestID != "" {
+		return r.ErrorMessage + " (RequestId " + r.RequestID + ")"
+	}
+	return r.ErrorMessage
+}
+
+// Services is the Services column, for example
+// "AUTO_SIGN: linked https://… (expires 2026-11-24 10:00 UTC); MOBILE_CHECK_APPROVER: opened".
+func Services(ss []repository.ServiceStatus) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		p := string(s.Service) + ": " + s.State
+		if s.URL != "" {
+			p += " " + s.URL
+			if !s.ExpiresAt.IsZero() {
+				p += " (expires " + s.ExpiresAt.UTC().Format("2006-01-02 15:04") + " UTC)"
+			}
+		}
+		switch {
+		case s.ErrorCode != "" && s.ErrorMessage != "":
+			p += " (" + s.ErrorCode + ": " + s.ErrorMessage + ")"
+		case s.ErrorCode != "" || s.ErrorMessage != "":
+			p += " (" + s.ErrorCode + s.ErrorMessage + ")"
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, "; ")
+}
