@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ess-onboard/onboard/importer"
+	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/repository"
+	"github.com/ess-onboard/onboard/web"
+)
+
+func init() {
+	register(command{
+		name:    "serve",
+		summary: "run the dashboard: upload files, follow batches, queues at /monitoring, /metrics",
+		run:     runServe,
+	})
+}
+
+const serveDescription = `
+Runs the web dashboard: the batches with their progress, an upload form for
+.xlsx/.zip files (stored and queued exactly as 'onboard import' does), batch
+pages with rejected rows, failed organizations, service links and
+reconciliation runs, results and template downloads, asynqmon at /monitoring/,
+Prometheus metrics at /metrics, and /healthz and /readyz for probes.
+
+On a loopback address (the default) the dashboard is open to anyone on this
+machine. On any other address it refuses to start unless
+ONBOARD_DASHBOARD_TOKEN (sent as a bearer token, or as the password of basic
+authentication) or ONBOARD_DASHBOARD_USER and ONBOARD_DASHBOARD_PASSWORD are
+set; every page, the upload, /metrics and /monitoring then require them.
+Pending database migrations are applied at start.`
+
+// serveFlags are the serve command's flags.
+type serveFlags struct {
+	addr      string
+	maxUpload int64
+	readOnly  bool
+}
+
+func runServe(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "serve", "serve [--addr 127.0.0.1:8080] [--max-upload BYTES] [--monitoring-read-only]", serveDescription)
+	var f serveFlags
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on; a non-loopback address needs credentials")
+	fs.Int64Var(&f.maxUpload, "max-upload", web.DefaultMaxUploadSize, "largest upload accepted, in bytes")
+	fs.BoolVar(&f.readOnly, "monitoring-read-only", false, "make /monitoring view-only (no deleting, running or archiving tasks)")
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("serve: unexpected argument %q (see 'onboard serve --help')", fs.Arg(0))
+	}
+	if f.maxUpload <= 0 {
+		return usagef("serve: --max-upload must be a positive number of bytes")
+	}
+	cfg, err := loadConfig(env.Getenv)
+	if err != nil {
+		return err
+	}
+	if !web.IsLoopback(f.addr) && cfg.DashboardToken == "" && (cfg.DashboardUser == "" || cfg.DashboardPassword == "") {
+		return web.ErrCredentialsRequired
+	}
+	log := slog.New(slog.NewTextHandler(env.Stderr, nil))
+
+	d, err := openDashboard(ctx, cfg, f, log)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "onboard dashboard on http://%s/ (queues at /monitoring/, metrics at /metrics)\n", ln.Addr())
+	return d.server.Serve(ctx, ln)
+}
+
+// dashboard is the web server with everything it was built on.
+type dashboard struct {
+	server  *web.Server
+	store   *repository.Store
+	client  *asynq.Client
+	closers []func()
+}
+
+func (d *dashboard) close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+}
+
+// openDashboard connects to Postgres and Redis, applies pending migrations
+// and builds the web server.
+func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logger) (_ *dashboard, err error) {
+	d := &dashboard{}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	d.store, err = repository.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, d.store.Close)
+	if _, err := d.store.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("apply migrations: %w", err)
+	}
+	d.client = asynq.NewClient(redisOpt)
+	d.closers = append(d.closers, func() { d.client.Close() })
+	rc, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, errors.New("REDIS_URL: unsupported Redis connection type")
+	}
+	d.closers = append(d.closers, func() { rc.Close() })
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+
+	enq := &jobs.Enqueuer{Client: d.client, Recorder: d.store}
+	d.server, err = web.New(web.Options{
+		Addr:               f.addr,
+		Token:              cfg.DashboardToken,
+		User:               cfg.DashboardUser,
+		Password:           cfg.DashboardPassword,
+		AppID:              cfg.AppID,
+		MaxUploadSize:      f.maxUpload,
+		Redis:              redisOpt,
+		MonitoringReadOnly: f.readOnly,
+		Store:              d.store,
+		Import: func(ctx context.Context, req web.ImportRequest) (web.ImportResult, error) {
+			return importUpload(ctx, d.store, enq, req)
+		},
+		Checks: []web.Check{
+			{Name: "postgres", Ping: d.store.Ping},
+			{Name: "redis", Ping: func(ctx context.Context) error { return rc.Ping(ctx).Err() }},
+		},
+		Registry: reg,
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, func() { d.server.Close() })
+	return d, nil
+}
+
+// importUpload stores an uploaded file in one transaction and enqueues its
+// work after the commit, as 'onboard import' does.
+func importUpload(ctx context.Context, store *repository.Store, enq *jobs.Enqueuer, req web.ImportRequest) (web.ImportResult, error) {
+	rd, err := importer.Open(req.Path, importer.Options{MaxFileSize: req.MaxSize})
+	if err != nil {
+		return web.ImportResult{}, err
+	}
+	defer rd.Close()
+	res, err := store.Import(ctx, repository.ImportParams{
+		AppID:      req.AppID,
+		FileName:   req.FileName,
+		FileSHA256: rd.SHA256(),
+		Sheet:      rd.Sheet(),
+		HeaderRow:  rd.HeaderRow(),
+		Headers:    rd.Headers(),
+	}, rd, nil)
+	if err != nil {
+		return web.ImportResult{}, err
+	}
+	out := web.ImportResult{BatchID: res.BatchID, Rows: res.Rows, Accepted: res.Accepted,
+		Rejected: res.Rejected, Enqueued: res.Enqueued, Unchanged: res.Unchanged}
+	// The batch is committed: an enqueue failure leaves work for the
+	// reconciliation sweep to find, and the upload still succeeded.
+	if _, err := enq.EnqueueSync(ctx, res.ToEnqueue); err != nil {
+		slog.Warn("enqueue uploaded batch; the reconciliation sweep will enqueue the rest", "batch", res.BatchID, "error", err)
+	}
+	return out, nil
+}
