@@ -92,8 +92,9 @@ func headerValue(r *http.Request, name string) string {
 	return strings.Join(r.Header.Values(name), ",")
 }
 
-// canonicalRequest builds the TC3 canonical request for a POST to "/".
-func canonicalRequest(names []string, value func(string) string, hashedPayload string) string {
+// canonicalHeaders returns the TC3 canonical headers and signed headers of
+// the named headers.
+func canonicalHeaders(names []string, value func(string) string) (canonical, signed string) {
 	sorted := append([]string(nil), names...)
 	sort.Strings(sorted)
 	var hb strings.Builder
@@ -103,7 +104,13 @@ func canonicalRequest(names []string, value func(string) string, hashedPayload s
 		hb.WriteString(strings.ToLower(strings.TrimSpace(value(n))))
 		hb.WriteByte('\n')
 	}
-	return "POST\n/\n\n" + hb.String() + "\n" + strings.Join(sorted, ";") + "\n" + hashedPayload
+	return hb.String(), strings.Join(sorted, ";")
+}
+
+// canonicalRequest builds the TC3 canonical request for a POST to "/".
+func canonicalRequest(names []string, value func(string) string, hashedPayload string) string {
+	headers, signed := canonicalHeaders(names, value)
+	return "POST\n/\n\n" + headers + "\n" + signed + "\n" + hashedPayload
 }
 
 // signingKey derives kSigning from the secret key, date and service.
