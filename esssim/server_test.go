@@ -99,7 +99,11 @@ func TestRateLimitMessage(t *testing.T) {
 	w := httptest.NewRecorder()
 	sim.ServeHTTP(w, rawRequest{action: ActionSyncProxyOrganization, body: string(b), at: clock.Now(),
 		mutate: func(r *http.Request) { r.Header.Set("X-TC-Language", "en-US") }}.build())
-	var env struct{ Response struct{ Error struct{ Code, Message string } } }
+	var env struct {
+		Response struct {
+			Error struct{ Code, Message string }
+		}
+	}
 	_ = json.Unmarshal(w.Body.Bytes(), &env)
 	want := "Your current request times equals to `2` in a second, which exceeds the frequency limit `1` for a second. Please reduce the frequency of calls."
 	if env.Response.Error.Code != "RequestLimitExceeded" || env.Response.Error.Message != want {
