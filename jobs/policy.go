@@ -160,7 +160,9 @@ func (e *retryError) Error() string {
 func (e *retryError) Unwrap() error { return e.err }
 
 // retryAfter makes a task run again after d, counting the run as a failure.
-func retryAfter(err error, d time.Duration) error { return &retryError{delay: d, failure: true, err: err} }
+func retryAfter(err error, d time.Duration) error {
+	return &retryError{delay: d, failure: true, err: err}
+}
 
 // snooze makes a task run again after d without counting a failure.
 func snooze(err error, d time.Duration) error { return &retryError{delay: d, failure: false, err: err} }
