@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
+	"github.com/ess-onboard/onboard/results"
 	"github.com/ess-onboard/onboard/web"
 )
 
@@ -142,6 +144,15 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 		Store:              d.store,
 		Import: func(ctx context.Context, req web.ImportRequest) (web.ImportResult, error) {
 			return importUpload(ctx, d.store, enq, req)
+		},
+		WriteResults: func(ctx context.Context, w io.Writer, batchID int64) error {
+			b, err := d.store.Batch(ctx, batchID)
+			if err != nil {
+				return err
+			}
+			return results.Write(w, b, func(fn func(repository.ResultRow) error) error {
+				return d.store.BatchRows(ctx, batchID, fn)
+			})
 		},
 		Checks: []web.Check{
 			{Name: "postgres", Ping: d.store.Ping},

@@ -1,0 +1,426 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/ess-onboard/onboard/internal/testenv"
+	"github.com/ess-onboard/onboard/jobs"
+)
+
+// Tests of the serve command use Redis db 4.
+const serveRedisDB = 4
+
+// serveEnv is a running 'onboard serve' and what it runs on.
+type serveEnv struct {
+	url     string // http://127.0.0.1:port
+	dbURL   string
+	redis   string
+	stderr  *serveBuffer
+	done    chan int
+	cancel  context.CancelFunc
+	appID   string
+	baseEnv map[string]string
+}
+
+type serveBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func newServeBuffer() *serveBuffer { return &serveBuffer{mu: make(chan struct{}, 1)} }
+
+func (b *serveBuffer) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+
+func (b *serveBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+// startServe runs 'onboard serve' with args on a fresh database and Redis
+// db 4, and waits for it to print its address.
+func startServe(t *testing.T, extraEnv map[string]string, args ...string) *serveEnv {
+	t.Helper()
+	dbURL := testenv.NewDatabase(t)
+	_, redisURL := testenv.Redis(t, serveRedisDB)
+	vars := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL, "ESS_APP_ID": "app-web-test"}
+	for k, v := range extraEnv {
+		vars[k] = v
+	}
+	pr, pw := io.Pipe()
+	se := &serveEnv{dbURL: dbURL, redis: redisURL, stderr: newServeBuffer(), done: make(chan int, 1), appID: vars["ESS_APP_ID"], baseEnv: vars}
+	env := &Env{Getenv: func(k string) string { return vars[k] }, Stdin: strings.NewReader(""), Stdout: pw, Stderr: se.stderr}
+	ctx, cancel := context.WithCancel(context.Background())
+	se.cancel = cancel
+	go func() {
+		code := run(ctx, append([]string{"serve"}, args...), env)
+		pw.Close()
+		se.done <- code
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	go io.Copy(io.Discard, pr)
+	if err != nil {
+		cancel()
+		t.Fatalf("serve printed no address (exit %d): %v\nstderr: %s", <-se.done, err, se.stderr)
+	}
+	m := regexp.MustCompile(`http://(\S+?)/`).FindStringSubmatch(line)
+	if m == nil {
+		cancel()
+		t.Fatalf("serve printed %q, no address", line)
+	}
+	se.url = "http://" + m[1]
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-se.done:
+			if code != 0 {
+				t.Errorf("serve exited %d after shutdown; stderr:\n%s", code, se.stderr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30s of its context ending")
+		}
+	})
+	return se
+}
+
+// count runs a counting query on the serve test's database.
+func (se *serveEnv) count(t *testing.T, sql string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, se.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, sql).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// pendingSyncTasks counts org:sync tasks waiting in Redis.
+func (se *serveEnv) pendingSyncTasks(t *testing.T) int {
+	t.Helper()
+	opt, err := asynq.ParseRedisURI(se.redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+	info, err := insp.GetQueueInfo(jobs.QueueSync)
+	if err != nil {
+		return 0 // the queue does not exist: nothing was ever enqueued
+	}
+	return info.Pending
+}
+
+// writeServeWorkbook writes an onboarding spreadsheet with a title row, valid
+// rows and one row with a bad credit code.
+func writeServeWorkbook(t *testing.T, path string, valid int) {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	sh := f.GetSheetName(0)
+	rows := [][]any{
+		{"子公司开通清单"},
+		{"企业标识", "企业名称", "统一社会信用代码", "法定代表人", "证件号码", "扩展服务"},
+	}
+	for i := 0; i < valid; i++ {
+		rows = append(rows, []any{fmt.Sprintf("web-org-%03d", i), fmt.Sprintf("网页测试公司%03d(北京)", i), "91350100M000100Y43", "张三", "11010519491231002X", "AUTO_SIGN,MOBILE_CHECK_APPROVER"})
+	}
+	rows = append(rows, []any{"web-org-bad", "坏数据公司", "91350100M000100Y44", "李四", "11010519491231002X", ""})
+	for i, r := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := f.SetSheetRow(sh, cell, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.SaveAs(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// upload posts a file through the upload form as a browser on the same
+// origin would and returns the response (redirects not followed).
+func serveUpload(t *testing.T, base, name string, content []byte, appID string, header map[string]string) (*http.Response, string) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	if appID != "" {
+		mw.WriteField("app_id", appID)
+	}
+	fw, _ := mw.CreateFormFile("file", name)
+	fw.Write(content)
+	mw.Close()
+	req, _ := http.NewRequest("POST", base+"/upload", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func TestServeRefusesOpenNonLoopback(t *testing.T) {
+	var out, errb bytes.Buffer
+	env := &Env{Getenv: func(string) string { return "" }, Stdout: &out, Stderr: &errb}
+	code := run(context.Background(), []string{"serve", "--addr", "0.0.0.0:0"}, env)
+	if code != exitFailure || !strings.Contains(errb.String(), "ONBOARD_DASHBOARD_TOKEN") {
+		t.Fatalf("serve on 0.0.0.0 without credentials: exit %d, stderr %q", code, errb.String())
+	}
+	if out.Len() != 0 {
+		t.Errorf("printed an address although it refused to start: %q", out.String())
+	}
+}
+
+func TestServeAuthenticationOffLoopback(t *testing.T) {
+	se := startServe(t, map[string]string{"ONBOARD_DASHBOARD_TOKEN": "tok-123"}, "--addr", "0.0.0.0:0")
+	se.url = strings.Replace(se.url, "0.0.0.0", "127.0.0.1", 1)
+	se.url = strings.Replace(se.url, "[::]", "127.0.0.1", 1)
+	for _, path := range []string{"/", "/upload", "/monitoring/", "/metrics", "/template.xlsx", "/batches/1"} {
+		resp, err := http.Get(se.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without credentials: %d, want 401", path, resp.StatusCode)
+		}
+	}
+	resp, body := serveUpload(t, se.url, "orgs.xlsx", []byte("whatever"), se.appID, nil)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("upload without credentials: %d, want 401", resp.StatusCode)
+	}
+	_ = body
+	req, _ := http.NewRequest("GET", se.url+"/monitoring/api/queues", nil)
+	req.Header.Set("Authorization", "Bearer tok-123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("asynqmon API with the token: %d", resp.StatusCode)
+	}
+	if n := se.count(t, `SELECT count(*) FROM batches`); n != 0 {
+		t.Errorf("an unauthenticated upload stored %d batches", n)
+	}
+}
+
+func TestServeUploadRefusals(t *testing.T) {
+	se := startServe(t, nil, "--addr", "127.0.0.1:0", "--max-upload", "20000")
+	dir := t.TempDir()
+	good := filepath.Join(dir, "orgs.xlsx")
+	writeServeWorkbook(t, good, 2)
+	xlsx, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := append(bytes.Clone(xlsx), bytes.Repeat([]byte{0}, 30000)...)
+	for _, tc := range []struct {
+		name, file string
+		content    []byte
+		status     int
+		message    string
+	}{
+		{"NotXLSX", "orgs.csv", []byte("企业标识,企业名称\no1,公司\n"), http.StatusUnprocessableEntity, "only .xlsx workbooks, or .zip files"},
+		{"XLSXNameButText", "orgs.xlsx", []byte("this is not a workbook"), http.StatusUnprocessableEntity, "was refused"},
+		{"TooLarge", "big.xlsx", big, http.StatusRequestEntityTooLarge, "larger than the upload limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := serveUpload(t, se.url, tc.file, tc.content, se.appID, nil)
+			if resp.StatusCode != tc.status || !strings.Contains(body, tc.message) || !strings.Contains(body, "<form") {
+				t.Errorf("status %d (want %d); page lacks %q or the form again:\n%.2000s", resp.StatusCode, tc.status, tc.message, body)
+			}
+		})
+	}
+	if n := se.count(t, `SELECT count(*) FROM batches`) + se.count(t, `SELECT count(*) FROM organizations`); n != 0 {
+		t.Errorf("refused uploads stored %d batches and organizations", n)
+	}
+	if n := se.pendingSyncTasks(t); n != 0 {
+		t.Errorf("refused uploads enqueued %d tasks", n)
+	}
+
+	// The same file within the limit goes in, and its work is queued.
+	resp, body := serveUpload(t, se.url, "orgs.xlsx", xlsx, se.appID, nil)
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/batches/") {
+		t.Fatalf("upload of a good file: %d %s\n%.2000s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	if n := se.count(t, `SELECT count(*) FROM organizations`); n != 2 {
+		t.Errorf("organizations stored: %d, want 2", n)
+	}
+	if n := se.pendingSyncTasks(t); n != 2 {
+		t.Errorf("org:sync tasks pending: %d, want 2", n)
+	}
+
+	// A cross-site form post is refused before it reaches the importer.
+	resp, _ = serveUpload(t, se.url, "orgs.xlsx", xlsx, se.appID, map[string]string{"Sec-Fetch-Site": "cross-site"})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site upload: %d, want 403", resp.StatusCode)
+	}
+	if n := se.count(t, `SELECT count(*) FROM batches`); n != 1 {
+		t.Errorf("batches after a cross-site upload: %d, want 1", n)
+	}
+}
+
+// serveArtifactsDir is where the browser test keeps its screenshots.
+func serveArtifactsDir(t *testing.T) string {
+	dir := os.Getenv("ONBOARD_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "out", "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func serveChromiumPath() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestServeInBrowser drives the dashboard in headless Chromium: upload a
+// spreadsheet through the form, see the batch page with its rows and
+// progress, and see asynqmon list the project's queue.
+func TestServeInBrowser(t *testing.T) {
+	chrome := serveChromiumPath()
+	if chrome == "" {
+		t.Skip("no Chromium installed (looked for chromium, chromium-browser, google-chrome): the browser test needs one")
+	}
+	se := startServe(t, nil, "--addr", "127.0.0.1:0")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "subsidiaries.xlsx")
+	writeServeWorkbook(t, file, 5)
+	shots := serveArtifactsDir(t)
+
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(filepath.Join(dir, "chrome-profile")),
+		chromedp.WindowSize(1280, 900),
+	)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancelTimeout()
+
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		path := filepath.Join(shots, name)
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+
+	// The batches page with its upload form.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(se.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`form.upload input[type=file]`)),
+	); err != nil {
+		t.Fatalf("open the dashboard: %v\nserve stderr:\n%s", err, se.stderr)
+	}
+	appID, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`form.upload input[name=app_id]`)))
+	if err != nil || appID != se.appID {
+		t.Fatalf("the form's application: %q (%v), want the ESS_APP_ID default %q", appID, err, se.appID)
+	}
+	shot("dashboard-batches-empty.png")
+
+	// Upload through the form.
+	if err := chromedp.Do(ctx,
+		chromedp.SetUploadFiles(chromedp.CSS(`form.upload input[type=file]`), []string{file}),
+		chromedp.Click(chromedp.CSS(`form.upload button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`section.card table.states`)),
+	); err != nil {
+		t.Fatalf("upload through the form: %v\nserve stderr:\n%s", err, se.stderr)
+	}
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	if !regexp.MustCompile(`/batches/\d+`).MatchString(loc) {
+		t.Fatalf("after the upload the browser is at %s, want a batch page", loc)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`main`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"subsidiaries.xlsx",
+		"6 (5 accepted, 1 rejected)", // the rows
+		"0 / 5 (0%)",                 // the progress of the five organizations
+		"queued",                     // their state
+		"web-org-bad",                // the rejected row
+		"统一社会信用代码",                   // the column the reason names
+		"Download results (.xlsx)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("batch page lacks %q:\n%s", want, text)
+		}
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.progress .bar').length`)); err != nil || n != 1 {
+		t.Errorf("progress bars on the batch page: %d (%v), want 1", n, err)
+	}
+	shot("dashboard-batch.png")
+
+	// The batches list shows the batch with its progress bar.
+	if err := chromedp.Do(ctx, chromedp.Navigate(se.url+"/"), chromedp.WaitVisible(chromedp.CSS(`table.batches .progress`))); err != nil {
+		t.Fatalf("batches list: %v", err)
+	}
+	shot("dashboard-batches.png")
+
+	// asynqmon lists the project's queue the upload filled.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(se.url+"/monitoring/"),
+		chromedp.Poll[chromedp.Void](`document.body && document.body.innerText.includes(`+"`"+jobs.QueueSync+"`"+`)`,
+			chromedp.WithPollingTimeout(60*time.Second)),
+	); err != nil {
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`body`)))
+		t.Fatalf("asynqmon does not list %s: %v\npage text:\n%s", jobs.QueueSync, err, body)
+	}
+	shot("dashboard-monitoring.png")
+}
