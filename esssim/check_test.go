@@ -6,6 +6,7 @@ import (
 )
 
 func TestValidCreditCode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		code string
 		want bool
@@ -30,6 +31,7 @@ func TestValidCreditCode(t *testing.T) {
 }
 
 func TestValidIDCardNumber(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		id   string

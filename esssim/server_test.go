@@ -62,6 +62,7 @@ func syncBody(org string) map[string]any {
 }
 
 func TestRateLimitBurst(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	sim := New(Options{Now: clock.Now})
 	codes := map[string]int{}
@@ -92,6 +93,7 @@ func TestRateLimitBurst(t *testing.T) {
 }
 
 func TestRateLimitMessage(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	sim := New(Options{Now: clock.Now, RateLimit: 1})
 	send(t, sim, clock, ActionSyncProxyOrganization, syncBody("a"))
@@ -112,6 +114,7 @@ func TestRateLimitMessage(t *testing.T) {
 }
 
 func TestRateLimitPaced(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	sim := New(Options{Now: clock.Now})
 	for i := range 200 { // ten seconds at exactly 20 a second
@@ -127,6 +130,7 @@ func TestRateLimitPaced(t *testing.T) {
 }
 
 func TestRateLimitKeys(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	for _, tt := range []struct {
 		key      RateKey
@@ -158,6 +162,7 @@ func status(t *testing.T, sim *Server, org string) string {
 }
 
 func TestLifecycle(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	sim := New(Options{Now: clock.Now, Lifecycle: &Lifecycle{Unverified: 10 * time.Second, Verifying: 10 * time.Second, Pending: 10 * time.Second}})
 	send(t, sim, clock, ActionSyncProxyOrganization, syncBody("o"))
@@ -187,6 +192,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestLifecycleShares(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	sim := New(Options{Now: clock.Now, RateLimit: -1, Lifecycle: &Lifecycle{Pending: time.Second, NeverShare: 0.2, RejectShare: 0.3}})
 	const n = 1000
@@ -214,6 +220,7 @@ func TestLifecycleShares(t *testing.T) {
 }
 
 func TestSetStatusAndConsoleAdmin(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	sim := New(Options{Now: clock.Now, Lifecycle: &Lifecycle{Manual: true}})
 	if err := sim.SetStatus(DefaultAppID, "o", StatusVerified); err == nil {
@@ -243,6 +250,7 @@ func TestSetStatusAndConsoleAdmin(t *testing.T) {
 }
 
 func TestConsoleLinkForAnotherEmployeeRestarts(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	sim := New(Options{Now: clock.Now, Lifecycle: &Lifecycle{Unverified: 10 * time.Second, Verifying: 10 * time.Second, Pending: 10 * time.Second}})
 	send(t, sim, clock, ActionSyncProxyOrganization, syncBody("o"))
@@ -283,6 +291,7 @@ func verifiedOrg(t *testing.T, sim *Server, clock *fakeClock, org, admin string)
 }
 
 func TestModifyExtendedService(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	sim := New(Options{Now: clock.Now, Lifecycle: &Lifecycle{Manual: true}})
 	modify := func(org, operator, svc, op string) (string, string) {
@@ -366,6 +375,7 @@ func TestModifyExtendedService(t *testing.T) {
 }
 
 func TestDescribeOffsetModes(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	for _, mode := range []OffsetMode{OffsetRecord, OffsetPage} {
 		sim := New(Options{Now: clock.Now, RateLimit: -1, OffsetMode: mode, Lifecycle: &Lifecycle{Manual: true}})
@@ -393,6 +403,7 @@ func TestDescribeOffsetModes(t *testing.T) {
 }
 
 func TestDescribeValidation(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	sim := New(Options{Now: clock.Now, Lifecycle: &Lifecycle{Manual: true}})
 	send(t, sim, clock, ActionSyncProxyOrganization, syncBody("plain"))
@@ -430,6 +441,7 @@ func TestDescribeValidation(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	sim := New(Options{Now: clock.Now, Faults: []Fault{{Action: ActionSyncProxyOrganization, Share: 1, Code: "InternalError", Times: 2}}})
 	var codes []string
@@ -460,6 +472,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestFaultDropAndLatencyOverHTTP(t *testing.T) {
+	t.Parallel()
 	sim := New(Options{})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
@@ -497,6 +510,7 @@ func TestFaultDropAndLatencyOverHTTP(t *testing.T) {
 }
 
 func TestAdminEndpoints(t *testing.T) {
+	t.Parallel()
 	sim := New(Options{Lifecycle: &Lifecycle{Manual: true}})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
@@ -561,6 +575,7 @@ func TestAdminEndpoints(t *testing.T) {
 }
 
 func TestAnyApp(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	strict := New(Options{Now: clock.Now})
 	if code, _ := send(t, strict, clock, ActionSyncProxyOrganization, map[string]any{"Agent": agentJSON("other", "o", ""), "ProxyOrganizationName": "企业"}); code != "ResourceNotFound.Application" {
@@ -573,6 +588,7 @@ func TestAnyApp(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	sim := New(Options{Now: clock.Now, RateLimit: -1})
 	var wg sync.WaitGroup

@@ -13,6 +13,7 @@ import (
 
 // The worked example of the essbasic reference, §9.
 func TestSignatureWorkedExample(t *testing.T) {
+	t.Parallel()
 	const (
 		key       = "EXAMPLESECRETKEY"
 		timestamp = "1700000000"
@@ -138,6 +139,7 @@ func errorCode(t *testing.T, w *httptest.ResponseRecorder) string {
 }
 
 func TestAuthentication(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1760000000, 0)
 	body := `{"Agent":{"AppId":"onboard-sim-app","ProxyOrganizationOpenId":"org-1"},"ProxyOrganizationName":"示例企业"}`
 	tests := []struct {
@@ -209,6 +211,7 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestUnsignedPayload(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	sim := New(Options{Now: func() time.Time { return now }})
 	body := `{"Agent":{"AppId":"onboard-sim-app","ProxyOrganizationOpenId":"org-1"},"ProxyOrganizationName":"示例企业"}`
