@@ -124,3 +124,39 @@ func mapErr(err error) error {
 	}
 	return err
 }
+
+// CreateDatabase creates the database named in url when it does not exist,
+// connecting to the server's "postgres" database with the same credentials.
+// It reports whether it created it.
+func CreateDatabase(ctx context.Context, url string) (bool, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return false, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	name := cfg.Database
+	if name == "" {
+		return false, errors.New("DATABASE_URL names no database")
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		return false, conn.Close(ctx)
+	}
+	if !errors.Is(mapErr(err), ErrNoDatabase) {
+		return false, fmt.Errorf("connect to Postgres database %q on %s: %w", name, cfg.Host, err)
+	}
+	admin := cfg.Copy()
+	admin.Database = "postgres"
+	conn, err = pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		return false, fmt.Errorf("database %q does not exist, and connecting to database \"postgres\" on %s to create it failed: %w", name, cfg.Host, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42P04" { // duplicate_database: created meanwhile
+			return false, nil
+		}
+		return false, fmt.Errorf("create database %q: %w", name, err)
+	}
+	return true, nil
+}

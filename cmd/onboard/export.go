@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ess-onboard/onboard/repository"
+	"github.com/ess-onboard/onboard/results"
+)
+
+func init() {
+	register(command{name: "export", summary: "write the results file (.xlsx) of an imported batch", run: runExport})
+}
+
+const exportDescription = `
+Writes the results file of batch ID: the columns of the uploaded file in their
+order, each row on the row it had there, then Status (rejected, or the
+organization's onboarding state), Reasons, Warnings, Authorization, Error
+code, Error message, Login link and Services (each requested service's state,
+and its link with the link's expiry). Fix the rejected rows in place and
+import the file again: the added columns are ignored on import.
+
+-o - writes the file to standard output.`
+
+func runExport(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "export", "export --batch ID [-o FILE.xlsx]", exportDescription)
+	batchID := fs.Int64("batch", 0, "id of the batch to export (as 'onboard import' printed it)")
+	out := fs.String("o", "", "file to write (default batch-ID-results.xlsx in the current folder)")
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("export: unexpected argument %q (see 'onboard export --help')", fs.Arg(0))
+	}
+	if *batchID <= 0 {
+		return usagef("export: give the batch with --batch ID (see 'onboard export --help')")
+	}
+	if *out == "" {
+		*out = fmt.Sprintf("batch-%d-results.xlsx", *batchID)
+	}
+	cfg, err := loadConfig(env.Getenv)
+	if err != nil {
+		return err
+	}
+	store, err := openMigratedStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	b, err := store.Batch(ctx, *batchID)
+	if errors.Is(err, repository.ErrNotFound) {
+		return fmt.Errorf("there is no batch %d", *batchID)
+	}
+	if err != nil {
+		return err
+	}
+	rows := func(fn func(repository.ResultRow) error) error { return store.BatchRows(ctx, b.ID, fn) }
+	if *out == "-" {
+		return results.Write(env.Stdout, b, rows)
+	}
+
+	// Write next to the target and rename, so a failure leaves no half file.
+	tmp, err := os.CreateTemp(filepath.Dir(*out), ".export-*.xlsx")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := results.Write(tmp, b, rows); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write results of batch %d: %w", b.ID, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "wrote %s: %d rows of batch %d (%s)\n", *out, b.Rows, b.ID, b.FileName)
+	return nil
+}
