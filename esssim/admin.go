@@ -11,7 +11,7 @@ const adminHelp = `essbasic simulator admin endpoints (not signed):
   GET    /_sim/stats                 counters as JSON
   DELETE /_sim/stats                 reset the counters
   GET    /_sim/faults                faults in force
-  PUT    /_sim/faults                replace them: [{"action":"","share":0.3,"code":"InternalError","latency":0,"drop":false,"times":0}]
+  PUT    /_sim/faults                replace them: [{"action":"","share":0.3,"code":"InternalError","latency":"300ms","drop":false,"times":0}]
   DELETE /_sim/faults                remove every fault
   GET    /_sim/apps                  known applications
   POST   /_sim/apps                  {"AppId":"...","QueryOrgOpenId":"...","QueryOperatorOpenId":"..."}

@@ -342,6 +342,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("接口版本`%s`不存在。", v))))
 		return
 	}
+	s.countOrgCall(c)
 	if e := s.rateCheck(c, now); e != nil {
 		s.replyError(w, c, e)
 		return
@@ -488,6 +489,33 @@ func peekAppID(body []byte) string {
 	}
 	_ = json.Unmarshal(body, &v)
 	return v.Agent.AppId
+}
+
+// countOrgCall counts an authenticated call under its company.
+func (s *Server) countOrgCall(c *call) {
+	var v struct {
+		Agent struct {
+			AppId                   string
+			ProxyOrganizationOpenId string
+		}
+		OrganizationOpenId string
+	}
+	_ = json.Unmarshal(c.body, &v)
+	org := v.Agent.ProxyOrganizationOpenId
+	if c.action == ActionDescribeChannelOrganizations {
+		org = v.OrganizationOpenId
+		if org == "" {
+			org = "*"
+		}
+	}
+	s.mu.Lock()
+	m := s.stats.OrgCalls[c.action]
+	if m == nil {
+		m = map[string]int{}
+		s.stats.OrgCalls[c.action] = m
+	}
+	m[v.Agent.AppId+"/"+org]++
+	s.mu.Unlock()
 }
 
 // applyFaults applies the configured faults to a call; it reports whether

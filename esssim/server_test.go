@@ -82,6 +82,10 @@ func TestRateLimitBurst(t *testing.T) {
 	if st.RateLimited[ActionSyncProxyOrganization] != 5 || st.Total(ActionSyncProxyOrganization, "RequestLimitExceeded") != 5 {
 		t.Errorf("counters: rate_limited %v, calls %v; want 5 rejections", st.RateLimited, st.Calls)
 	}
+	if st.OrgCalls[ActionSyncProxyOrganization][DefaultAppID+"/org-24"] != 1 || st.Syncs[DefaultAppID+"/org-24"] != 0 {
+		t.Errorf("a rejected call: org_calls %v, syncs %v; want it counted as a call, not a sync",
+			st.OrgCalls[ActionSyncProxyOrganization][DefaultAppID+"/org-24"], st.Syncs[DefaultAppID+"/org-24"])
+	}
 	if st.MaxInWindow[ActionSyncProxyOrganization] != 25 {
 		t.Errorf("max in window = %d, want 25", st.MaxInWindow[ActionSyncProxyOrganization])
 	}
@@ -551,7 +555,11 @@ func TestAdminEndpoints(t *testing.T) {
 		{"GET", "/_sim/orgs?AppId=onboard-sim-app", "", 200, DefaultQueryOrgOpenID},
 		{"PUT", "/_sim/faults", `[{"action":"SyncProxyOrganization","share":0.5,"code":"InternalError"}]`, 200, `"InternalError"`},
 		{"PUT", "/_sim/faults", `[{"action":"Nope","share":0.5,"code":"InternalError"}]`, 400, "unknown action"},
+		{"PUT", "/_sim/faults", `[{"share":0.5,"latency":"soon"}]`, 400, "latency"},
+		{"PUT", "/_sim/faults", `[{"share":0.5,"delay":"1s"}]`, 400, "unknown field"},
 		{"GET", "/_sim/faults", "", 200, `"share": 0.5`},
+		{"PUT", "/_sim/faults", `[{"share":1,"latency":"250ms"},{"share":0.1,"latency":1000}]`, 200, `"latency": "250ms"`},
+		{"GET", "/_sim/faults", "", 200, `"latency": "1µs"`},
 		{"DELETE", "/_sim/faults", "", 200, "[]"},
 		{"POST", "/_sim/apps", `{"AppId":"second","QueryOrgOpenId":"q","QueryOperatorOpenId":"op"}`, 200, "second"},
 		{"POST", "/_sim/apps", `{"AppId":"third","QueryOrgOpenId":"q"}`, 400, "both"},

@@ -1,6 +1,8 @@
 package esssim
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -407,6 +409,11 @@ type Stats struct {
 	Dropped map[string]int `json:"dropped"`
 	// Syncs counts accepted SyncProxyOrganization calls per "AppId/OpenId".
 	Syncs map[string]int `json:"syncs"`
+	// OrgCalls counts every authenticated call per action and company
+	// ("AppId/OpenId" of Agent.ProxyOrganizationOpenId; for
+	// DescribeChannelOrganizations the OrganizationOpenId asked for, or
+	// "AppId/*" for a listing), whatever its answer.
+	OrgCalls map[string]map[string]int `json:"org_calls"`
 }
 
 func newStats() Stats {
@@ -416,6 +423,7 @@ func newStats() Stats {
 		RateLimited: map[string]int{},
 		Dropped:     map[string]int{},
 		Syncs:       map[string]int{},
+		OrgCalls:    map[string]map[string]int{},
 	}
 }
 
@@ -441,6 +449,13 @@ func (s *Server) Stats() Stats {
 			cp[k] = v
 		}
 		out.Calls[a] = cp
+	}
+	for a, m := range s.stats.OrgCalls {
+		cp := make(map[string]int, len(m))
+		for k, v := range m {
+			cp[k] = v
+		}
+		out.OrgCalls[a] = cp
 	}
 	for _, pair := range []struct{ dst, src map[string]int }{
 		{out.MaxInWindow, s.stats.MaxInWindow}, {out.RateLimited, s.stats.RateLimited},
@@ -505,4 +520,54 @@ func (s *Server) Apps() []App {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].AppID < out[j].AppID })
 	return out
+}
+
+// faultJSON is Fault with the latency as a duration string ("300ms").
+type faultJSON struct {
+	Action  string          `json:"action,omitempty"`
+	Share   float64         `json:"share"`
+	Code    string          `json:"code,omitempty"`
+	Message string          `json:"message,omitempty"`
+	Latency json.RawMessage `json:"latency,omitempty"`
+	Drop    bool            `json:"drop,omitempty"`
+	Times   int             `json:"times,omitempty"`
+}
+
+// MarshalJSON writes the latency as a duration string.
+func (f Fault) MarshalJSON() ([]byte, error) {
+	j := faultJSON{Action: f.Action, Share: f.Share, Code: f.Code, Message: f.Message, Drop: f.Drop, Times: f.Times}
+	if f.Latency != 0 {
+		j.Latency, _ = json.Marshal(f.Latency.String())
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads the latency as a duration string ("300ms") or a
+// number of nanoseconds.
+func (f *Fault) UnmarshalJSON(b []byte) error {
+	var j faultJSON
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return err
+	}
+	*f = Fault{Action: j.Action, Share: j.Share, Code: j.Code, Message: j.Message, Drop: j.Drop, Times: j.Times}
+	if len(j.Latency) == 0 || string(j.Latency) == "null" {
+		return nil
+	}
+	var str string
+	if json.Unmarshal(j.Latency, &str) == nil {
+		d, err := time.ParseDuration(str)
+		if err != nil {
+			return fmt.Errorf("latency: %v", err)
+		}
+		f.Latency = d
+		return nil
+	}
+	var ns int64
+	if err := json.Unmarshal(j.Latency, &ns); err != nil {
+		return fmt.Errorf("latency: want a duration such as \"300ms\"")
+	}
+	f.Latency = time.Duration(ns)
+	return nil
 }
