@@ -87,10 +87,10 @@ func (f *imageFinder) listDir() error {
 	return f.listErr
 }
 
-// find looks a license file name up: as a relative path first (in the zip,
-// next to the workbook in the zip, in the images folder), then by its bare
-// file name anywhere, as long as only one file has that name. The error is a
-// reason for the row.
+// find looks a license file name up: as a relative path first (from the top
+// of the zip, from the workbook's folder in the zip, from the images folder,
+// then from any one folder), then by its bare file name anywhere, as long as
+// only one file has that name. The error is a reason for the row.
 func (f *imageFinder) find(name string) (imageSource, error) {
 	if f.zipFiles == nil && f.dir == "" {
 		return imageSource{}, fmt.Errorf("names the file %q, but the upload is a bare .xlsx with no pictures beside it; upload a .zip holding the workbook and the pictures, or insert the picture into the cell", name)
@@ -119,6 +119,28 @@ func (f *imageFinder) find(name string) (imageSource, error) {
 			if fi, err := os.Stat(filepath.Join(f.dir, filepath.FromSlash(rel))); err == nil && fi.Mode().IsRegular() {
 				return f.dirSource(rel), nil
 			}
+		}
+	}
+	if rel != "" && strings.Contains(rel, "/") {
+		// A path relative to some folder of the zip or images folder.
+		var matches []imageSource
+		for n := range f.zipFiles {
+			if strings.HasSuffix(n, "/"+rel) {
+				matches = append(matches, f.zipSource(n))
+			}
+		}
+		if f.dir != "" {
+			if err := f.listDir(); err != nil {
+				return imageSource{}, fmt.Errorf("the images folder cannot be read: %v", err)
+			}
+			for _, n := range f.dirFiles {
+				if strings.HasSuffix(n, "/"+rel) {
+					matches = append(matches, f.dirSource(n))
+				}
+			}
+		}
+		if len(matches) == 1 {
+			return matches[0], nil
 		}
 	}
 	if base == "" || base == "." || base == "/" {
