@@ -29,6 +29,12 @@ type LimiterConfig struct {
 	MaxWait time.Duration
 	// Prefix namespaces the Redis keys. Default "onboard:rl".
 	Prefix string
+	// Late is how far past its slot a caller may wake up and still call.
+	// A caller woken later (a stalled process, a slow Redis reply) gives
+	// the slot up and queues again, so a late call can never crowd the one
+	// Rate slots after it into the same second. Default 8ms; it must stay
+	// well under Margin × 1s.
+	Late time.Duration
 }
 
 // Limiter paces calls to the platform through Redis, so every worker process
@@ -43,6 +49,7 @@ type Limiter struct {
 	rdb      redis.UniversalClient
 	interval time.Duration
 	maxWait  time.Duration
+	late     time.Duration
 	prefix   string
 }
 
@@ -75,8 +82,11 @@ func NewLimiter(rdb redis.UniversalClient, cfg LimiterConfig) *Limiter {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "onboard:rl"
 	}
+	if cfg.Late <= 0 {
+		cfg.Late = 8 * time.Millisecond
+	}
 	interval := time.Duration(float64(time.Second) * (1 + cfg.Margin) / cfg.Rate)
-	return &Limiter{rdb: rdb, interval: interval, maxWait: cfg.MaxWait, prefix: cfg.Prefix}
+	return &Limiter{rdb: rdb, interval: interval, maxWait: cfg.MaxWait, late: cfg.Late, prefix: cfg.Prefix}
 }
 
 // Interval is the spacing between two calls of one (scope, action).
@@ -107,39 +117,65 @@ func (l *Limiter) keys(scope, action string) []string {
 	return []string{l.prefix + ":" + tag + ":tat", l.prefix + ":" + tag + ":backoff"}
 }
 
+// maxLate is how many times in a row a caller may wake up late before Wait
+// gives up with a *WaitError (the task is put back; not a failure).
+const maxLate = 10
+
 // Wait blocks until the caller may make one call of action in scope. It
 // returns a *WaitError without waiting when the turn is more than MaxWait
 // away, and ctx's error when ctx ends first (the reserved slot is then lost,
 // which only leaves the budget under-used).
+//
+// The caller never calls before its slot (it sleeps the wait Redis gave,
+// counted from when the reply arrived) and never more than Late after it
+// (measured from when the request left, so a slow reply counts as late).
 func (l *Limiter) Wait(ctx context.Context, scope, action string) error {
+	for range maxLate {
+		t0 := time.Now()
+		wait, err := l.reserve(ctx, scope, action)
+		if err != nil {
+			return err
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if time.Since(t0.Add(wait)) <= l.late {
+			return nil
+		}
+		// Woke up too late for this slot: queue again.
+	}
+	return &WaitError{Scope: scope, Action: action, Delay: l.interval}
+}
+
+// reserve takes the next slot and returns how long until it.
+func (l *Limiter) reserve(ctx context.Context, scope, action string) (time.Duration, error) {
 	res, err := reserveScript.Run(ctx, l.rdb, l.keys(scope, action),
 		l.interval.Microseconds(), l.maxWait.Microseconds()).Slice()
 	if err != nil {
-		return fmt.Errorf("rate limiter: %w", err)
+		return 0, fmt.Errorf("rate limiter: %w", err)
 	}
 	if len(res) != 2 {
-		return fmt.Errorf("rate limiter: unexpected reply %v", res)
+		return 0, fmt.Errorf("rate limiter: unexpected reply %v", res)
 	}
 	ok, _ := res[0].(int64)
 	us, err := parseMicros(res[1])
 	if err != nil {
-		return fmt.Errorf("rate limiter: %w", err)
+		return 0, fmt.Errorf("rate limiter: %w", err)
 	}
 	wait := time.Duration(us) * time.Microsecond
 	if ok != 1 {
-		return &WaitError{Scope: scope, Action: action, Delay: wait}
+		return 0, &WaitError{Scope: scope, Action: action, Delay: wait}
 	}
-	if wait <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return wait, nil
 }
 
 func parseMicros(v any) (int64, error) {

@@ -817,3 +817,31 @@ func tm(p *time.Time) time.Time {
 	}
 	return *p
 }
+
+// PollRounds returns appID's recorded polling rounds, oldest first.
+func (s *Store) PollRounds(ctx context.Context, appID string) ([]PollRound, error) {
+	rows, err := s.pool.Query(ctx, `SELECT round, started_at, mode, waiting, app_orgs, calls, changed,
+		COALESCE(error_code, '') FROM auth_poll_rounds WHERE app_id = $1 ORDER BY round`, appID)
+	if err != nil {
+		return nil, fmt.Errorf("polling rounds: %w", mapErr(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PollRound, error) {
+		var p PollRound
+		err := r.Scan(&p.Round, &p.StartedAt, &p.Mode, &p.Waiting, &p.AppOrgs, &p.Calls, &p.Changed, &p.ErrorCode)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("polling rounds: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// OrgIDByOpenID returns the id of appID's organization openID.
+func (s *Store) OrgIDByOpenID(ctx context.Context, appID, openID string) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `SELECT id FROM organizations WHERE app_id = $1 AND open_id = $2`, appID, openID).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("organization %s: %w", openID, mapErr(err))
+	}
+	return id, nil
+}

@@ -1,0 +1,281 @@
+package jobs_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/ess"
+	"github.com/ess-onboard/onboard/esssim"
+	"github.com/ess-onboard/onboard/internal/benchrate"
+)
+
+var (
+	autoSign   = onboard.ServiceAutoSign            // answered with a link
+	mobileChk  = onboard.ServiceMobileCheckApprover // opened at once
+	downloadFl = onboard.ServiceDownloadFlow        // answered with a link
+)
+
+// TestEndToEnd takes a batch through every path: plain companies to done
+// with their services linked or opened and their admins' console links, a
+// row the platform refuses (one call, failed), a rejected authorization
+// letter, and a company that never finishes (timed_out).
+func TestEndToEnd(t *testing.T) {
+	h := newHarness(t, esssim.Options{})
+	var data []onboard.OrgData
+	for i := 0; i < 10; i++ {
+		var svc []onboard.ServiceType
+		switch i % 3 {
+		case 0:
+			svc = []onboard.ServiceType{autoSign, mobileChk}
+		case 1:
+			svc = []onboard.ServiceType{downloadFl}
+		}
+		data = append(data, benchrate.Org("e2e", i, svc, i%2 == 0))
+	}
+	bad := benchrate.Org("e2e", 10, []onboard.ServiceType{autoSign}, true)
+	bad.LegalIDCardNumber = "110105194912310021" // wrong check digit: the platform refuses it
+	rejected := benchrate.Org("e2e", 11, []onboard.ServiceType{autoSign}, false)
+	late := benchrate.Org("e2e", 12, nil, false)
+	data = append(data, bad, rejected, late)
+
+	h.startWorker(workerOpts{authTimeout: 6 * time.Second})
+	// Pin two companies by hand as soon as the platform knows them.
+	go func() {
+		pinned := map[string]string{rejected.OpenID: ess.StatusVerifyingFileRejected, late.OpenID: ess.StatusVerifying}
+		for len(pinned) > 0 {
+			for id, st := range pinned {
+				if err := h.sim.SetStatus(appID, id, st); err == nil {
+					delete(pinned, id)
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	batch := h.importOrgs(data)
+	counts := h.waitFinal(batch, 90*time.Second)
+
+	want := map[string]int{onboard.StateDone: 10, onboard.StateFailed: 1, onboard.StateAuthRejected: 1, onboard.StateTimedOut: 1}
+	for s, n := range want {
+		if counts[s] != n {
+			t.Errorf("%s: %d organizations, want %d (all: %v)", s, counts[s], n, counts)
+		}
+	}
+
+	now := time.Now()
+	for i, d := range data[:10] {
+		o := h.org(d.OpenID)
+		if o.State != onboard.StateDone {
+			continue // counted above
+		}
+		if o.AdminOpenID == "" || o.LegalOpenID == "" {
+			t.Errorf("%s: admin %q, legal rep %q: want both OpenIds stored", d.OpenID, o.AdminOpenID, o.LegalOpenID)
+		}
+		if d.AdminOpenID != "" {
+			if o.LoginURL == "" || o.LoginOperator != d.AdminOpenID {
+				t.Errorf("%s: login link %q for %q, want one for %s", d.OpenID, o.LoginURL, o.LoginOperator, d.AdminOpenID)
+			}
+			if left := o.LoginExpires.Sub(now); left < 29*24*time.Hour || left > 31*24*time.Hour {
+				t.Errorf("%s: login link expires in %v, want 30 days (H5)", d.OpenID, left)
+			}
+		} else if o.LoginURL != "" {
+			t.Errorf("%s: a login link without an admin in the row", d.OpenID)
+		}
+		if len(o.Services) != len(d.Services) {
+			t.Errorf("%s: %d services, want %d", d.OpenID, len(o.Services), len(d.Services))
+		}
+		for _, s := range o.Services {
+			switch onboard.ServiceType(s.Service) {
+			case autoSign, downloadFl:
+				if s.State != onboard.ServiceLinked || !strings.HasPrefix(s.URL, "http") {
+					t.Errorf("%s %s: state %s link %q, want linked with a link", d.OpenID, s.Service, s.State, s.URL)
+				}
+				if left := s.ExpiresAt.Sub(now); left < 23*time.Hour || left > 25*time.Hour {
+					t.Errorf("%s %s: link expires in %v, want 24h", d.OpenID, s.Service, left)
+				}
+			case mobileChk:
+				if s.State != onboard.ServiceOpened || s.URL != "" {
+					t.Errorf("%s %s: state %s link %q, want opened without a link", d.OpenID, s.Service, s.State, s.URL)
+				}
+			}
+		}
+		// The platform agrees the services were asked for.
+		view, ok := h.sim.Org(appID, d.OpenID)
+		if !ok {
+			t.Fatalf("%s unknown to the platform", d.OpenID)
+		}
+		if len(view.Services) != len(d.Services) {
+			t.Errorf("%s: the platform has %d services, want %d (row %d)", d.OpenID, len(view.Services), len(d.Services), i)
+		}
+		if view.Syncs != 1 {
+			t.Errorf("%s synced %d times, want once", d.OpenID, view.Syncs)
+		}
+	}
+
+	ob := h.org(bad.OpenID)
+	if ob.State != onboard.StateFailed {
+		t.Errorf("bad row: state %s, want failed", ob.State)
+	}
+	st := h.sim.Stats()
+	if n := st.Total(ess.ActionSyncProxyOrganization, "InvalidParameter.CardNumber"); n != 1 {
+		t.Errorf("the refused row was sent %d times, want exactly once", n)
+	}
+	events, err := h.store.OrgEvents(context.Background(), ob.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := events[len(events)-1]
+	if last.To != onboard.StateFailed || last.Code != "InvalidParameter.CardNumber" || last.RequestID == "" {
+		t.Errorf("bad row's last event %+v: want failed with the platform's code and RequestId", last)
+	}
+	if o := h.org(rejected.OpenID); o.State != onboard.StateAuthRejected || o.AuthStatus != ess.StatusVerifyingFileRejected {
+		t.Errorf("rejected company: state %s status %s", o.State, o.AuthStatus)
+	}
+	if o := h.org(late.OpenID); o.State != onboard.StateTimedOut {
+		t.Errorf("late company: state %s, want timed_out", o.State)
+	}
+	if n := st.RateLimited[ess.ActionSyncProxyOrganization] + st.RateLimited[ess.ActionDescribeChannelOrganizations] +
+		st.RateLimited[ess.ActionModifyExtendedService] + st.RateLimited[ess.ActionCreateConsoleLoginUrl]; n != 0 {
+		t.Errorf("the platform refused %d calls for the rate limit", n)
+	}
+	if rounds := h.checkPollingCost(); rounds == 0 {
+		t.Error("no polling round recorded")
+	}
+}
+
+// TestTransientFaults: with 30% of all calls failing transiently (server
+// errors and dropped connections) every company still gets through.
+func TestTransientFaults(t *testing.T) {
+	h := newHarness(t, esssim.Options{Seed: 7, Faults: []esssim.Fault{
+		{Share: 0.2, Code: "InternalError"},
+		{Share: 0.1, Drop: true},
+	}})
+	var data []onboard.OrgData
+	for i := 0; i < 15; i++ {
+		data = append(data, benchrate.Org("flaky", i, []onboard.ServiceType{autoSign, mobileChk}, i%2 == 0))
+	}
+	h.startWorker(workerOpts{maxTries: 14})
+	batch := h.importOrgs(data)
+	counts := h.waitFinal(batch, 3*time.Minute)
+	if counts[onboard.StateDone] != len(data) {
+		t.Fatalf("states %v, want all %d done", counts, len(data))
+	}
+	st := h.sim.Stats()
+	if st.Total(ess.ActionSyncProxyOrganization, "InternalError")+st.Dropped[ess.ActionSyncProxyOrganization] == 0 {
+		t.Error("no sync call failed: the faults did not apply")
+	}
+	for _, d := range data {
+		o := h.org(d.OpenID)
+		for _, s := range o.Services {
+			if s.State == onboard.ServiceRequested || s.State == onboard.ServiceFailed {
+				t.Errorf("%s %s: %s", d.OpenID, s.Service, s.State)
+			}
+		}
+	}
+}
+
+// TestSystemicErrorPausesAndResume: with a wrong secret the application is
+// paused and its batch blocked, no company fails and few calls are spent;
+// after resume with the right secret everything completes.
+func TestSystemicErrorPausesAndResume(t *testing.T) {
+	h := newHarness(t, esssim.Options{})
+	var data []onboard.OrgData
+	for i := 0; i < 30; i++ {
+		data = append(data, benchrate.Org("pause", i, []onboard.ServiceType{mobileChk}, false))
+	}
+	_, stop := h.startWorker(workerOpts{secretKey: "a-wrong-secret-key", concurrency: 4})
+	batch := h.importOrgs(data)
+	ctx := context.Background()
+	waitFor(t, 60*time.Second, "the application to pause", func() bool {
+		a, err := h.store.Application(ctx, appID)
+		return err == nil && a.Paused()
+	})
+	// Let the tasks still queued run into the pause.
+	waitFor(t, 60*time.Second, "the sync queue to drain", func() bool {
+		in := inspector(t, h)
+		q, err := in.GetQueueInfo("onboard-sync")
+		return err == nil && q.Pending == 0 && q.Active == 0 && q.Retry == 0
+	})
+	stop()
+
+	a, err := h.store.Application(ctx, appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(a.PauseCode, "AuthFailure") {
+		t.Errorf("pause code %q, want an AuthFailure code", a.PauseCode)
+	}
+	counts, err := h.store.StateCounts(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[onboard.StateQueued] != len(data) {
+		t.Errorf("states while paused %v, want all %d still queued", counts, len(data))
+	}
+	reasons, err := h.store.BlockedReasons(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := reasons[batch]; !strings.Contains(r, a.PauseCode) || !strings.Contains(r, "onboard resume --app-id "+appID) {
+		t.Errorf("blocked reason %q: want the code and how to resume", r)
+	}
+	failedCalls := 0
+	for code, n := range h.sim.Stats().Calls[ess.ActionSyncProxyOrganization] {
+		if code != "Success" {
+			failedCalls += n
+		}
+	}
+	if failedCalls >= len(data)/2 {
+		t.Errorf("%d calls failed before the pause took hold; want far fewer than the %d rows", failedCalls, len(data))
+	}
+
+	// The operator fixes the secret and resumes.
+	w, _ := h.startWorker(workerOpts{})
+	res, err := w.Resume(ctx, appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Syncs != len(data) {
+		t.Errorf("resume enqueued %d syncs, want %d", res.Syncs, len(data))
+	}
+	counts = h.waitFinal(batch, 90*time.Second)
+	if counts[onboard.StateDone] != len(data) {
+		t.Fatalf("after resume: %v, want all %d done", counts, len(data))
+	}
+	reasons, _ = h.store.BlockedReasons(ctx, batch)
+	if len(reasons) != 0 {
+		t.Errorf("batch still blocked after resume: %v", reasons)
+	}
+}
+
+// TestTwoProcessesShareTheLimit runs two worker processes' servers (own
+// Redis connections, own API clients) against one simulator: the platform
+// never refuses a call for the rate limit.
+func TestTwoProcessesShareTheLimit(t *testing.T) {
+	h := newHarness(t, esssim.Options{})
+	var data []onboard.OrgData
+	for i := 0; i < 60; i++ {
+		data = append(data, benchrate.Org("two", i, nil, i%3 == 0))
+	}
+	h.startWorker(workerOpts{})
+	h.startWorker(workerOpts{})
+	batch := h.importOrgs(data)
+	counts := h.waitFinal(batch, 2*time.Minute)
+	if counts[onboard.StateDone] != len(data) {
+		t.Fatalf("states %v, want all done", counts)
+	}
+	st := h.sim.Stats()
+	for _, a := range []string{ess.ActionSyncProxyOrganization, ess.ActionCreateConsoleLoginUrl, ess.ActionDescribeChannelOrganizations} {
+		if st.RateLimited[a] != 0 {
+			t.Errorf("%s: %d calls refused for the rate limit", a, st.RateLimited[a])
+		}
+		if st.MaxInWindow[a] > esssim.DefaultRateLimit {
+			t.Errorf("%s: %d calls in one second, over the limit of %d", a, st.MaxInWindow[a], esssim.DefaultRateLimit)
+		}
+	}
+	if n := st.Total(ess.ActionSyncProxyOrganization, "Success"); n != len(data) {
+		t.Errorf("%d syncs, want %d", n, len(data))
+	}
+}
