@@ -117,7 +117,7 @@ type bundle struct {
 }
 
 // setup starts a simulator over loopback and a client for it.
-func setup(t *testing.T, opts esssim.Options, edit ...func(*ess.Config)) *bundle {
+func setup(t testing.TB, opts esssim.Options, edit ...func(*ess.Config)) *bundle {
 	t.Helper()
 	sim := esssim.New(opts)
 	srv := httptest.NewServer(sim)
