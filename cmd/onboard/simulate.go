@@ -76,7 +76,7 @@ status by hand) are under /_sim/ and are not signed: keep it on loopback.
 Point the client at it with ESS_ENDPOINT=http://ADDR.`)
 	addr := fs.String("addr", "127.0.0.1:18090", "address to listen on (port 0: any free port)")
 	lenient := fs.Bool("lenient", false, "accept the documentation's placeholder values (no checksum, date or image checks)")
-	rate := fs.Int("rate-limit", cfg.ESSRateLimit, "calls per action allowed in any one-second window (negative: no limit; default ESS_RATE_LIMIT)")
+	rate := fs.Int("rate-limit", cfg.ESSRateLimit, "calls per action allowed in any one-second window, negative for no limit; the default comes from ESS_RATE_LIMIT")
 	rateKey := fs.String("rate-key", string(esssim.RateKeySecretID), "count the rate limit per action and: secretid or appid")
 	offsetMode := fs.String("offset-mode", string(esssim.OffsetRecord), "how DescribeChannelOrganizations reads Offset: record or page")
 	unverified := fs.Duration("unverified", esssim.DefaultLifecycle.Unverified, "time a synced company stays UNVERIFIED")
@@ -90,7 +90,7 @@ Point the client at it with ESS_ENDPOINT=http://ADDR.`)
 	anyAgent := fs.Bool("describe-any-agent", false, "bulk Describe without a verified company and operator in Agent")
 	anyApp := fs.Bool("any-app", false, "accept any AppId (register it on first use)")
 	var faults faultFlags
-	fs.Var(&faults, "fault", "`[ACTION:]SHARE:WHAT` fault, repeatable; WHAT is an error code, drop, or a latency like 300ms")
+	fs.Var(&faults, "fault", "add a `fault` [ACTION:]SHARE:WHAT (repeatable): a SHARE (0..1] of calls, of ACTION or all, get WHAT: an error code, drop (connection closed) or a latency such as 300ms")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
