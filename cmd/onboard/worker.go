@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ess-onboard/onboard/ess"
+	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/jobs/pgstore"
+	"github.com/ess-onboard/onboard/repository"
+)
+
+func init() {
+	register(command{
+		name:    "worker",
+		summary: "run the workers: sync companies, poll their verification, open their services",
+		run:     runWorker,
+	})
+}
+
+const workerDescription = `
+Runs the workers until interrupted (SIGINT or SIGTERM): each organization is
+synced (SyncProxyOrganization with its license), its admin gets a console
+link (CreateConsoleLoginUrl) when the row named one, its authorization is
+polled (DescribeChannelOrganizations, one call per company when few wait,
+the application's whole list 200 a page when many do) and, once verified,
+its services are opened (ModifyExtendedService).
+
+Any number of worker processes on any number of machines may share one Redis
+and one Postgres. Calls are paced by a rate limiter shared through Redis:
+ESS_RATE_LIMIT calls per second per action and per application (or per
+credential with --rate-scope credential). Each action has its own queue and
+its own worker slots (--concurrency), so a throttled action never starves
+the others.
+
+Errors are handled by class: transient ones are retried with back-off, a
+row the platform refuses fails at once with its code, message and RequestId,
+and an error that would fail every row (credentials, an unknown or banned
+application) pauses the application and marks its batches blocked until
+'onboard resume --app-id ID'.
+
+Authorization status is queried as a verified company and operator of the
+application: ESS_QUERY_ORG_OPENID and ESS_QUERY_OPERATOR_OPENID for
+ESS_APP_ID, or per application with 'onboard resume --app-id ID
+--query-org-openid O --query-operator-openid P'.
+
+On shutdown the workers stop taking tasks; tasks in flight get
+--shutdown-timeout to finish and are handed back to their queue after that.
+Pending database migrations are applied at start.`
+
+// workerFlags are the worker command's flags (also used by demo).
+type workerFlags struct {
+	concurrency     int
+	rateScope       string
+	loginEndpoint   string
+	serviceEndpoint string
+	authTimeout     time.Duration
+	pollMin         time.Duration
+	pollMax         time.Duration
+	shutdownTimeout time.Duration
+	maxTries        int
+	retryBase       time.Duration
+	retryMax        time.Duration
+	checkInterval   time.Duration
+}
+
+
+func runWorker(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "worker", "worker [--concurrency N] [flags]", workerDescription)
+	var f workerFlags
+	fs.IntVar(&f.concurrency, "concurrency", 0, "tasks run at once per queue of the sync and service actions (0: enough for ESS_RATE_LIMIT)")
+	fs.StringVar(&f.rateScope, "rate-scope", "app", "what the rate limit counts per, besides the action: app or credential")
+	fs.StringVar(&f.loginEndpoint, "login-endpoint", "H5", "CreateConsoleLoginUrl Endpoint of admins' console links (H5, SHORT_URL, APP, PC, ...; PC links live 5 minutes, mobile ones 30 days)")
+	fs.StringVar(&f.serviceEndpoint, "service-endpoint", "", "ModifyExtendedService Endpoint (empty: the platform's default, WEIXINAPP)")
+	fs.DurationVar(&f.authTimeout, "auth-timeout", 30*24*time.Hour, "how long a company may take to verify itself before it is timed_out")
+	fs.DurationVar(&f.pollMin, "poll-min", time.Minute, "pause between authorization polling rounds while things change")
+	fs.DurationVar(&f.pollMax, "poll-max", time.Hour, "longest pause between polling rounds (it doubles every round nothing changes)")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long tasks in flight may finish after SIGTERM before they go back to the queue")
+	fs.IntVar(&f.maxTries, "max-tries", 6, "tries of a call that fails transiently before the row fails")
+	fs.DurationVar(&f.retryBase, "retry-base", 5*time.Second, "back-off after the first transient failure (doubles per try)")
+	fs.DurationVar(&f.retryMax, "retry-max", 10*time.Minute, "longest back-off between tries")
+	fs.DurationVar(&f.checkInterval, "check-interval", 0, "how often scheduled and retried tasks are moved to their queue (0: asynq's 5s)")
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("worker: unexpected argument %q (see 'onboard worker --help')", fs.Arg(0))
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(env.Getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(env.Stderr, nil))
+	p, err := openWorkers(ctx, cfg, f, log)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	fmt.Fprintf(env.Stderr, "onboard worker: serving %s (sync and service slots %d, limit %d calls/s per action)\n",
+		strings.Join(jobs.Queues, ", "), p.conc[jobs.QueueSync], cfg.ESSRateLimit)
+	return p.run(ctx)
+}
+
+func (f *workerFlags) validate() error {
+	switch {
+	case f.concurrency < 0:
+		return usagef("worker: --concurrency must not be negative")
+	case f.rateScope != "app" && f.rateScope != "credential":
+		return usagef("worker: --rate-scope must be app or credential, not %q", f.rateScope)
+	case f.authTimeout <= 0 || f.pollMin <= 0 || f.pollMax < f.pollMin:
+		return usagef("worker: --auth-timeout and --poll-min must be positive and --poll-max at least --poll-min")
+	case f.maxTries < 1:
+		return usagef("worker: --max-tries must be at least 1")
+	case f.shutdownTimeout <= 0 || f.retryBase <= 0 || f.retryMax < f.retryBase:
+		return usagef("worker: --shutdown-timeout and --retry-base must be positive and --retry-max at least --retry-base")
+	}
+	return nil
+}
+
+// workerProcess is everything one worker process runs on.
+type workerProcess struct {
+	workers *jobs.Workers
+	store   *repository.Store
+	conc    map[string]int
+	run     func(ctx context.Context) error
+	closers []func()
+}
+
+func (p *workerProcess) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+}
+
+// openWorkers connects to Redis, Postgres and the platform, applies pending
+// migrations and builds the workers.
+func openWorkers(ctx context.Context, cfg Config, f workerFlags, log *slog.Logger) (_ *workerProcess, err error) {
+	p := &workerProcess{}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rc, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, errors.New("REDIS_URL: unsupported Redis connection type")
+	}
+	p.closers = append(p.closers, func() { rc.Close() })
+	if err := rc.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("connect to Redis: %w", err)
+	}
+	warnEviction(ctx, rc, log)
+
+	p.store, err = repository.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, p.store.Close)
+	if _, err := p.store.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("apply migrations: %w", err)
+	}
+
+	lim := jobs.NewLimiter(rc, jobs.LimiterConfig{Rate: float64(cfg.ESSRateLimit)})
+	api, err := ess.New(ess.Config{
+		Endpoint: cfg.ESSEndpoint, SecretID: cfg.ESSSecretID, SecretKey: cfg.ESSSecretKey,
+		Region: cfg.ESSRegion, Timeout: cfg.ESSTimeout,
+		Transport: &jobs.LimitedTransport{Limiter: lim, DefaultScope: cfg.AppID, Base: http.DefaultTransport.(*http.Transport).Clone()},
+	})
+	if err != nil {
+		return nil, err
+	}
+	client := asynq.NewClient(redisOpt)
+	p.closers = append(p.closers, func() { client.Close() })
+
+	jc := jobs.Config{
+		LoginEndpoint:   f.loginEndpoint,
+		ServiceEndpoint: f.serviceEndpoint,
+		AuthTimeout:     f.authTimeout,
+		PollMin:         f.pollMin,
+		PollMax:         f.pollMax,
+		Policy:          jobs.RetryPolicy{MaxTries: f.maxTries, BaseDelay: f.retryBase, MaxDelay: f.retryMax},
+		Logger:          log,
+	}
+	if f.rateScope == "credential" {
+		scope := jobs.CredentialScope(cfg.ESSSecretID)
+		jc.RateScope = func(string) string { return scope }
+	}
+	if cfg.AppID != "" && cfg.QueryOrgOpenID != "" && cfg.QueryOperatorOpenID != "" {
+		jc.QueryIdentities = map[string]jobs.QueryIdentity{cfg.AppID: {OrgOpenID: cfg.QueryOrgOpenID, OperatorOpenID: cfg.QueryOperatorOpenID}}
+	}
+	p.workers = jobs.NewWorkers(pgstore.New(p.store), api, lim, client, jc)
+	p.conc = jobs.DefaultConcurrency(float64(cfg.ESSRateLimit))
+	if f.concurrency > 0 {
+		p.conc[jobs.QueueSync] = f.concurrency
+		p.conc[jobs.QueueService] = f.concurrency
+	}
+	sc := jobs.ServerConfig{
+		Redis:                    redisOpt,
+		Concurrency:              p.conc,
+		ShutdownTimeout:          f.shutdownTimeout,
+		DelayedTaskCheckInterval: f.checkInterval,
+		Logger:                   log,
+		LogLevel:                 asynq.WarnLevel,
+	}
+	p.run = func(ctx context.Context) error { return p.workers.Run(ctx, sc) }
+	return p, nil
+}
+
+// warnEviction warns when Redis may evict keys: asynq's tasks would vanish.
+func warnEviction(ctx context.Context, rc redis.UniversalClient, log *slog.Logger) {
+	v, err := rc.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		log.Warn("could not read Redis maxmemory-policy; it must be noeviction or queued tasks may be lost", "err", err)
+		return
+	}
+	if p := v["maxmemory-policy"]; p != "noeviction" {
+		log.Warn("Redis maxmemory-policy is not noeviction: under memory pressure Redis may drop queued tasks", "maxmemory-policy", p)
+	}
+}
