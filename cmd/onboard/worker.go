@@ -72,7 +72,6 @@ type workerFlags struct {
 	checkInterval   time.Duration
 }
 
-
 func runWorker(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "worker", "worker [--concurrency N] [flags]", workerDescription)
 	var f workerFlags
