@@ -1,0 +1,288 @@
+package importer
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ess-onboard/onboard"
+	"github.com/google/go-cmp/cmp"
+	"github.com/xuri/excelize/v2"
+)
+
+func writeTo(t testing.TB, name string, write func(io.Writer) error) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := write(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSampleReadsBack(t *testing.T) {
+	t.Parallel()
+	p := writeTo(t, "sample.xlsx", WriteSample)
+	// The sample is checked against the real clock: it must stay valid.
+	r, rows := readAll(t, p, Options{})
+	if r.HeaderRow() != 2 {
+		t.Errorf("header row %d", r.HeaderRow())
+	}
+	accepted, rejected, pictures, warned := 0, 0, 0, 0
+	got := map[int]string{}
+	services := map[onboard.ServiceType]bool{}
+	for _, row := range rows {
+		if row.Accepted() {
+			accepted++
+			if row.Data.License != nil {
+				pictures++
+			}
+			if row.Data.AdminOpenID == "" && row.Number < 11 {
+				t.Errorf("row %d has no admin OpenId", row.Number)
+			}
+			for _, s := range row.Data.Services {
+				services[s] = true
+			}
+		} else {
+			rejected++
+			got[row.Number] = row.Errors[0].Field
+			if len(row.Errors) != 1 {
+				t.Errorf("row %d has %d errors; each mistake row shows one: %v", row.Number, len(row.Errors), reasons(row))
+			}
+		}
+		if len(row.Warnings) > 0 {
+			warned++
+		}
+	}
+	if accepted != SampleAccepted || rejected != SampleRejected {
+		t.Errorf("accepted %d, rejected %d; want %d and %d", accepted, rejected, SampleAccepted, SampleRejected)
+	}
+	if pictures < 2 || warned != 1 {
+		t.Errorf("%d rows with pictures, %d with warnings", pictures, warned)
+	}
+	for _, s := range []onboard.ServiceType{onboard.ServiceAutoSign, onboard.ServiceDownloadFlow, onboard.ServiceMobileCheckApprover} {
+		if !services[s] {
+			t.Errorf("no sample row requests %s", s)
+		}
+	}
+	want := map[int]string{
+		12: onboard.FieldCreditCode,
+		13: onboard.FieldLegalIDCardNumber,
+		14: onboard.FieldExtendedServices,
+		15: onboard.FieldOpenID,
+		16: onboard.FieldName,
+		17: onboard.FieldLegalIDCardType,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rejected rows and fields (-want +got):\n%s", diff)
+	}
+	for _, row := range rows {
+		if row.Number == 13 && !strings.Contains(row.Errors[0].Reason, "format the column as Text") {
+			t.Errorf("numeric ID reason: %q", row.Errors[0].Reason)
+		}
+	}
+}
+
+func TestTemplateImportsCleanly(t *testing.T) {
+	t.Parallel()
+	p := writeTo(t, "template.xlsx", WriteTemplate)
+	r, rows := readAll(t, p, Options{})
+	if r.Sheet() != TemplateSheet || r.HeaderRow() != 2 {
+		t.Errorf("sheet %q header row %d", r.Sheet(), r.HeaderRow())
+	}
+	for i, h := range r.Headers() {
+		if f, _ := MatchHeader(h); f != templateColumns[i].field {
+			t.Errorf("header %q matches %q; want %q", h, f, templateColumns[i].field)
+		}
+	}
+	if len(rows) != 1 || !rows[0].Accepted() || len(rows[0].Warnings) != 0 {
+		t.Fatalf("rows: %d; first: %v", len(rows), reasons(rows[0]))
+	}
+	if d := rows[0].Data; d.OpenID != "demo-org-001" || len(d.Services) != 2 || d.LegalIDCardNumber == "" || d.CreditCode == "" {
+		t.Errorf("example row data %+v", d)
+	}
+
+	f, err := excelize.OpenFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Identifier columns are text, so Excel keeps what is typed.
+	for _, cell := range []string{"A3", "C3", "F3", "I3", "C500", "F500"} {
+		style, err := f.GetCellStyle(TemplateSheet, cell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := f.GetStyle(style)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.NumFmt != 49 {
+			t.Errorf("%s has number format %d; want 49 (@, text)", cell, st.NumFmt)
+		}
+	}
+	dvs, err := f.GetDataValidations(TemplateSheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists := map[string]string{}
+	for _, dv := range dvs {
+		lists[dv.Sqref[:1]] = dv.Formula1
+	}
+	if !strings.Contains(lists["E"], "ID_CARD") || !strings.Contains(lists["J"], "AUTO_SIGN") || !strings.Contains(lists["J"], "HIDE_OPERATOR_DISPLAY") {
+		t.Errorf("drop-down lists: %v", lists)
+	}
+	comments, err := f.GetComments(TemplateSheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(comments) != len(templateColumns) {
+		t.Errorf("%d notes; want one per column (%d)", len(comments), len(templateColumns))
+	}
+	// Every service option of the drop-down list reads as that service.
+	for _, s := range onboard.ServiceTypes {
+		got, unknown := ParseServices(string(s) + " " + ServiceChineseName(s))
+		if len(unknown) > 0 || len(got) != 1 || got[0] != s {
+			t.Errorf("option for %s reads as %v %v", s, got, unknown)
+		}
+	}
+}
+
+func TestGenerateBenchFile(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "bench.xlsx")
+	if err := GenerateBenchFile(p, 500); err != nil {
+		t.Fatal(err)
+	}
+	r, rows := readAll(t, p, testOpts())
+	if len(rows) != 500 || r.EstimatedRows() != 500 {
+		t.Fatalf("%d rows, estimated %d", len(rows), r.EstimatedRows())
+	}
+	for _, row := range rows {
+		if !row.Accepted() {
+			t.Fatalf("row %d rejected: %v", row.Number, reasons(row))
+		}
+	}
+}
+
+// readRows reads every row of a file and reports the peak heap in use, sampled
+// every 1000 rows after a collection.
+func readRows(b testing.TB, path string) (n int, peak uint64) {
+	r, err := Open(path, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	var ms runtime.MemStats
+	for {
+		_, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+		if n%1000 == 0 {
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+		}
+	}
+	return n, peak
+}
+
+// benchRows is the size of the benchmark file; BENCH_ROWS overrides it.
+func benchRows() int {
+	n := 100000
+	if s := os.Getenv("BENCH_ROWS"); s != "" {
+		var v int
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return n
+			}
+			v = v*10 + int(c-'0')
+		}
+		n = v
+	}
+	return n
+}
+
+var benchFile struct {
+	path string
+	rows int
+}
+
+func benchPath(b *testing.B) string {
+	b.Helper()
+	if benchFile.path == "" {
+		dir, err := os.MkdirTemp("", "importer-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchFile.rows = benchRows()
+		benchFile.path = filepath.Join(dir, "bench.xlsx")
+		start := time.Now()
+		if err := GenerateBenchFile(benchFile.path, benchFile.rows); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("generated %d rows in %v", benchFile.rows, time.Since(start))
+	}
+	return benchFile.path
+}
+
+// BenchmarkExcelizeRows is the floor: excelize's streaming iterator alone.
+func BenchmarkExcelizeRows(b *testing.B) {
+	path := benchPath(b)
+	b.ResetTimer()
+	for b.Loop() {
+		f, err := excelize.OpenFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows, err := f.Rows("Sheet1")
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			if _, err := rows.Columns(); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		rows.Close()
+		f.Close()
+		if n < benchFile.rows {
+			b.Fatalf("read %d rows", n)
+		}
+	}
+	b.ReportMetric(float64(benchFile.rows), "rows/op")
+}
+
+// BenchmarkImport is Open and Next over the whole file, with every rule.
+func BenchmarkImport(b *testing.B) {
+	path := benchPath(b)
+	b.ResetTimer()
+	var peak uint64
+	for b.Loop() {
+		n, p := readRows(b, path)
+		if n != benchFile.rows {
+			b.Fatalf("read %d rows", n)
+		}
+		peak = max(peak, p)
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(benchFile.rows), "rows/op")
+}
