@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ess-onboard/onboard"
 )
 
 // ReconcileRun is one reconciliation sweep of an application.
@@ -168,4 +170,219 @@ func (s *Store) TryLockReconcile(ctx context.Context, appID string) (unlock func
 		}
 		conn.Release()
 	}, true, nil
+}
+
+// KnownOrg is what onboard knows of an organization the platform listed.
+type KnownOrg struct {
+	ID            int64
+	OpenID        string
+	DataVersion   int
+	State         string
+	Name          string
+	CreditCode    string
+	AuthStatus    string
+	PlatformOrgID string
+	AdminOpenID   string
+	LegalOpenID   string
+}
+
+// KnownOrgs returns the organizations of appID among openIDs.
+func (s *Store) KnownOrgs(ctx context.Context, appID string, openIDs []string) ([]KnownOrg, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, open_id, data_version, state, name, credit_code,
+			coalesce(auth_status, ''), coalesce(platform_org_id, ''), coalesce(platform_admin_open_id, ''),
+			coalesce(platform_legal_open_id, '')
+		FROM organizations WHERE app_id = $1 AND open_id = ANY($2)`, appID, openIDs)
+	if err != nil {
+		return nil, fmt.Errorf("known organizations: %w", mapErr(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (KnownOrg, error) {
+		var k KnownOrg
+		err := r.Scan(&k.ID, &k.OpenID, &k.DataVersion, &k.State, &k.Name, &k.CreditCode, &k.AuthStatus,
+			&k.PlatformOrgID, &k.AdminOpenID, &k.LegalOpenID)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("known organizations: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// PlatformUpdate is what the platform said about a verified organization.
+type PlatformUpdate struct {
+	ID            int64
+	DataVersion   int
+	Status        string
+	PlatformOrgID string
+	AdminOpenID   string
+	LegalOpenID   string
+}
+
+// UpdatePlatformStatus stores the authorization status and the platform's
+// ids of organizations past verification (opening_services, done, failed)
+// at the data version given, keeping a stored id the platform left empty.
+// It returns how many organizations changed.
+func (s *Store) UpdatePlatformStatus(ctx context.Context, ups []PlatformUpdate) (int, error) {
+	if len(ups) == 0 {
+		return 0, nil
+	}
+	ids, versions := make([]int64, len(ups)), make([]int32, len(ups))
+	status, org, admin, legal := make([]string, len(ups)), make([]string, len(ups)), make([]string, len(ups)), make([]string, len(ups))
+	for i, u := range ups {
+		ids[i], versions[i], status[i], org[i], admin[i], legal[i] = u.ID, int32(u.DataVersion), u.Status, u.PlatformOrgID, u.AdminOpenID, u.LegalOpenID
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE organizations o SET
+			auth_status = COALESCE(NULLIF(u.status, ''), o.auth_status),
+			platform_org_id = COALESCE(NULLIF(u.org, ''), o.platform_org_id),
+			platform_admin_open_id = COALESCE(NULLIF(u.admin, ''), o.platform_admin_open_id),
+			platform_legal_open_id = COALESCE(NULLIF(u.legal, ''), o.platform_legal_open_id),
+			auth_checked_at = now(), updated_at = now()
+		FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, version, status, org, admin, legal)
+		WHERE o.id = u.id AND o.data_version = u.version AND o.state = ANY($7)
+		  AND (o.auth_status IS DISTINCT FROM COALESCE(NULLIF(u.status, ''), o.auth_status)
+		    OR o.platform_org_id IS DISTINCT FROM COALESCE(NULLIF(u.org, ''), o.platform_org_id)
+		    OR o.platform_admin_open_id IS DISTINCT FROM COALESCE(NULLIF(u.admin, ''), o.platform_admin_open_id)
+		    OR o.platform_legal_open_id IS DISTINCT FROM COALESCE(NULLIF(u.legal, ''), o.platform_legal_open_id))`,
+		ids, versions, status, org, admin, legal,
+		[]string{onboard.StateOpeningServices, onboard.StateDone, onboard.StateFailed})
+	if err != nil {
+		return 0, fmt.Errorf("update platform status: %w", mapErr(err))
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// PendingTask is one piece of work that should have a task in the queue.
+type PendingTask struct {
+	OrgID       int64
+	DataVersion int
+	State       string    // onboard.StateQueued or onboard.StateOpeningServices
+	Service     string    // the requested service, for StateOpeningServices
+	ChangedAt   time.Time // when the work last moved
+}
+
+// PendingTasks lists appID's queued organizations whose sync task was
+// recorded as enqueued, and every requested service of its organizations
+// opening services.
+func (s *Store) PendingTasks(ctx context.Context, appID string) ([]PendingTask, error) {
+	rows, err := s.pool.Query(ctx, `SELECT o.id, o.data_version, o.state, '', greatest(o.state_changed_at, o.updated_at)
+			FROM organizations o
+			WHERE o.app_id = $1 AND o.state = $2 AND o.enqueued_version = o.data_version
+		UNION ALL
+		SELECT o.id, o.data_version, o.state, sv.service, greatest(o.state_changed_at, sv.updated_at)
+			FROM organizations o JOIN organization_services sv ON sv.org_id = o.id
+			WHERE o.app_id = $1 AND o.state = $3 AND sv.state = $4
+		ORDER BY 1, 4`, appID, onboard.StateQueued, onboard.StateOpeningServices, onboard.ServiceRequested)
+	if err != nil {
+		return nil, fmt.Errorf("pending work: %w", mapErr(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PendingTask, error) {
+		var p PendingTask
+		err := r.Scan(&p.OrgID, &p.DataVersion, &p.State, &p.Service, &p.ChangedAt)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pending work: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// ExpiredLink is a service whose link expired and was put back to requested.
+type ExpiredLink struct {
+	OrgID       int64
+	DataVersion int
+	Service     string
+	ExpiredAt   time.Time
+}
+
+// RenewExpiredLinks puts appID's linked services whose link expired before
+// now back to requested, so that a new link is asked for, and moves their
+// organizations from done back to opening_services (recording the event).
+// It returns the services it changed.
+func (s *Store) RenewExpiredLinks(ctx context.Context, appID string, now time.Time) ([]ExpiredLink, error) {
+	var out []ExpiredLink
+	err := s.withTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE organization_services sv SET state = $3, updated_at = now()
+			FROM organizations o
+			WHERE o.id = sv.org_id AND o.app_id = $1 AND sv.state = $2 AND sv.url_expires_at < $4
+			  AND o.state = ANY($5)
+			RETURNING o.id, o.data_version, o.state, sv.service, sv.url_expires_at`,
+			appID, onboard.ServiceLinked, onboard.ServiceRequested, now,
+			[]string{onboard.StateOpeningServices, onboard.StateDone})
+		if err != nil {
+			return mapErr(err)
+		}
+		type hit struct {
+			ExpiredLink
+			state string
+		}
+		hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hit, error) {
+			var h hit
+			err := r.Scan(&h.OrgID, &h.DataVersion, &h.state, &h.Service, &h.ExpiredAt)
+			return h, err
+		})
+		if err != nil {
+			return mapErr(err)
+		}
+		moved := map[int64]bool{}
+		for _, h := range hits {
+			out = append(out, h.ExpiredLink)
+			if moved[h.OrgID] {
+				continue
+			}
+			moved[h.OrgID] = true
+			state, err := lockOrg(ctx, tx, h.OrgID, h.DataVersion)
+			if err != nil {
+				return err
+			}
+			if state == "" {
+				continue
+			}
+			if err := setState(ctx, tx, h.OrgID, h.DataVersion, "service:"+h.Service+":link_expired", state, onboard.StateOpeningServices, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("renew expired links of %s: %w", appID, err)
+	}
+	return out, nil
+}
+
+// PollState is an application's authorization polling schedule.
+type PollState struct {
+	Round     int
+	Scheduled bool
+	NextAt    time.Time
+	Waiting   int // organizations awaiting authorization
+}
+
+// PollState returns appID's polling schedule and how many organizations
+// wait for authorization.
+func (s *Store) PollState(ctx context.Context, appID string) (PollState, error) {
+	var p PollState
+	var next *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(a.poll_round, 0), coalesce(a.poll_scheduled, false), a.poll_next_at,
+			(SELECT count(*) FROM organizations WHERE app_id = $1 AND state = $2)
+		FROM (SELECT $1::text AS app_id) x LEFT JOIN applications a ON a.app_id = x.app_id`,
+		appID, onboard.StateAwaitingAuth).Scan(&p.Round, &p.Scheduled, &next, &p.Waiting)
+	if err != nil {
+		return p, fmt.Errorf("polling state of %s: %w", appID, mapErr(err))
+	}
+	if next != nil {
+		p.NextAt = *next
+	}
+	return p, nil
+}
+
+// ReconcileAppIDs lists every application onboard has organizations of.
+func (s *Store) ReconcileAppIDs(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT app_id FROM organizations ORDER BY app_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list applications: %w", mapErr(err))
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list applications: %w", mapErr(err))
+	}
+	return out, nil
 }

@@ -1,0 +1,468 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/ess"
+	"github.com/ess-onboard/onboard/esssim"
+	"github.com/ess-onboard/onboard/internal/testenv"
+	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/repository"
+)
+
+// Reconciliation tests share Redis db 4 with the serve tests (they do not
+// run in parallel with each other).
+const (
+	recApp      = "app-reconcile"
+	recQueryOrg = "rec-query-org"
+	recQueryOp  = "rec-query-operator"
+)
+
+// recEnv is a simulator, a fresh database and Redis db 4, with the
+// configuration that points onboard at them.
+type recEnv struct {
+	sim   *esssim.Server
+	vars  map[string]string
+	dbURL string
+	redis asynq.RedisConnOpt
+	flush func()
+}
+
+func newRecEnv(t *testing.T, simOpts esssim.Options) *recEnv {
+	t.Helper()
+	simOpts.Apps = []esssim.App{{AppID: recApp, QueryOrgOpenID: recQueryOrg, QueryOperatorOpenID: recQueryOp}}
+	sim := esssim.New(simOpts)
+	hs := httptest.NewServer(sim)
+	t.Cleanup(hs.Close)
+	dbURL := testenv.NewDatabase(t)
+	rc, redisURL := testenv.Redis(t, serveRedisDB)
+	opt, err := asynq.ParseRedisURI(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &recEnv{
+		sim: sim,
+		vars: map[string]string{
+			"DATABASE_URL": dbURL, "REDIS_URL": redisURL, "ESS_APP_ID": recApp, "ESS_ENDPOINT": hs.URL,
+			"ESS_SECRET_ID": esssim.DefaultSecretID, "ESS_SECRET_KEY": esssim.DefaultSecretKey,
+			"ESS_QUERY_ORG_OPENID": recQueryOrg, "ESS_QUERY_OPERATOR_OPENID": recQueryOp,
+		},
+		dbURL: dbURL,
+		redis: opt,
+		flush: func() {
+			if err := rc.FlushDB(context.Background()).Err(); err != nil {
+				t.Fatalf("flush Redis: %v", err)
+			}
+		},
+	}
+}
+
+// run runs an onboard command with the environment's configuration.
+func (e *recEnv) run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &Env{Getenv: func(k string) string { return e.vars[k] }, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
+	code = run(context.Background(), args, env)
+	return code, out.String(), errb.String()
+}
+
+// sweep runs 'onboard reconcile --json' and decodes its report.
+func (e *recEnv) sweep(t *testing.T) jobs.SweepReport {
+	t.Helper()
+	code, out, errOut := e.run(t, "reconcile", "--json")
+	if code != 0 {
+		t.Fatalf("reconcile: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	var rep jobs.SweepReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("reconcile --json printed %q: %v", out, err)
+	}
+	if rep.Error != "" {
+		t.Fatalf("sweep error: %s", rep.Error)
+	}
+	return rep
+}
+
+// importFile writes a workbook with n valid rows (and one rejected row) and
+// imports it with 'onboard import'.
+func (e *recEnv) importFile(t *testing.T, n int) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "orgs.xlsx")
+	writeServeWorkbook(t, path, n)
+	code, out, errOut := e.run(t, "import", path, "--json")
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func (e *recEnv) query(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func (e *recEnv) exec(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// essClient is a client straight to the simulator, to change the platform
+// behind onboard's back.
+func (e *recEnv) essClient(t *testing.T) *ess.Client {
+	t.Helper()
+	c, err := ess.New(ess.Config{Endpoint: e.vars["ESS_ENDPOINT"], SecretID: esssim.DefaultSecretID, SecretKey: esssim.DefaultSecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func syncDirect(t *testing.T, c *ess.Client, openID, name string) {
+	t.Helper()
+	_, err := c.SyncProxyOrganization(context.Background(), &ess.SyncProxyOrganizationRequest{
+		Agent:                   ess.Agent{AppId: recApp, ProxyOrganizationOpenId: openID},
+		ProxyOrganizationName:   name,
+		UniformSocialCreditCode: "91350100M000100Y43",
+		ProxyLegalName:          "张三",
+		ProxyLegalIdCardType:    "ID_CARD",
+		ProxyLegalIdCardNumber:  "11010519491231002X",
+	})
+	if err != nil {
+		t.Fatalf("sync %s straight to the simulator: %v", openID, err)
+	}
+}
+
+// pending counts tasks in queue that will still run.
+func (e *recEnv) liveTasks(t *testing.T, queue string) int {
+	t.Helper()
+	insp := asynq.NewInspector(e.redis)
+	defer insp.Close()
+	info, err := insp.GetQueueInfo(queue)
+	if errors.Is(err, asynq.ErrQueueNotFound) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Pending + info.Active + info.Scheduled + info.Retry
+}
+
+// startWorkers runs the workers in this process, with fast polling, until
+// the returned function is called.
+func (e *recEnv) startWorkers(t *testing.T) (stop func()) {
+	t.Helper()
+	cfg, err := loadConfig(func(k string) string { return e.vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps, err := openReconcileDeps(context.Background(), cfg, time.Minute, jobs.Config{
+		PollMin: 200 * time.Millisecond, PollMax: 500 * time.Millisecond,
+		Policy: jobs.RetryPolicy{MaxTries: 6, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second},
+		Logger: recQuietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- deps.workers.Run(ctx, jobs.ServerConfig{Redis: deps.redis, Reconcile: deps.rec,
+			DelayedTaskCheckInterval: 200 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
+			Logger: recQuietLogger(), LogLevel: asynq.ErrorLevel})
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("workers: %v", err)
+			}
+			deps.close()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func recQuietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (e *recEnv) stateCount(t *testing.T, state string) int {
+	return e.query(t, `SELECT count(*) FROM organizations WHERE app_id = $1 AND state = $2`, recApp, state)
+}
+
+func TestReconcileUsage(t *testing.T) {
+	e := &recEnv{vars: map[string]string{}}
+	if code, _, errOut := e.run(t, "reconcile"); code != exitUsage || !strings.Contains(errOut, "no application id") {
+		t.Errorf("reconcile without an application: exit %d, %q", code, errOut)
+	}
+	if code, _, _ := e.run(t, "reconcile", "--app-id", "a", "--all"); code != exitUsage {
+		t.Errorf("reconcile --app-id with --all: exit %d", code)
+	}
+	if code, _, _ := e.run(t, "reconcile", "--app-id", "a", "--stale", "0s"); code != exitUsage {
+		t.Errorf("reconcile --stale 0s: exit %d", code)
+	}
+	if code, out, _ := e.run(t, "reconcile", "--help"); code != exitOK || !strings.Contains(out, "drift") {
+		t.Errorf("reconcile --help: exit %d, %q", code, out)
+	}
+}
+
+// TestReconcileListingAndDrift: a sweep over N companies reads the list in
+// ceil(N/200) pages (plus the one call that tells how the platform reads
+// Offset), reports companies onboard does not know and names that differ,
+// and queues work an import stored without queueing.
+func TestReconcileListingAndDrift(t *testing.T) {
+	e := newRecEnv(t, esssim.Options{RateLimit: -1, Lifecycle: &esssim.Lifecycle{Manual: true}})
+	const n = 450
+	e.importFile(t, n)
+	// A crash between the import's commit and its enqueue: nothing is in
+	// Redis and the store does not record the tasks as enqueued.
+	e.flush()
+	e.exec(t, `UPDATE organizations SET enqueued_version = NULL, enqueued_at = NULL`)
+
+	c := e.essClient(t)
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("网页测试公司%03d（北京）", i)
+		if i == 7 {
+			name = "改过名的公司（北京）"
+		}
+		syncDirect(t, c, fmt.Sprintf("web-org-%03d", i), name)
+	}
+	syncDirect(t, c, "ghost-org", "幽灵公司")
+	before := e.sim.Stats()
+
+	rep := e.sweep(t)
+	onPlatform := n + 2 // ours, the unknown one and the query identity's company
+	wantPages := (onPlatform+ess.PageLimit-1)/ess.PageLimit + 1
+	listCalls := e.sim.Stats().OrgCalls[ess.ActionDescribeChannelOrganizations][recApp+"/*"] -
+		before.OrgCalls[ess.ActionDescribeChannelOrganizations][recApp+"/*"]
+	if rep.Pages != wantPages || listCalls != wantPages {
+		t.Errorf("list calls: report %d, simulator %d; want ceil(%d/200) + 1 offset check = %d", rep.Pages, listCalls, onPlatform, wantPages)
+	}
+	if rep.PlatformOrgs != onPlatform {
+		t.Errorf("companies listed: %d, want %d", rep.PlatformOrgs, onPlatform)
+	}
+	wantDrift := map[string]jobs.Drift{
+		"ghost-org":   {OpenID: "ghost-org", Kind: jobs.DriftUnknown, Platform: "幽灵公司"},
+		"web-org-007": {OpenID: "web-org-007", Kind: jobs.DriftName, Ours: "网页测试公司007（北京）", Platform: "改过名的公司（北京）"},
+	}
+	if rep.UnknownOrgs != 1 || rep.Mismatched != 1 || len(rep.Drift) != 2 {
+		t.Errorf("drift: %d unknown, %d mismatched: %+v", rep.UnknownOrgs, rep.Mismatched, rep.Drift)
+	}
+	for _, d := range rep.Drift {
+		if d != wantDrift[d.OpenID] {
+			t.Errorf("drift %+v, want %+v", d, wantDrift[d.OpenID])
+		}
+	}
+	if rep.Requeued != n || e.liveTasks(t, jobs.QueueSync) != n {
+		t.Errorf("unqueued work: requeued %d, sync tasks in Redis %d; want %d", rep.Requeued, e.liveTasks(t, jobs.QueueSync), n)
+	}
+	if left := e.query(t, `SELECT count(*) FROM organizations WHERE enqueued_version IS DISTINCT FROM data_version`); left != 0 {
+		t.Errorf("%d organizations still not recorded as enqueued", left)
+	}
+	// The run and its drift are recorded.
+	if got := e.query(t, `SELECT count(*) FROM reconcile_drift d JOIN reconcile_runs r ON r.id = d.run_id
+		WHERE r.app_id = $1 AND r.finished_at IS NOT NULL AND r.pages = $2`, recApp, wantPages); got != 2 {
+		t.Errorf("recorded drift rows: %d, want 2", got)
+	}
+
+	// A second sweep changes nothing more.
+	again := e.sweep(t)
+	if again.Requeued != 0 || again.StatusUpdates != 0 || again.LinksRenewed != 0 {
+		t.Errorf("second sweep changed things: %+v", again.ReconcileRun)
+	}
+}
+
+// TestReconcileRepairsAndCompletes: losing Redis mid-batch and sweeping
+// brings every unfinished organization back; a company verified while no
+// task waits for it is picked up; an expired link is replaced; two sweeps
+// at once do the work once; the batch completes.
+func TestReconcileRepairsAndCompletes(t *testing.T) {
+	e := newRecEnv(t, esssim.Options{Lifecycle: &esssim.Lifecycle{Manual: true}})
+	const n = 12
+	e.importFile(t, n)
+	if got := e.liveTasks(t, jobs.QueueSync); got != n {
+		t.Fatalf("sync tasks after import: %d, want %d", got, n)
+	}
+
+	// Redis loses everything before any worker ran.
+	e.flush()
+	rep := e.sweep(t)
+	if rep.Requeued != n || e.liveTasks(t, jobs.QueueSync) != n {
+		t.Fatalf("after losing Redis: requeued %d, sync tasks %d; want %d", rep.Requeued, e.liveTasks(t, jobs.QueueSync), n)
+	}
+
+	// Workers sync everyone; the companies wait for verification.
+	stop := e.startWorkers(t)
+	waitFor(t, "every organization synced and awaiting authorization", func() bool {
+		return e.stateCount(t, onboard.StateAwaitingAuth) == n
+	})
+	stop()
+
+	// Redis is lost again; meanwhile a third of the companies verify.
+	e.flush()
+	verified := []string{"web-org-000", "web-org-001", "web-org-002", "web-org-003"}
+	for _, id := range verified {
+		if err := e.sim.SetStatus(recApp, id, ess.StatusVerified); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep = e.sweep(t)
+	if rep.Verified != len(verified) || rep.StatusUpdates < len(verified) {
+		t.Errorf("verified while nothing polled: sweep verified %d (status updates %d), want %d", rep.Verified, rep.StatusUpdates, len(verified))
+	}
+	if got := e.stateCount(t, onboard.StateOpeningServices); got != len(verified) {
+		t.Errorf("organizations opening services: %d, want %d", got, len(verified))
+	}
+	// Two services each for the verified ones, and the polling round for
+	// the rest, are back in Redis.
+	if got := e.liveTasks(t, jobs.QueueService); got != 2*len(verified) {
+		t.Errorf("service tasks after the sweep: %d, want %d", got, 2*len(verified))
+	}
+	if got := e.liveTasks(t, jobs.QueueAuth); got != 1 {
+		t.Errorf("polling rounds after the sweep: %d, want 1", got)
+	}
+
+	// Everyone else verifies; the workers finish the batch.
+	for i := len(verified); i < n; i++ {
+		if err := e.sim.SetStatus(recApp, fmt.Sprintf("web-org-%03d", i), ess.StatusVerified); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.startWorkers(t)
+	waitFor(t, "every organization done", func() bool { return e.stateCount(t, onboard.StateDone) == n })
+
+	// An AUTO_SIGN link expires while the service is not open: the sweep
+	// puts it back and the workers ask for a new one.
+	var orgID int64
+	var oldURL string
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, `SELECT sv.org_id, sv.operate_url FROM organization_services sv
+		JOIN organizations o ON o.id = sv.org_id WHERE o.open_id = 'web-org-005' AND sv.service = 'AUTO_SIGN' AND sv.state = 'linked'`).
+		Scan(&orgID, &oldURL); err != nil {
+		t.Fatalf("the AUTO_SIGN link of web-org-005: %v", err)
+	}
+	e.exec(t, `UPDATE organization_services SET url_expires_at = now() - interval '1 minute' WHERE org_id = $1 AND service = 'AUTO_SIGN'`, orgID)
+	modifyBefore := e.sim.Stats().OrgCalls[ess.ActionModifyExtendedService][recApp+"/web-org-005"]
+	rep = e.sweep(t)
+	if rep.LinksRenewed != 1 {
+		t.Errorf("links renewed: %d, want 1 (%+v)", rep.LinksRenewed, rep.ReconcileRun)
+	}
+	waitFor(t, "a new AUTO_SIGN link", func() bool {
+		return e.query(t, `SELECT count(*) FROM organization_services WHERE org_id = $1 AND service = 'AUTO_SIGN'
+			AND state = 'linked' AND url_expires_at > now() AND operate_url <> $2`, orgID, oldURL) == 1 &&
+			e.stateCount(t, onboard.StateDone) == n
+	})
+	if got := e.sim.Stats().OrgCalls[ess.ActionModifyExtendedService][recApp+"/web-org-005"] - modifyBefore; got != 1 {
+		t.Errorf("ModifyExtendedService calls for the renewed link: %d, want 1", got)
+	}
+
+	// While another process holds the application's sweep lock, a sweep
+	// is skipped and calls nothing.
+	store, err := repository.Open(ctx, e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	unlock, ok, err := store.TryLockReconcile(ctx, recApp)
+	if err != nil || !ok {
+		t.Fatalf("take the sweep lock: %v %v", ok, err)
+	}
+	listBefore := e.sim.Stats().OrgCalls[ess.ActionDescribeChannelOrganizations][recApp+"/*"]
+	code, out, errOut := e.run(t, "reconcile", "--json")
+	unlock()
+	if code != exitFailure || !strings.Contains(out, `"skipped": true`) || !strings.Contains(errOut, "already running") {
+		t.Errorf("sweep while another holds the lock: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := e.sim.Stats().OrgCalls[ess.ActionDescribeChannelOrganizations][recApp+"/*"] - listBefore; got != 0 {
+		t.Errorf("a skipped sweep made %d list calls", got)
+	}
+
+	// Two sweeps started together: each list page is read by one sweep
+	// only, whether they overlapped (one skipped) or not.
+	listBefore = e.sim.Stats().OrgCalls[ess.ActionDescribeChannelOrganizations][recApp+"/*"]
+	type result struct {
+		code int
+		out  string
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			code, out, _ := e.run(t, "reconcile", "--json")
+			results <- result{code, out}
+		}()
+	}
+	ran, skipped, pages := 0, 0, 0
+	for range 2 {
+		r := <-results
+		var rep jobs.SweepReport
+		if err := json.NewDecoder(strings.NewReader(r.out)).Decode(&rep); err != nil && err != io.EOF {
+			t.Fatalf("reconcile --json: %q: %v", r.out, err)
+		}
+		switch {
+		case rep.Skipped && r.code == exitFailure:
+			skipped++
+		case !rep.Skipped && r.code == exitOK:
+			ran++
+			pages += rep.Pages
+		default:
+			t.Errorf("concurrent sweep: exit %d, report %q", r.code, r.out)
+		}
+	}
+	listCalls := e.sim.Stats().OrgCalls[ess.ActionDescribeChannelOrganizations][recApp+"/*"] - listBefore
+	if ran+skipped != 2 || ran == 0 || listCalls != pages || pages != ran {
+		t.Errorf("two sweeps at once: %d ran, %d skipped, %d list calls (pages reported %d)", ran, skipped, listCalls, pages)
+	}
+	if got := e.stateCount(t, onboard.StateDone); got != n {
+		t.Errorf("done after the concurrent sweeps: %d, want %d", got, n)
+	}
+}
