@@ -3,6 +3,8 @@ package importer
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,12 +123,25 @@ func TestRefusedFiles(t *testing.T) {
 		writeZip(t, p, files)
 		return p
 	}
-	// A zip bomb: 64 MiB of zeros compress to about 64 KiB.
+	// A zip bomb: 8 MiB of zeros compress to a few KiB.
 	bomb := filepath.Join(dir, "bomb.xlsx")
 	{
 		parts := readZip(t, good)
-		parts["xl/media/padding.bin"] = make([]byte, 64<<20)
+		parts["xl/media/padding.bin"] = make([]byte, 8<<20)
 		writeZip(t, bomb, parts)
+	}
+	// A workbook declaring a part of 4 GiB.
+	huge := filepath.Join(dir, "huge.xlsx")
+	writeRawZip(t, huge, good, "xl/media/huge.bin", 4<<30, make([]byte, 1<<10))
+	// A workbook whose sheet inflates beyond the size it declares.
+	liar := filepath.Join(dir, "liar.xlsx")
+	{
+		parts := readZip(t, good)
+		sheet := parts["xl/worksheets/sheet1.xml"]
+		delete(parts, "xl/worksheets/sheet1.xml")
+		writeZip(t, liar, parts)
+		padded := append(bytes.Replace(sheet, []byte("<sheetData>"), append([]byte("<sheetData>"), bytes.Repeat([]byte("<!-- -->"), 1<<17)...), 1), ' ')
+		writeRawZip(t, liar, liar, "xl/worksheets/sheet1.xml", uint64(len(sheet)), padded)
 	}
 	encrypted := func() string {
 		f, _ := excelize.OpenFile(good)
@@ -155,7 +170,9 @@ func TestRefusedFiles(t *testing.T) {
 		{"NotZip", write("table.xlsx", []byte("name,id\na,b\n")), Options{}, "not an .xlsx workbook or a .zip"},
 		{"Encrypted", encrypted, Options{}, "password-protected"},
 		{"Corrupt", write("cut.xlsx", goodBytes[:len(goodBytes)/2]), Options{}, "damaged"},
-		{"ZipBomb", bomb, Options{MaxUnzipSize: 32 << 20}, "would expand to more than 32 MiB"},
+		{"ZipBomb", bomb, Options{MaxUnzipSize: 4 << 20}, "would expand to more than 4.0 MiB"},
+		{"ZipBombDefaultLimit", huge, Options{}, "would expand to more than 1024 MiB"},
+		{"SizeLie", liar, Options{}, "damaged"},
 		{"ZipNoBook", zipOf("none.zip", map[string][]byte{"a.png": testPNG(t, 1)}), Options{}, "holds no .xlsx workbook"},
 		{"ZipTwoBooks", zipOf("twobooks.zip", map[string][]byte{"a.xlsx": goodBytes, "b/b.xlsx": goodBytes}), Options{}, "holds 2 .xlsx workbooks (a.xlsx, b/b.xlsx)"},
 		{"ZipBadBook", zipOf("badbook.zip", map[string][]byte{"a.xlsx": []byte("nope")}), Options{}, "not a valid .xlsx"},
@@ -173,10 +190,42 @@ func TestRefusedFiles(t *testing.T) {
 			}
 		})
 	}
-	// The default unzip limit lets the bomb's 64 MiB through; it is the
+	// The default unzip limit lets the bomb's 8 MiB through; it is the
 	// limit, not the content, that refuses it.
 	if _, rows := readAll(t, bomb, testOpts()); len(rows) != 1 {
 		t.Errorf("bomb under the default limit: %d rows", len(rows))
+	}
+}
+
+// writeRawZip writes dst as a copy of the zip src plus one deflated entry
+// whose header declares size bytes, whatever data really holds.
+func writeRawZip(t *testing.T, dst, src, name string, size uint64, data []byte) {
+	t.Helper()
+	parts := readZip(t, src)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for n, b := range parts {
+		w, err := zw.Create(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(b)
+	}
+	var deflated bytes.Buffer
+	fw, _ := flate.NewWriter(&deflated, flate.BestCompression)
+	fw.Write(data)
+	fw.Close()
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: name, Method: zip.Deflate, CRC32: crc32.ChecksumIEEE(data),
+		CompressedSize64: uint64(deflated.Len()), UncompressedSize64: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(deflated.Bytes())
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -190,11 +239,11 @@ func TestZipBombInsideUpload(t *testing.T) {
 	w, _ := zw.Create("book.xlsx")
 	w.Write(b)
 	w, _ = zw.Create("zeros.png")
-	w.Write(make([]byte, 40<<20))
+	w.Write(make([]byte, 8<<20))
 	zw.Close()
 	p := filepath.Join(dir, "bomb.zip")
 	os.WriteFile(p, buf.Bytes(), 0o644)
-	if got := openErr(t, p, Options{MaxUnzipSize: 16 << 20}); !strings.Contains(got, "would expand") {
+	if got := openErr(t, p, Options{MaxUnzipSize: 4 << 20}); !strings.Contains(got, "would expand") {
 		t.Errorf("reason %q", got)
 	}
 }

@@ -63,6 +63,9 @@ func (r *Reader) readRaw() (*rawRow, error) {
 
 // damaged is the error for a sheet that turned out unreadable part-way.
 func (r *Reader) damaged(err error) error {
+	if r.scan.row == 0 {
+		return fileErrorf("the sheet %q of %s is damaged (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.sheet, r.fileName, err)
+	}
 	return fileErrorf("the sheet %q of %s is damaged after row %d (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.sheet, r.fileName, r.scan.row, err)
 }
 
