@@ -145,6 +145,7 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 		Import: func(ctx context.Context, req web.ImportRequest) (web.ImportResult, error) {
 			return importUpload(ctx, d.store, enq, req)
 		},
+		WriteTemplate: importer.WriteTemplate,
 		WriteResults: func(ctx context.Context, w io.Writer, batchID int64) error {
 			b, err := d.store.Batch(ctx, batchID)
 			if err != nil {
@@ -193,6 +194,13 @@ func importUpload(ctx context.Context, store *repository.Store, enq *jobs.Enqueu
 	// reconciliation sweep to find, and the upload still succeeded.
 	if _, err := enq.EnqueueSync(ctx, res.ToEnqueue); err != nil {
 		slog.Warn("enqueue uploaded batch; the reconciliation sweep will enqueue the rest", "batch", res.BatchID, "error", err)
+		return out, nil
+	}
+	// Work an earlier import stored but did not get to queue.
+	if left, err := store.UnenqueuedOrgs(ctx, req.AppID); err == nil && len(left) > 0 {
+		if _, err := enq.EnqueueSync(ctx, left); err != nil {
+			slog.Warn("enqueue older unqueued work; the reconciliation sweep will enqueue it", "app", req.AppID, "error", err)
+		}
 	}
 	return out, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/internal/testenv"
 	"github.com/ess-onboard/onboard/jobs"
 )
@@ -283,6 +284,31 @@ func TestServeUploadRefusals(t *testing.T) {
 		t.Errorf("org:sync tasks pending: %d, want 2", n)
 	}
 
+	// The results file of the batch and the template download as workbooks.
+	for _, path := range []string{resp.Header.Get("Location") + "/results.xlsx", "/template.xlsx"} {
+		path = strings.Replace(path, "?imported=1", "", 1)
+		r, err := http.Get(se.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != 200 || !strings.Contains(r.Header.Get("Content-Disposition"), ".xlsx") {
+			t.Errorf("GET %s: %d %q", path, r.StatusCode, r.Header.Get("Content-Disposition"))
+			continue
+		}
+		wb, err := excelize.OpenReader(bytes.NewReader(body))
+		if err != nil {
+			t.Errorf("GET %s: not a workbook: %v", path, err)
+			continue
+		}
+		rows, _ := wb.GetRows(wb.GetSheetName(0))
+		wb.Close()
+		if len(rows) < 2 {
+			t.Errorf("GET %s: %d rows", path, len(rows))
+		}
+	}
+
 	// A cross-site form post is refused before it reaches the importer.
 	resp, _ = serveUpload(t, se.url, "orgs.xlsx", xlsx, se.appID, map[string]string{"Sec-Fetch-Site": "cross-site"})
 	if resp.StatusCode != http.StatusForbidden {
@@ -324,8 +350,15 @@ func TestServeInBrowser(t *testing.T) {
 	}
 	se := startServe(t, nil, "--addr", "127.0.0.1:0")
 	dir := t.TempDir()
-	file := filepath.Join(dir, "subsidiaries.xlsx")
-	writeServeWorkbook(t, file, 5)
+	file := filepath.Join(dir, "sample.xlsx")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := importer.WriteSample(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 	shots := serveArtifactsDir(t)
 
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
@@ -390,13 +423,12 @@ func TestServeInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"subsidiaries.xlsx",
-		"6 (5 accepted, 1 rejected)", // the rows
-		"0 / 5 (0%)",                 // the progress of the five organizations
-		"queued",                     // their state
-		"web-org-bad",                // the rejected row
-		"统一社会信用代码",                   // the column the reason names
-		"Download results (.xlsx)",
+		"sample.xlsx",
+		fmt.Sprintf("%d (%d accepted, %d rejected)", importer.SampleAccepted+importer.SampleRejected, importer.SampleAccepted, importer.SampleRejected),
+		fmt.Sprintf("0 / %d (0%%)", importer.SampleAccepted), // the progress of the organizations
+		"queued",                   // their state
+		"Rejected rows",            // the rejected rows, with their reasons
+		"Download results (.xlsx)", // the results file
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("batch page lacks %q:\n%s", want, text)
@@ -404,6 +436,9 @@ func TestServeInBrowser(t *testing.T) {
 	}
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.progress .bar').length`)); err != nil || n != 1 {
 		t.Errorf("progress bars on the batch page: %d (%v), want 1", n, err)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('table.rows tbody tr').length`)); err != nil || n < importer.SampleRejected {
+		t.Errorf("rejected rows listed: %d (%v), want at least %d", n, err, importer.SampleRejected)
 	}
 	shot("dashboard-batch.png")
 
