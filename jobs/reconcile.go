@@ -557,9 +557,14 @@ func taskLive(s asynq.TaskState) bool {
 	return false
 }
 
+// maxGenerations is how many of the latest resume generations ensureTask
+// looks for a task under (with the first, 0).
+const maxGenerations = 8
+
 // ensureTask makes sure a task for one piece of pending work is live in
 // queue. The work's deterministic TaskIDs are those build gives for the
-// first generation (0) and the application's latest resume generation gen.
+// first generation (0) and the application's latest resume generations, up
+// to gen.
 // When one is live nothing is done. When none exists (Redis lost it) the
 // latest generation's task is enqueued. When one exists but finished
 // (completed or archived) while the work is still pending, and rerun is
@@ -567,8 +572,8 @@ func taskLive(s asynq.TaskState) bool {
 // whether it enqueued.
 func (r *Reconciler) ensureTask(ctx context.Context, queue string, gen int, build taskBuilder, rerun bool, opts ...asynq.Option) (bool, error) {
 	gens := []int{0}
-	if gen > 0 {
-		gens = append(gens, gen)
+	for g := max(1, gen-maxGenerations+1); g <= gen; g++ {
+		gens = append(gens, g)
 	}
 	var finished []string
 	var finishedGen []int

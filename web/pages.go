@@ -391,7 +391,7 @@ func (s *Server) batchPage(w http.ResponseWriter, r *http.Request) {
 	case q.Get("retried") != "":
 		p.Notice = fmt.Sprintf("Queued %s failed organizations again.", q.Get("retried"))
 	case q.Get("resumed") != "":
-		p.Notice = fmt.Sprintf("Resumed application %s; queued %s organizations again.", b.AppID, q.Get("resumed"))
+		p.Notice = fmt.Sprintf("Resumed application %s; queued %s tasks for its waiting organizations.", b.AppID, q.Get("resumed"))
 	}
 	s.render(w, r, http.StatusOK, "batch", p)
 }

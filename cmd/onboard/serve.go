@@ -14,6 +14,7 @@ import (
 
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/jobs/pgstore"
 	"github.com/ess-onboard/onboard/repository"
 	"github.com/ess-onboard/onboard/results"
 	"github.com/ess-onboard/onboard/web"
@@ -132,6 +133,9 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 
 	enq := &jobs.Enqueuer{Client: d.client, Recorder: d.store}
+	// Resume needs only the store and the queue: the workers are built
+	// without an API client or limiter.
+	workers := jobs.NewWorkers(pgstore.New(d.store), nil, nil, d.client, jobs.Config{Logger: log})
 	d.server, err = web.New(web.Options{
 		Addr:               f.addr,
 		Token:              cfg.DashboardToken,
@@ -146,6 +150,17 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 			return importUpload(ctx, d.store, enq, req)
 		},
 		WriteTemplate: importer.WriteTemplate,
+		RetryFailed: func(ctx context.Context, batchID int64) (int, error) {
+			return retryFailed(ctx, d.store, d.client, batchID)
+		},
+		Resume: func(ctx context.Context, appID string) (int, error) {
+			r, err := workers.Resume(ctx, appID)
+			n := r.Syncs + r.Services
+			if r.Polling {
+				n++
+			}
+			return n, err
+		},
 		WriteResults: func(ctx context.Context, w io.Writer, batchID int64) error {
 			b, err := d.store.Batch(ctx, batchID)
 			if err != nil {
@@ -167,6 +182,21 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 	}
 	d.closers = append(d.closers, func() { d.server.Close() })
 	return d, nil
+}
+
+// retryFailed queues the failed organizations of a batch again, with the
+// TaskIDs of a new generation so they never collide with the finished tasks.
+func retryFailed(ctx context.Context, store *repository.Store, client *asynq.Client, batchID int64) (int, error) {
+	gen, orgs, err := store.RetryFailed(ctx, batchID)
+	if err != nil {
+		return 0, err
+	}
+	for i, o := range orgs {
+		if _, err := client.EnqueueContext(ctx, jobs.NewResyncTask(o.OrgID, o.DataVersion, gen)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return i, fmt.Errorf("%d organizations are queued again in the store, but enqueueing stopped after %d (the reconciliation sweep will enqueue the rest): %w", len(orgs), i, err)
+		}
+	}
+	return len(orgs), nil
 }
 
 // importUpload stores an uploaded file in one transaction and enqueues its

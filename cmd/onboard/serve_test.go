@@ -459,3 +459,107 @@ func TestServeInBrowser(t *testing.T) {
 	}
 	shot("dashboard-monitoring.png")
 }
+
+// exec runs a statement on the serve test's database.
+func (se *serveEnv) exec(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, se.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// post sends a same-origin form post and returns the status and redirect.
+func (se *serveEnv) post(t *testing.T, path, form string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", se.url+path, strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
+}
+
+func (se *serveEnv) page(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get(se.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// TestServeRetryAndResume: the batch page lists failed organizations with
+// their error and retries them; it shows a paused application and resumes it.
+func TestServeRetryAndResume(t *testing.T) {
+	se := startServe(t, nil, "--addr", "127.0.0.1:0")
+	path := filepath.Join(t.TempDir(), "orgs.xlsx")
+	writeServeWorkbook(t, path, 3)
+	xlsx, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := serveUpload(t, se.url, "orgs.xlsx", xlsx, se.appID, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("upload: %d", resp.StatusCode)
+	}
+	batch := strings.TrimSuffix(resp.Header.Get("Location"), "?imported=1")
+
+	// Two organizations failed (as the workers record it).
+	se.exec(t, `UPDATE organizations SET state = 'failed', last_error_code = 'InvalidParameter.OrganizationName',
+		last_error_message = 'name does not match the license', last_request_id = 'req-42'
+		WHERE open_id IN ('web-org-000', 'web-org-001')`)
+	body := se.page(t, batch)
+	for _, want := range []string{"Failed organizations <span class=\"count\">2", "InvalidParameter.OrganizationName", "name does not match the license", "req-42", "Retry failed organizations"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("batch page lacks %q", want)
+		}
+	}
+	code, loc := se.post(t, batch+"/retry", "")
+	if code != http.StatusSeeOther || !strings.Contains(loc, "retried=2") {
+		t.Fatalf("retry: %d %s", code, loc)
+	}
+	if n := se.count(t, `SELECT count(*) FROM organizations WHERE state = 'queued' AND last_error_code IS NULL`); n != 3 {
+		t.Errorf("queued organizations after the retry: %d, want 3", n)
+	}
+	if n := se.pendingSyncTasks(t); n != 3+2 {
+		t.Errorf("sync tasks after the retry: %d, want the 3 of the upload and 2 retries", n)
+	}
+	if body := se.page(t, loc); !strings.Contains(body, "Queued 2 failed organizations again") {
+		t.Errorf("the batch page after a retry does not say so")
+	}
+
+	// The application is paused (as the workers do on a systemic error).
+	se.exec(t, `INSERT INTO applications (app_id, paused_at, pause_action, pause_code, pause_message)
+		VALUES ($1, now(), 'SyncProxyOrganization', 'AuthFailure.SecretIdNotFound', 'bad key')
+		ON CONFLICT (app_id) DO UPDATE SET paused_at = now(), pause_code = excluded.pause_code`, se.appID)
+	se.exec(t, `UPDATE batches SET blocked_reason = 'application paused: AuthFailure.SecretIdNotFound'`)
+	body = se.page(t, batch)
+	if !strings.Contains(body, "Application paused:") || !strings.Contains(body, "Resume application "+se.appID) {
+		t.Fatalf("the batch page does not offer to resume the paused application")
+	}
+	code, loc = se.post(t, "/apps/"+se.appID+"/resume", "batch="+strings.TrimPrefix(batch, "/batches/"))
+	if code != http.StatusSeeOther || !strings.Contains(loc, "resumed=3") {
+		t.Fatalf("resume: %d %s", code, loc)
+	}
+	if n := se.count(t, `SELECT count(*) FROM applications WHERE paused_at IS NOT NULL`) + se.count(t, `SELECT count(*) FROM batches WHERE blocked_reason IS NOT NULL`); n != 0 {
+		t.Errorf("still paused or blocked after resume: %d", n)
+	}
+	if body := se.page(t, loc); strings.Contains(body, "Application paused:") || !strings.Contains(body, "Resumed application") {
+		t.Errorf("the batch page after resume still shows the pause or no notice")
+	}
+}
