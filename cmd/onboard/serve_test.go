@@ -284,6 +284,22 @@ func TestServeUploadRefusals(t *testing.T) {
 		t.Errorf("org:sync tasks pending: %d, want 2", n)
 	}
 
+	// /metrics counts the organizations by state and the queue's tasks.
+	r, err := http.Get(se.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	for _, want := range []string{
+		`onboard_organizations{app_id="` + se.appID + `",state="queued"} 2`,
+		`asynq_queue_size{queue="` + jobs.QueueSync + `"} 2`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
 	// The results file of the batch and the template download as workbooks.
 	for _, path := range []string{resp.Header.Get("Location") + "/results.xlsx", "/template.xlsx"} {
 		path = strings.Replace(path, "?imported=1", "", 1)
