@@ -1,0 +1,111 @@
+package repository
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ess-onboard/onboard"
+)
+
+func TestUpdatePlatformStatus(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	mustImport(t, params(app), source(acceptedRow(3, "o1", "一号公司"), acceptedRow(4, "o2", "二号公司")))
+	o1, o2 := org(t, app, "o1"), org(t, app, "o2")
+	webExec(t, `UPDATE organizations SET state = $2, auth_status = 'VERIFIED', platform_admin_open_id = 'admin-a' WHERE id = $1`, o1.ID, onboard.StateDone)
+
+	ups := []PlatformUpdate{
+		{ID: o1.ID, DataVersion: o1.DataVersion, Status: "VERIFIED", AdminOpenID: "admin-b", LegalOpenID: "legal-1", PlatformOrgID: "P1"},
+		{ID: o2.ID, DataVersion: o2.DataVersion, Status: "VERIFIED", AdminOpenID: "admin-c"}, // still queued: left alone
+	}
+	n, err := testStore.UpdatePlatformStatus(ctx, ups)
+	if err != nil || n != 1 {
+		t.Fatalf("first update: %d, %v; want 1", n, err)
+	}
+	known, err := testStore.KnownOrgs(ctx, app, []string{"o1", "o2", "nobody"})
+	if err != nil || len(known) != 2 {
+		t.Fatalf("KnownOrgs: %+v %v", known, err)
+	}
+	for _, k := range known {
+		switch k.OpenID {
+		case "o1":
+			if k.AdminOpenID != "admin-b" || k.LegalOpenID != "legal-1" || k.PlatformOrgID != "P1" || k.AuthStatus != "VERIFIED" {
+				t.Errorf("o1 after the update: %+v", k)
+			}
+		case "o2":
+			if k.AdminOpenID != "" || k.State != onboard.StateQueued {
+				t.Errorf("a queued organization was changed: %+v", k)
+			}
+		}
+	}
+	// The same answer again changes nothing; an empty id keeps the stored one.
+	ups[0].LegalOpenID = ""
+	if n, err := testStore.UpdatePlatformStatus(ctx, ups); err != nil || n != 0 {
+		t.Errorf("repeated update: %d, %v; want 0", n, err)
+	}
+}
+
+func TestRenewExpiredLinksAndPendingTasks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	mustImport(t, params(app), source(acceptedRow(3, "o1", "一号公司", onboard.ServiceAutoSign, onboard.ServiceMobileCheckApprover)))
+	o1 := org(t, app, "o1")
+	now := time.Now()
+	webExec(t, `UPDATE organizations SET state = $2, enqueued_version = data_version WHERE id = $1`, o1.ID, onboard.StateDone)
+	webExec(t, `UPDATE organization_services SET state = 'linked', operate_url = 'https://x.test/a', url_expires_at = $2
+		WHERE org_id = $1 AND service = 'AUTO_SIGN'`, o1.ID, now.Add(-time.Minute))
+	webExec(t, `UPDATE organization_services SET state = 'opened' WHERE org_id = $1 AND service = 'MOBILE_CHECK_APPROVER'`, o1.ID)
+
+	pending, err := testStore.PendingTasks(ctx, app)
+	if err != nil || len(pending) != 0 {
+		t.Fatalf("pending work of a done organization: %+v %v", pending, err)
+	}
+	links, err := testStore.RenewExpiredLinks(ctx, app, now)
+	if err != nil || len(links) != 1 || links[0].Service != "AUTO_SIGN" || links[0].OrgID != o1.ID {
+		t.Fatalf("renewed links: %+v %v", links, err)
+	}
+	if got := org(t, app, "o1").State; got != onboard.StateOpeningServices {
+		t.Errorf("state after the renewal: %s, want opening_services", got)
+	}
+	pending, err = testStore.PendingTasks(ctx, app)
+	if err != nil || len(pending) != 1 || pending[0].Service != "AUTO_SIGN" || pending[0].State != onboard.StateOpeningServices {
+		t.Fatalf("pending work after the renewal: %+v %v", pending, err)
+	}
+	if again, err := testStore.RenewExpiredLinks(ctx, app, now); err != nil || len(again) != 0 {
+		t.Errorf("second renewal: %+v %v", again, err)
+	}
+	if n := count(t, `SELECT count(*) FROM onboarding_events WHERE org_id = $1 AND to_state = 'opening_services'`, o1.ID); n != 1 {
+		t.Errorf("events of the renewal: %d, want 1", n)
+	}
+
+	ps, err := testStore.PollState(ctx, app)
+	if err != nil || ps.Waiting != 0 || ps.Scheduled {
+		t.Errorf("poll state of an application never polled: %+v %v", ps, err)
+	}
+}
+
+func TestRetryFailed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	res := mustImport(t, params(app), source(acceptedRow(3, "o1", "一号公司", onboard.ServiceAutoSign), acceptedRow(4, "o2", "二号公司")))
+	o1 := org(t, app, "o1")
+	webExec(t, `UPDATE organizations SET state = 'failed', last_error_code = 'X' WHERE id = $1`, o1.ID)
+	webExec(t, `UPDATE organization_services SET state = 'failed' WHERE org_id = $1`, o1.ID)
+	gen, orgs, err := testStore.RetryFailed(ctx, res.BatchID)
+	if err != nil || gen != 1 || len(orgs) != 1 || orgs[0].OrgID != o1.ID {
+		t.Fatalf("RetryFailed: gen %d orgs %+v err %v", gen, orgs, err)
+	}
+	if o := org(t, app, "o1"); o.State != onboard.StateQueued || o.ErrorCode != "" {
+		t.Errorf("retried organization: %+v", o)
+	}
+	if got := services(t, o1.ID); len(got) != 1 || got[0] != "AUTO_SIGN:requested" {
+		t.Errorf("services after the retry: %v", got)
+	}
+	if gen, orgs, err := testStore.RetryFailed(ctx, res.BatchID); err != nil || len(orgs) != 0 {
+		t.Errorf("second retry with nothing failed: gen %d orgs %+v err %v", gen, orgs, err)
+	}
+}
