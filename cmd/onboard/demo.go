@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ess-onboard/onboard/esssim"
+	"github.com/ess-onboard/onboard/importer"
+	"github.com/ess-onboard/onboard/repository"
+	"github.com/ess-onboard/onboard/results"
+)
+
+func init() {
+	register(command{
+		name:    "demo",
+		summary: "the whole story in one process against a local simulator",
+		run:     runDemo,
+	})
+}
+
+const demoDescription = `
+Runs the whole story in one process, with no account needed: starts the
+essbasic simulator on a loopback port (companies verify themselves within
+seconds; one in ten has its authorization letter rejected), applies the
+database migrations, writes the sample spreadsheet, imports it (showing the
+rows it rejects), runs the workers until every organization is final, then
+prints the summary and writes the results file.
+
+It uses DATABASE_URL and REDIS_URL like every command (the database is
+created when missing) and the simulator's own application and credentials,
+so it touches no real application. Run it on a development setup: workers of
+a real deployment sharing that Redis would pick up the demo's tasks.
+
+Files written to --out: sample.xlsx (the input) and results.xlsx.`
+
+func runDemo(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "demo", "demo [--out DIR] [--timeout D]", demoDescription)
+	out := fs.String("out", "out/demo", "folder for sample.xlsx and results.xlsx")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up when organizations are not final after this long")
+	verbose := fs.Bool("v", false, "show the workers' log")
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("demo: unexpected argument %q (see 'onboard demo --help')", fs.Arg(0))
+	}
+	if *timeout <= 0 {
+		return usagef("demo: --timeout must be positive")
+	}
+	cfg, err := loadConfig(env.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+
+	// 1. The simulator on a loopback port.
+	sim := esssim.New(esssim.Options{Lifecycle: &esssim.Lifecycle{
+		Unverified: time.Second, Verifying: time.Second, Pending: 2 * time.Second, RejectShare: 0.1}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo: start the simulator: %w", err)
+	}
+	hs := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln) //nolint:errcheck // ends with Close
+	defer hs.Close()
+	cfg.ESSEndpoint = "http://" + ln.Addr().String()
+	cfg.ESSSecretID, cfg.ESSSecretKey, cfg.ESSRegion = esssim.DefaultSecretID, esssim.DefaultSecretKey, ""
+	cfg.AppID = esssim.DefaultAppID
+	cfg.QueryOrgOpenID, cfg.QueryOperatorOpenID = esssim.DefaultQueryOrgOpenID, esssim.DefaultQueryOperatorOpenID
+	fmt.Fprintf(env.Stdout, "simulator on %s (application %s)\n", cfg.ESSEndpoint, cfg.AppID)
+
+	// 2. The database, created when missing, and its migrations.
+	if created, err := repository.CreateDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	} else if created {
+		fmt.Fprintf(env.Stdout, "created database %s\n", redactURL(cfg.DatabaseURL))
+	}
+
+	// 3. The sample file.
+	samplePath := filepath.Join(*out, "sample.xlsx")
+	if err := writeFile(samplePath, importer.WriteSample); err != nil {
+		return fmt.Errorf("demo: write the sample: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "wrote the sample spreadsheet to %s\n", samplePath)
+
+	// 4. Import it, exactly as 'onboard import' does.
+	imp, err := importFile(ctx, env, cfg, importFlags{appID: cfg.AppID, filePath: samplePath, maxSize: importer.DefaultMaxFileSize})
+	if err != nil {
+		return err
+	}
+	printImport(env.Stdout, imp)
+	batch := imp.res.BatchID
+
+	// 5. The workers, in this process, polling often.
+	logw := io.Discard
+	if *verbose {
+		logw = env.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(logw, nil))
+	wf := workerFlags{rateScope: "app", loginEndpoint: "H5", authTimeout: *timeout, pollMin: 500 * time.Millisecond,
+		pollMax: 2 * time.Second, shutdownTimeout: 5 * time.Second, maxTries: 6, retryBase: time.Second,
+		retryMax: 5 * time.Second, checkInterval: 500 * time.Millisecond}
+	p, err := openWorkers(ctx, cfg, wf, log)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	wctx, stopWorkers := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.run(wctx) }()
+	stop := func() error {
+		stopWorkers()
+		return <-done
+	}
+
+	// 6. Progress until every organization is final.
+	fmt.Fprintln(env.Stdout)
+	wait, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if err := watchStatus(wait, env, p.store, batch, true, false, time.Second); err != nil {
+		stop()
+		return err
+	}
+	if err := stop(); err != nil {
+		return err
+	}
+	r, _, err := readStatus(ctx, p.store, batch)
+	if err != nil {
+		return err
+	}
+	if !r.Done {
+		if ctx.Err() != nil {
+			return errors.New("demo: interrupted")
+		}
+		return fmt.Errorf("demo: organizations not final after %v (see 'onboard status --batch %d')", *timeout, batch)
+	}
+
+	// 7. Summary and results file.
+	resultsPath := filepath.Join(*out, "results.xlsx")
+	b, err := p.store.Batch(ctx, batch)
+	if err != nil {
+		return err
+	}
+	err = writeFile(resultsPath, func(w io.Writer) error {
+		return results.Write(w, b, func(fn func(repository.ResultRow) error) error { return p.store.BatchRows(ctx, batch, fn) })
+	})
+	if err != nil {
+		return fmt.Errorf("demo: write the results: %w", err)
+	}
+	st := sim.Stats()
+	rejected := 0
+	for _, n := range st.RateLimited {
+		rejected += n
+	}
+	fmt.Fprintf(env.Stdout, "\nbatch %d finished: %d organizations", batch, r.Total)
+	for _, s := range stateOrder {
+		if n := r.States[s]; n > 0 {
+			fmt.Fprintf(env.Stdout, ", %d %s", n, s)
+		}
+	}
+	fmt.Fprintf(env.Stdout, "; %d rows rejected at import\n", imp.res.Rejected)
+	fmt.Fprintf(env.Stdout, "the simulator answered %d calls; %d were refused for the rate limit\n", totalCalls(st), rejected)
+	fmt.Fprintf(env.Stdout, "results file: %s\n", resultsPath)
+	return nil
+}
+
+func totalCalls(st esssim.Stats) int {
+	n := 0
+	for _, m := range st.Calls {
+		for _, k := range m {
+			n += k
+		}
+	}
+	return n
+}
+
+// writeFile writes a file through fn, removing it when fn fails.
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}

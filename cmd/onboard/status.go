@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/repository"
+)
+
+func init() {
+	register(command{
+		name:    "status",
+		summary: "show how many organizations are in each onboarding state",
+		run:     runStatus,
+	})
+}
+
+const statusDescription = `
+Shows how many organizations of a batch (--batch ID), or of all batches, are
+in each onboarding state: queued, awaiting_auth, opening_services, and the
+final states done, failed, auth_rejected and timed_out. A batch is done when
+every organization of it is in a final state. A batch whose application is
+paused shows why and how to resume it.
+
+--watch refreshes every --interval until the batch is done (or until
+interrupted). --json prints one object per refresh:
+  {"batch_id": ID, "total": N, "states": {"state": count}, "done": bool}
+(batch_id is null for all batches).`
+
+// statusReport is the --json shape.
+type statusReport struct {
+	BatchID *int64         `json:"batch_id"`
+	Total   int            `json:"total"`
+	States  map[string]int `json:"states"`
+	Done    bool           `json:"done"`
+}
+
+func runStatus(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "status", "status [--batch ID] [--watch] [--json]", statusDescription)
+	batch := fs.Int64("batch", 0, "batch id (0: all batches)")
+	watch := fs.Bool("watch", false, "refresh until the batch is done")
+	asJSON := fs.Bool("json", false, "print JSON")
+	interval := fs.Duration("interval", 2*time.Second, "refresh interval of --watch")
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("status: unexpected argument %q (see 'onboard status --help')", fs.Arg(0))
+	}
+	if *batch < 0 || *interval <= 0 {
+		return usagef("status: --batch must not be negative and --interval must be positive")
+	}
+	cfg, err := loadConfig(env.Getenv)
+	if err != nil {
+		return err
+	}
+	store, err := repository.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if *batch > 0 {
+		if _, err := store.Batch(ctx, *batch); err != nil {
+			if errors.Is(err, repository.ErrNotFound) {
+				return fmt.Errorf("status: no batch %d", *batch)
+			}
+			return err
+		}
+	}
+	return watchStatus(ctx, env, store, *batch, *watch, *asJSON, *interval)
+}
+
+// watchStatus prints the status once, or with watch until the batch is done
+// or ctx ends.
+func watchStatus(ctx context.Context, env *Env, store *repository.Store, batch int64, watch, asJSON bool, interval time.Duration) error {
+	bars := env.IsTerminal && !asJSON
+	lines := 0
+	last := ""
+	for {
+		r, blocked, err := readStatus(ctx, store, batch)
+		if err != nil {
+			if ctx.Err() != nil && watch {
+				return nil
+			}
+			return err
+		}
+		key := fmt.Sprint(r.Total, r.States, blocked)
+		switch {
+		case watch && !bars && key == last:
+			// Without a terminal, print only what changed.
+		case asJSON:
+			b, _ := json.Marshal(r)
+			fmt.Fprintf(env.Stdout, "%s\n", b)
+		case bars:
+			if lines > 0 {
+				fmt.Fprintf(env.Stdout, "\x1b[%dA\x1b[J", lines) // redraw in place
+			}
+			lines = printStatus(env.Stdout, r, blocked, true)
+		default:
+			printStatus(env.Stdout, r, blocked, false)
+		}
+		last = key
+		if !watch || (r.Done && r.Total > 0) || (r.Done && batch > 0) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}
+
+func readStatus(ctx context.Context, store *repository.Store, batch int64) (statusReport, map[int64]string, error) {
+	counts, err := store.StateCounts(ctx, batch)
+	if err != nil {
+		return statusReport{}, nil, err
+	}
+	blocked, err := store.BlockedReasons(ctx, batch)
+	if err != nil {
+		return statusReport{}, nil, err
+	}
+	r := statusReport{States: counts, Done: true}
+	if batch > 0 {
+		r.BatchID = &batch
+	}
+	for s, n := range counts {
+		r.Total += n
+		if n > 0 && !onboard.IsFinal(s) {
+			r.Done = false
+		}
+	}
+	return r, blocked, nil
+}
+
+// stateOrder is the order states are printed in.
+var stateOrder = []string{onboard.StateQueued, onboard.StateAwaitingAuth, onboard.StateOpeningServices,
+	onboard.StateDone, onboard.StateFailed, onboard.StateAuthRejected, onboard.StateTimedOut}
+
+// printStatus writes the report and returns the number of lines written.
+func printStatus(w io.Writer, r statusReport, blocked map[int64]string, bars bool) int {
+	var b strings.Builder
+	what := "all batches"
+	if r.BatchID != nil {
+		what = fmt.Sprintf("batch %d", *r.BatchID)
+	}
+	final := 0
+	for s, n := range r.States {
+		if onboard.IsFinal(s) {
+			final += n
+		}
+	}
+	state := "in progress"
+	if r.Done {
+		state = "done"
+	}
+	fmt.Fprintf(&b, "%s: %d organizations, %d final (%s)\n", what, r.Total, final, state)
+	if bars {
+		fmt.Fprintf(&b, "  %s %3.0f%%\n", bar(final, r.Total, 40), pct(final, r.Total))
+	}
+	states := append([]string(nil), stateOrder...)
+	var extra []string
+	for s := range r.States {
+		if !contains(states, s) {
+			extra = append(extra, s)
+		}
+	}
+	sort.Strings(extra)
+	for _, s := range append(states, extra...) {
+		n := r.States[s]
+		if n == 0 && !bars {
+			continue
+		}
+		if bars {
+			fmt.Fprintf(&b, "  %-17s %6d %s\n", s, n, bar(n, r.Total, 30))
+		} else {
+			fmt.Fprintf(&b, "  %-17s %6d\n", s, n)
+		}
+	}
+	ids := make([]int64, 0, len(blocked))
+	for id := range blocked {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		fmt.Fprintf(&b, "batch %d blocked: %s\n", id, blocked[id])
+	}
+	s := b.String()
+	fmt.Fprint(w, s)
+	return strings.Count(s, "\n")
+}
+
+func bar(n, total, width int) string {
+	if total <= 0 {
+		return "[" + strings.Repeat(" ", width) + "]"
+	}
+	full := n * width / total
+	return "[" + strings.Repeat("#", full) + strings.Repeat(".", width-full) + "]"
+}
+
+func pct(n, total int) float64 {
+	if total == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(total)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
