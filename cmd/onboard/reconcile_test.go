@@ -466,3 +466,38 @@ func TestReconcileRepairsAndCompletes(t *testing.T) {
 		t.Errorf("done after the concurrent sweeps: %d, want %d", got, n)
 	}
 }
+
+// TestScheduler: 'onboard scheduler' enqueues reconcile:sweep on its
+// schedule, the workers' reconcile server runs it, and the run is recorded
+// and shown on the dashboard.
+func TestScheduler(t *testing.T) {
+	e := newRecEnv(t, esssim.Options{Lifecycle: &esssim.Lifecycle{Manual: true}})
+	if code, _, errOut := e.run(t, "scheduler", "--cron", "every now and then"); code != exitUsage || !strings.Contains(errOut, "not a cron schedule") {
+		t.Errorf("scheduler with a bad schedule: exit %d, %q", code, errOut)
+	}
+	e.importFile(t, 3)
+	e.startWorkers(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	out, errb := newServeBuffer(), newServeBuffer()
+	go func() {
+		env := &Env{Getenv: func(k string) string {
+			if k == "ONBOARD_RECONCILE_CRON" {
+				return "@every 1s"
+			}
+			return e.vars[k]
+		}, Stdin: strings.NewReader(""), Stdout: out, Stderr: errb}
+		done <- run(ctx, []string{"scheduler"}, env)
+	}()
+	waitFor(t, "a scheduled sweep recorded", func() bool {
+		return e.query(t, `SELECT count(*) FROM reconcile_runs WHERE app_id = $1 AND trigger = 'schedule' AND finished_at IS NOT NULL AND error IS NULL`, recApp) > 0
+	})
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("scheduler exit %d\n%s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "@every 1s") {
+		t.Errorf("scheduler did not say what it schedules: %q", out.String())
+	}
+}
