@@ -4,7 +4,10 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
+	"errors"
+	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -295,4 +298,51 @@ func TestRowNumbersCountTitleRows(t *testing.T) {
 	if r.EstimatedRows() != 2 {
 		t.Errorf("EstimatedRows = %d; want 2", r.EstimatedRows())
 	}
+}
+
+// FuzzSheetXML puts arbitrary worksheet XML into a valid workbook: Open and
+// Next must either read rows or refuse the file with a *FileError, never
+// panic or return another kind of error.
+func FuzzSheetXML(f *testing.F) {
+	dir := f.TempDir()
+	good := writeBook(f, dir, "good.xlsx", [][]any{{"企业标识", "企业名称", "营业执照"}, {"a", "A", "x.png"}, {"b", "B", 12}}, nil)
+	parts := readZip(f, good)
+	f.Add(string(parts["xl/worksheets/sheet1.xml"]))
+	f.Add(`<worksheet><sheetData><row r="1"><c t="inlineStr"><is><t>企业标识</t></is></c><c t="inlineStr"><is><t>企业名称</t></is></c></row><row r="3"><c r="A3" t="str"><v>x</v></c><c r="B3" t="e" vm="7"><v>#VALUE!</v></c></row></sheetData></worksheet>`)
+	f.Add(`<worksheet><sheetData><row r="2"/><row r="1"></row></sheetData></worksheet>`)
+	f.Add(`<worksheet><dimension ref="A1:C99999999"/><sheetData><row><c r="ZZZZ1"/></row></sheetData>`)
+	f.Add(`<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData><x:row r="1"><x:c t="inlineStr"><x:is><x:t>企业标识</x:t></x:is></x:c><x:c t="inlineStr"><x:is><x:t>企业名称</x:t></x:is></x:c><x:c t="inlineStr"><x:is><x:t>营业执照</x:t></x:is></x:c></x:row><x:row r="2"><x:c t="str"><x:f>_xlfn.DISPIMG("ID_1",1)</x:f></x:c></x:row></x:sheetData></x:worksheet>`)
+	n := 0
+	f.Fuzz(func(t *testing.T, sheet string) {
+		n++
+		p := filepath.Join(t.TempDir(), fmt.Sprintf("f%d.xlsx", n))
+		parts["xl/worksheets/sheet1.xml"] = []byte(sheet)
+		writeZip(t, p, parts)
+		r, err := Open(p, Options{Now: testOpts().Now})
+		var fe *FileError
+		if err != nil {
+			if !errors.As(err, &fe) {
+				t.Fatalf("Open: %T %v", err, err)
+			}
+			return
+		}
+		defer r.Close()
+		last := r.HeaderRow()
+		for {
+			row, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				if !errors.As(err, &fe) {
+					t.Fatalf("Next: %T %v", err, err)
+				}
+				return
+			}
+			if row.Number <= last || len(row.Cells) != len(r.Headers()) {
+				t.Fatalf("row %d after %d with %d cells for %d headers", row.Number, last, len(row.Cells), len(r.Headers()))
+			}
+			last = row.Number
+		}
+	})
 }

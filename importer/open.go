@@ -26,8 +26,10 @@ const DefaultMaxUnzipSize = 1 << 30
 const headerSearchRows = 10
 
 // xmlInMemoryLimit is the size above which excelize keeps a worksheet or the
-// shared strings in a temporary file instead of memory.
-const xmlInMemoryLimit = 16 << 20
+// shared strings in a temporary file instead of memory. Below it, excelize
+// holds the shared strings as parsed structures, several times their XML
+// size; above it, only an index of offsets (about 40 bytes a string).
+const xmlInMemoryLimit = 2 << 20
 
 func fileErrorf(format string, args ...any) *FileError {
 	return &FileError{Reason: fmt.Sprintf(format, args...)}
