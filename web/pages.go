@@ -94,6 +94,7 @@ type page struct {
 	Notice  string
 	Error   string
 	Monitor bool
+	Refresh int // seconds between automatic reloads; 0: none
 	Data    any
 }
 
@@ -383,6 +384,9 @@ func (s *Server) batchPage(w http.ResponseWriter, r *http.Request) {
 	v.CanResume = s.opts.Resume != nil && b.BlockedReason != ""
 	v.HasResults = s.opts.WriteResults != nil
 	p := page{Title: fmt.Sprintf("Batch %d", id), Nav: "batches", Data: v}
+	if v.Done < v.Orgs && b.BlockedReason == "" {
+		p.Refresh = 15 // follow the progress while work is pending
+	}
 	q := r.URL.Query()
 	switch {
 	case q.Get("imported") != "":
