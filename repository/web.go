@@ -179,14 +179,24 @@ func (s *Store) BatchFailures(ctx context.Context, id int64, limit int) ([]Faile
 	return out, mapErr(rows.Err())
 }
 
-// BatchLinks lists up to limit service links waiting for a batch's
-// organizations' admins, soonest expiry first.
+// ConsoleLoginLink is the Service of an IssuedLink that is the console
+// (activation) link of a company still to verify itself, followed by the
+// admin's OpenId in brackets.
+const ConsoleLoginLink = "console login"
+
+// BatchLinks lists up to limit links waiting for a batch's organizations'
+// admins, soonest expiry first: service links still to open, and the console
+// links of companies still to verify themselves.
 func (s *Store) BatchLinks(ctx context.Context, id int64, limit int) ([]IssuedLink, error) {
-	rows, err := s.pool.Query(ctx, `SELECT o.id, o.open_id, o.name, sv.service, sv.operate_url, sv.url_expires_at
-		FROM organization_services sv JOIN organizations o ON o.id = sv.org_id
-		WHERE sv.org_id IN (SELECT org_id FROM batch_rows WHERE batch_id = $1 AND org_id IS NOT NULL)
-		  AND sv.state = $2 AND coalesce(sv.operate_url, '') <> ''
-		ORDER BY sv.url_expires_at NULLS LAST, o.id, sv.service LIMIT $3`, id, onboard.ServiceLinked, limit)
+	rows, err := s.pool.Query(ctx, `WITH orgs AS (SELECT org_id FROM batch_rows WHERE batch_id = $1 AND org_id IS NOT NULL)
+		SELECT o.id, o.open_id, o.name, sv.service, sv.operate_url, sv.url_expires_at
+			FROM organization_services sv JOIN organizations o ON o.id = sv.org_id
+			WHERE sv.org_id IN (SELECT org_id FROM orgs) AND sv.state = $2 AND coalesce(sv.operate_url, '') <> ''
+		UNION ALL
+		SELECT o.id, o.open_id, o.name, $4 || ' (' || coalesce(o.login_operator_open_id, '') || ')', o.login_url, o.login_url_expires_at
+			FROM organizations o
+			WHERE o.id IN (SELECT org_id FROM orgs) AND o.state = $5 AND coalesce(o.login_url, '') <> ''
+		ORDER BY 6 NULLS LAST, 1, 4 LIMIT $3`, id, onboard.ServiceLinked, limit, ConsoleLoginLink, onboard.StateAwaitingAuth)
 	if err != nil {
 		return nil, fmt.Errorf("batch %d links: %w", id, mapErr(err))
 	}

@@ -21,11 +21,13 @@ func TestBatchOverview(t *testing.T) {
 		rejectedRow(5, "o3"),
 		acceptedRow(6, "o4", "四号公司"),
 	))
-	o1, o2 := org(t, app, "o1"), org(t, app, "o2")
+	o1, o2, o4 := org(t, app, "o1"), org(t, app, "o2"), org(t, app, "o4")
 	webExec(t, `UPDATE organizations SET state = $2, last_error_code = 'InvalidParameter.Name',
 		last_error_message = 'bad name', last_request_id = 'req-1' WHERE id = $1`, o1.ID, onboard.StateFailed)
 	webExec(t, `UPDATE organizations SET state = $2 WHERE id = $1`, o2.ID, onboard.StateDone)
 	expires := time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC)
+	webExec(t, `UPDATE organizations SET state = $2, login_url = 'https://console.test/activate',
+		login_url_expires_at = $3, login_operator_open_id = 'admin-o4' WHERE id = $1`, o4.ID, onboard.StateAwaitingAuth, expires.Add(time.Hour))
 	webExec(t, `UPDATE organization_services SET state = $2, operate_url = 'https://example.test/open', url_expires_at = $3
 		WHERE org_id = $1`, o1.ID, onboard.ServiceLinked, expires)
 
@@ -33,7 +35,7 @@ func TestBatchOverview(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantStates := map[string]int{onboard.StateFailed: 1, onboard.StateDone: 1, onboard.StateQueued: 1}
+	wantStates := map[string]int{onboard.StateFailed: 1, onboard.StateDone: 1, onboard.StateAwaitingAuth: 1}
 	if diff := cmp.Diff(wantStates, ov.States); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
 	}
@@ -82,7 +84,8 @@ func TestBatchOverview(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(links) != 1 || links[0].Service != string(onboard.ServiceAutoSign) || links[0].URL != "https://example.test/open" || !links[0].ExpiresAt.Equal(expires) {
+	if len(links) != 2 || links[0].Service != string(onboard.ServiceAutoSign) || links[0].URL != "https://example.test/open" || !links[0].ExpiresAt.Equal(expires) ||
+		links[1].Service != ConsoleLoginLink+" (admin-o4)" || links[1].URL != "https://console.test/activate" || links[1].OpenID != "o4" {
 		t.Errorf("links: %+v", links)
 	}
 
