@@ -233,3 +233,22 @@ func (s *Store) OrgStateCounts(ctx context.Context) ([]StateCount, error) {
 	}
 	return out, mapErr(rows.Err())
 }
+
+// AppIDs lists the applications files were imported for, most recently
+// used first.
+func (s *Store) AppIDs(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT app_id FROM batches GROUP BY app_id ORDER BY max(id) DESC LIMIT 100`)
+	if err != nil {
+		return nil, fmt.Errorf("list applications: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, fmt.Errorf("list applications: %w", mapErr(err))
+		}
+		out = append(out, a)
+	}
+	return out, mapErr(rows.Err())
+}

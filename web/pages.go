@@ -186,29 +186,48 @@ func (s *Server) batchesPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "batches", page{Title: "Batches", Nav: "batches", Data: struct {
 		Batches []batchRow
 		Upload  uploadForm
-	}{rows, s.newUploadForm("")}})
+	}{rows, s.newUploadForm(r.Context(), "")}})
 }
 
 type uploadForm struct {
 	AppID   string
+	AppIDs  []string // applications to choose from
 	MaxSize int64
 	Enabled bool
 }
 
-func (s *Server) newUploadForm(appID string) uploadForm {
+func (s *Server) newUploadForm(ctx context.Context, appID string) uploadForm {
 	if appID == "" {
 		appID = s.opts.AppID
 	}
-	return uploadForm{AppID: appID, MaxSize: s.maxUpload, Enabled: s.opts.Import != nil}
+	f := uploadForm{AppID: appID, MaxSize: s.maxUpload, Enabled: s.opts.Import != nil}
+	seen := map[string]bool{}
+	add := func(a string) {
+		if a != "" && !seen[a] {
+			seen[a] = true
+			f.AppIDs = append(f.AppIDs, a)
+		}
+	}
+	add(s.opts.AppID)
+	if s.opts.Store != nil {
+		apps, err := s.opts.Store.AppIDs(ctx)
+		if err != nil {
+			s.log.Warn("list applications for the upload form", "error", err)
+		}
+		for _, a := range apps {
+			add(a)
+		}
+	}
+	return f
 }
 
 func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "upload", page{Title: "Upload a spreadsheet", Nav: "upload", Data: s.newUploadForm("")})
+	s.render(w, r, http.StatusOK, "upload", page{Title: "Upload a spreadsheet", Nav: "upload", Data: s.newUploadForm(r.Context(), "")})
 }
 
 // uploadError re-shows the form with a message; nothing was stored.
 func (s *Server) uploadError(w http.ResponseWriter, r *http.Request, status int, appID, msg string) {
-	s.render(w, r, status, "upload", page{Title: "Upload a spreadsheet", Nav: "upload", Error: msg, Data: s.newUploadForm(appID)})
+	s.render(w, r, status, "upload", page{Title: "Upload a spreadsheet", Nav: "upload", Error: msg, Data: s.newUploadForm(r.Context(), appID)})
 }
 
 // upload streams the form's file to a temporary folder (under the name the
