@@ -220,8 +220,17 @@ func benchRows() int {
 }
 
 var benchFile struct {
+	dir  string
 	path string
 	rows int
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchFile.dir != "" {
+		os.RemoveAll(benchFile.dir)
+	}
+	os.Exit(code)
 }
 
 func benchPath(b *testing.B) string {
@@ -231,6 +240,7 @@ func benchPath(b *testing.B) string {
 		if err != nil {
 			b.Fatal(err)
 		}
+		benchFile.dir = dir
 		benchFile.rows = benchRows()
 		benchFile.path = filepath.Join(dir, "bench.xlsx")
 		start := time.Now()

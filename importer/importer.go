@@ -2,6 +2,14 @@
 // .xlsx and license images) by the contract in spreadsheet-format.md. It is
 // pure: a file goes in, rows with their normalised data, rejections and
 // warnings come out. It speaks no SQL, Redis or network.
+//
+// The sheet is streamed twice side by side: excelize's row iterator gives
+// each cell's displayed text, and a scanner over the same worksheet XML gives
+// what the text hides (a number typed into an ID column, Excel's in-cell
+// pictures, WPS's DISPIMG cells). Pictures are located once from the drawing
+// and rich-data parts and read from the package only when their row is read;
+// excelize itself is given a copy of the workbook without them, so it never
+// holds images in memory.
 package importer
 
 import (
