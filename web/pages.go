@@ -363,6 +363,8 @@ type batchView struct {
 	Failures   []repository.FailedOrg
 	Links      []repository.IssuedLink
 	Runs       []repository.ReconcileRun
+	Drift      []repository.Drift // of the newest finished run that found any
+	DriftRun   int64
 	CanRetry   bool
 	CanResume  bool
 	HasResults bool
@@ -394,6 +396,14 @@ func (s *Server) batchPage(w http.ResponseWriter, r *http.Request) {
 				v.Runs, err = st.ReconcileRuns(ctx, b.AppID, 10)
 			}
 		}
+	}
+	for _, run := range v.Runs {
+		if err != nil || run.FinishedAt.IsZero() || run.UnknownOrgs+run.Mismatched == 0 {
+			continue
+		}
+		v.DriftRun = run.ID
+		v.Drift, err = st.ReconcileDrift(ctx, run.ID)
+		break
 	}
 	if err != nil {
 		s.internalError(w, r, "read the batch", err)

@@ -22,6 +22,8 @@ type Store interface {
 	BatchLinks(ctx context.Context, id int64, limit int) ([]repository.IssuedLink, error)
 	// ReconcileRuns lists the newest reconciliation runs of an application.
 	ReconcileRuns(ctx context.Context, appID string, limit int) ([]repository.ReconcileRun, error)
+	// ReconcileDrift lists the drift one reconciliation run recorded.
+	ReconcileDrift(ctx context.Context, runID int64) ([]repository.Drift, error)
 	// AppIDs lists the applications files were imported for.
 	AppIDs(ctx context.Context) ([]string, error)
 	// OrgStateCounts counts organizations per application and state.

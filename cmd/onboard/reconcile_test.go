@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -311,6 +312,30 @@ func TestReconcileListingAndDrift(t *testing.T) {
 	if got := e.query(t, `SELECT count(*) FROM reconcile_drift d JOIN reconcile_runs r ON r.id = d.run_id
 		WHERE r.app_id = $1 AND r.finished_at IS NOT NULL AND r.pages = $2`, recApp, wantPages); got != 2 {
 		t.Errorf("recorded drift rows: %d, want 2", got)
+	}
+
+	// The dashboard's batch page shows the run and its drift.
+	cfg, err := loadConfig(func(k string) string { return e.vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := openDashboard(context.Background(), cfg, serveFlags{addr: "127.0.0.1:0", maxUpload: 1 << 20}, recQuietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	hs := httptest.NewServer(d.server.Handler())
+	defer hs.Close()
+	resp, err := http.Get(hs.URL + "/batches/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"Drift found by run", "ghost-org", "幽灵公司", "not known to onboard", "改过名的公司（北京）"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("batch page lacks %q", want)
+		}
 	}
 
 	// A second sweep changes nothing more.
