@@ -279,6 +279,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		case "file":
 			fileName = filepath.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
 			if fileName == "" || fileName == "." || fileName == "/" {
+				part.Close()
 				continue
 			}
 			path = filepath.Join(dir, fileName)
