@@ -19,11 +19,12 @@ type EnqueueRecorder interface {
 }
 
 // Enqueuer puts org:sync tasks into Redis from a small pool of goroutines
-// (asynq v0.26 has no batch enqueue) and records each chunk once it is in.
+// (asynq v0.26 has no batch enqueue) and records each chunk once it is in,
+// while the next chunk is being enqueued.
 type Enqueuer struct {
 	Client   *asynq.Client
 	Recorder EnqueueRecorder // nil: record nothing
-	// Workers is the number of concurrent enqueue calls; 0 means 16.
+	// Workers is the number of concurrent enqueue calls; 0 means 32.
 	Workers int
 	// Queue overrides the task's queue; "" means QueueSync.
 	Queue string
@@ -32,40 +33,73 @@ type Enqueuer struct {
 }
 
 // enqueueChunk is how many tasks go in before they are recorded.
-const enqueueChunk = 2000
+const enqueueChunk = 5000
 
 // EnqueueSync enqueues the org:sync task of every item. A task whose TaskID
 // already exists counts as enqueued: the same data version is in the queue
-// (or was done) already. It returns how many are in the queue; on error that
-// many were enqueued and recorded, and the rest are left to the repair that
-// looks for unrecorded work.
+// (or was done) already. It returns how many it put in the queue; on error,
+// the ones recorded are a subset of those, and whatever is not recorded is
+// left to the repair that looks for unrecorded work.
 func (e *Enqueuer) EnqueueSync(ctx context.Context, items []onboard.OrgVersion) (int, error) {
 	workers := e.Workers
 	if workers <= 0 {
-		workers = 16
+		workers = 32
 	}
 	var opts []asynq.Option
 	if e.Queue != "" {
 		opts = append(opts, asynq.Queue(e.Queue))
 	}
-	total := 0
-	for start := 0; start < len(items); start += enqueueChunk {
-		chunk := items[start:min(start+enqueueChunk, len(items))]
-		done, err := e.enqueueChunk(ctx, chunk, workers, opts)
-		if len(done) > 0 && e.Recorder != nil {
-			if rerr := e.Recorder.MarkEnqueued(ctx, done); rerr != nil {
-				return total, fmt.Errorf("record enqueued tasks: %w", rerr)
+
+	// Recording runs beside enqueueing: chunk k is written to the store
+	// while chunk k+1 goes to Redis.
+	var (
+		recMu  sync.Mutex
+		recErr error
+	)
+	recordErr := func() error {
+		recMu.Lock()
+		defer recMu.Unlock()
+		return recErr
+	}
+	toRecord := make(chan []onboard.OrgVersion, 1)
+	recDone := make(chan struct{})
+	go func() {
+		defer close(recDone)
+		for done := range toRecord {
+			if e.Recorder == nil {
+				continue
+			}
+			if err := e.Recorder.MarkEnqueued(ctx, done); err != nil {
+				recMu.Lock()
+				recErr = fmt.Errorf("record enqueued tasks: %w", err)
+				recMu.Unlock()
+				for range toRecord { // stop recording; let the sender finish
+				}
+				return
 			}
 		}
+	}()
+
+	total := 0
+	var enqErr error
+	for start := 0; start < len(items) && enqErr == nil && recordErr() == nil; start += enqueueChunk {
+		chunk := items[start:min(start+enqueueChunk, len(items))]
+		var done []onboard.OrgVersion
+		done, enqErr = e.enqueueChunk(ctx, chunk, workers, opts)
 		total += len(done)
+		if len(done) > 0 {
+			toRecord <- done
+		}
 		if e.Progress != nil {
 			e.Progress(total)
 		}
-		if err != nil {
-			return total, err
-		}
 	}
-	return total, nil
+	close(toRecord)
+	<-recDone
+	if err := recordErr(); err != nil {
+		return total, err
+	}
+	return total, enqErr
 }
 
 // enqueueChunk enqueues items concurrently and returns the ones that are in

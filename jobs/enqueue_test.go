@@ -162,9 +162,14 @@ func TestEnqueueSyncRecorderFails(t *testing.T) {
 	client, _ := enqueueClient(t)
 	rec := &recorder{err: errors.New("database gone")}
 	e := &Enqueuer{Client: client, Recorder: rec, Queue: "test-enqueue-recorder"}
-	_, err := e.EnqueueSync(context.Background(), versions(5, 1))
+	items := versions(3*enqueueChunk, 1)
+	n, err := e.EnqueueSync(context.Background(), items)
 	if err == nil || !errors.Is(err, rec.err) {
 		t.Fatalf("err = %v, want the recorder's error", err)
+	}
+	// Recording runs one chunk behind enqueueing; it stops both.
+	if n >= len(items) || len(rec.calls) != 1 {
+		t.Fatalf("enqueued %d of %d with %d record calls; want a stop after the first failed record", n, len(items), len(rec.calls))
 	}
 }
 

@@ -1,11 +1,14 @@
 package repository
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -116,6 +119,10 @@ CREATE TEMP TABLE import_changed (
 	id           bigint  NOT NULL,
 	open_id      text    NOT NULL,
 	data_version integer NOT NULL
+) ON COMMIT DROP;
+CREATE TEMP TABLE import_seen (
+	open_id    text PRIMARY KEY,
+	row_number integer NOT NULL
 ) ON COMMIT DROP`
 
 var stagingColumns = []string{
@@ -125,10 +132,22 @@ var stagingColumns = []string{
 	"services", "fingerprint",
 }
 
+// chunkRows is how many rows are staged and merged at a time. While one
+// chunk is merged, the next is read from the file.
+const chunkRows = 5000
+
+// readAhead bounds the license image bytes read ahead of the database.
+const readAhead = 64 << 20
+
 func importFile(ctx context.Context, tx pgx.Tx, p ImportParams, rows RowSource, progress func(int), res *ImportResult) error {
 	headers, err := json.Marshal(p.Headers)
 	if err != nil {
 		return err
+	}
+	// One import per application at a time: two files touching the same
+	// organizations in a different order would otherwise deadlock.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('onboard.import:' || $1, 0))`, p.AppID); err != nil {
+		return fmt.Errorf("import: %w", mapErr(err))
 	}
 	var batchID int64
 	if err := tx.QueryRow(ctx, `INSERT INTO batches (app_id, file_name, file_sha256, sheet, header_row, headers)
@@ -141,28 +160,64 @@ func importFile(ctx context.Context, tx pgx.Tx, p ImportParams, rows RowSource, 
 		return fmt.Errorf("import: %w", mapErr(err))
 	}
 
-	src := &rowCopier{src: rows, res: res, progress: progress, images: map[string]bool{}}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_staging"}, stagingColumns, src); err != nil {
-		if src.srcErr != nil {
-			return src.srcErr // the file was refused part-way
+	feed := startFeed(rows, chunkRows, readAhead)
+	defer feed.stop()
+	images := map[string]bool{} // hashes whose bytes were already sent in this file
+	for {
+		src := &rowCopier{feed: feed, limit: chunkRows, res: res, progress: progress, images: images}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_staging"}, stagingColumns, src); err != nil {
+			if src.srcErr != nil {
+				return src.srcErr // the file was refused part-way
+			}
+			return fmt.Errorf("import: copy rows: %w", mapErr(err))
 		}
-		return fmt.Errorf("import: copy rows: %w", mapErr(err))
+		if src.n > 0 {
+			if err := mergeChunk(ctx, tx, p.AppID, batchID, res); err != nil {
+				return err
+			}
+		}
+		if src.eof {
+			break
+		}
 	}
 	if progress != nil {
 		progress(res.Rows)
 	}
+	slices.SortFunc(res.ToEnqueue, func(a, b OrgVersion) int { return cmp.Compare(a.OrgID, b.OrgID) })
+	res.Enqueued = len(res.ToEnqueue)
+	res.Unchanged = res.Accepted - res.Enqueued
 
+	if _, err := tx.Exec(ctx, `UPDATE batches SET rows = $2, accepted = $3, rejected = $4, enqueued = $5, unchanged = $6
+		WHERE id = $1`, batchID, res.Rows, res.Accepted, res.Rejected, res.Enqueued, res.Unchanged); err != nil {
+		return fmt.Errorf("import: %w", mapErr(err))
+	}
+	return nil
+}
+
+// mergeChunk merges the staged rows into the organizations and the batch,
+// then empties the staging tables.
+func mergeChunk(ctx context.Context, tx pgx.Tx, appID string, batchID int64, res *ImportResult) error {
 	// Two accepted rows for one organization would make the upsert ambiguous;
 	// the importer rejects the later one, so this is a guard, not a rule.
-	var dupOpenID string
-	var dupRows []int32
-	err = tx.QueryRow(ctx, `SELECT open_id, array_agg(row_number ORDER BY row_number) FROM import_staging
-		WHERE status = 'accepted' GROUP BY open_id HAVING count(*) > 1 LIMIT 1`).Scan(&dupOpenID, &dupRows)
-	switch {
-	case err == nil:
-		return fmt.Errorf("import: rows %v all have %s %q; keep one of them", dupRows, onboard.FieldOpenID, dupOpenID)
-	case !errors.Is(err, pgx.ErrNoRows):
+	var staged, fresh int
+	if err := tx.QueryRow(ctx, `WITH ins AS (
+			INSERT INTO import_seen (open_id, row_number)
+			SELECT open_id, row_number FROM import_staging WHERE status = 'accepted'
+			ON CONFLICT (open_id) DO NOTHING RETURNING 1)
+		SELECT (SELECT count(*) FROM import_staging WHERE status = 'accepted'), (SELECT count(*) FROM ins)`).Scan(&staged, &fresh); err != nil {
 		return fmt.Errorf("import: %w", mapErr(err))
+	}
+	if staged != fresh {
+		var openID string
+		var first, again int
+		err := tx.QueryRow(ctx, `SELECT s.open_id, seen.row_number, s.row_number
+			FROM import_staging s JOIN import_seen seen USING (open_id)
+			WHERE s.status = 'accepted' AND s.row_number <> seen.row_number
+			ORDER BY s.row_number LIMIT 1`).Scan(&openID, &first, &again)
+		if err != nil {
+			return fmt.Errorf("import: two accepted rows share a %s: %w", onboard.FieldOpenID, mapErr(err))
+		}
+		return fmt.Errorf("import: rows %d and %d both have %s %q; keep one of them", first, again, onboard.FieldOpenID, openID)
 	}
 
 	steps := []struct {
@@ -204,7 +259,7 @@ func importFile(ctx context.Context, tx pgx.Tx, p ImportParams, rows RowSource, 
 			WHERE o.fingerprint IS DISTINCT FROM EXCLUDED.fingerprint
 			RETURNING o.id, o.open_id, o.data_version)
 			INSERT INTO import_changed (id, open_id, data_version) SELECT id, open_id, data_version FROM up`,
-			[]any{p.AppID, batchID, onboard.StateQueued}},
+			[]any{appID, batchID, onboard.StateQueued}},
 		{"replace services", `DELETE FROM organization_services
 			WHERE org_id IN (SELECT id FROM import_changed WHERE data_version > 1)`, nil},
 		{"store services", `INSERT INTO organization_services (org_id, service, state)
@@ -217,7 +272,7 @@ func importFile(ctx context.Context, tx pgx.Tx, p ImportParams, rows RowSource, 
 			SELECT $1, s.row_number, s.cells, s.status, s.reasons, s.warnings, s.open_id, o.id
 			FROM import_staging s
 			LEFT JOIN organizations o ON s.status = 'accepted' AND o.app_id = $2 AND o.open_id = s.open_id
-			ORDER BY s.row_number`, []any{batchID, p.AppID}},
+			ORDER BY s.row_number`, []any{batchID, appID}},
 	}
 	for _, st := range steps {
 		if _, err := tx.Exec(ctx, st.sql, st.args...); err != nil {
@@ -225,11 +280,11 @@ func importFile(ctx context.Context, tx pgx.Tx, p ImportParams, rows RowSource, 
 		}
 	}
 
-	q, err := tx.Query(ctx, `SELECT id, data_version FROM import_changed ORDER BY id`)
+	q, err := tx.Query(ctx, `SELECT id, data_version FROM import_changed`)
 	if err != nil {
 		return fmt.Errorf("import: %w", mapErr(err))
 	}
-	res.ToEnqueue, err = pgx.CollectRows(q, func(r pgx.CollectableRow) (OrgVersion, error) {
+	changed, err := pgx.CollectRows(q, func(r pgx.CollectableRow) (OrgVersion, error) {
 		var v OrgVersion
 		err := r.Scan(&v.OrgID, &v.DataVersion)
 		return v, err
@@ -237,11 +292,8 @@ func importFile(ctx context.Context, tx pgx.Tx, p ImportParams, rows RowSource, 
 	if err != nil {
 		return fmt.Errorf("import: %w", mapErr(err))
 	}
-	res.Enqueued = len(res.ToEnqueue)
-	res.Unchanged = res.Accepted - res.Enqueued
-
-	if _, err := tx.Exec(ctx, `UPDATE batches SET rows = $2, accepted = $3, rejected = $4, enqueued = $5, unchanged = $6
-		WHERE id = $1`, batchID, res.Rows, res.Accepted, res.Rejected, res.Enqueued, res.Unchanged); err != nil {
+	res.ToEnqueue = append(res.ToEnqueue, changed...)
+	if _, err := tx.Exec(ctx, `TRUNCATE import_staging, import_changed`); err != nil {
 		return fmt.Errorf("import: %w", mapErr(err))
 	}
 	return nil
@@ -259,36 +311,128 @@ type warning struct {
 	Message string `json:"message"`
 }
 
-// rowCopier is the pgx.CopyFromSource that pulls rows from a RowSource one
-// at a time, so COPY streams the file without holding it.
+// feed reads rows in its own goroutine, ahead of the database, so reading
+// the file and merging the previous chunk overlap. It holds at most capacity
+// rows and about maxBytes of license images at a time.
+type feed struct {
+	items chan feedItem
+	quit  chan struct{}
+	done  chan struct{}
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	held     int // image bytes read but not yet handed to COPY
+	maxBytes int
+	stopped  bool
+}
+
+type feedItem struct {
+	row  *onboard.Row
+	err  error // io.EOF after the last row
+	size int
+}
+
+func startFeed(src RowSource, capacity, maxBytes int) *feed {
+	f := &feed{items: make(chan feedItem, capacity), quit: make(chan struct{}), done: make(chan struct{}), maxBytes: maxBytes}
+	f.cond = sync.NewCond(&f.mu)
+	go f.run(src)
+	return f
+}
+
+func (f *feed) run(src RowSource) {
+	defer close(f.done)
+	for {
+		row, err := src.Next()
+		it := feedItem{row: row, err: err}
+		if err == nil && row == nil {
+			it.err = errors.New("import: the row source returned no row and no error")
+		}
+		if it.err == nil && row.Data.License != nil {
+			it.size = len(row.Data.License.Data)
+			if !f.hold(it.size) {
+				return
+			}
+		}
+		select {
+		case f.items <- it:
+		case <-f.quit:
+			return
+		}
+		if it.err != nil {
+			return
+		}
+	}
+}
+
+// hold waits until n more image bytes fit; false when the feed was stopped.
+func (f *feed) hold(n int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for !f.stopped && f.held > 0 && f.held+n > f.maxBytes {
+		f.cond.Wait()
+	}
+	f.held += n
+	return !f.stopped
+}
+
+func (f *feed) release(n int) {
+	if n == 0 {
+		return
+	}
+	f.mu.Lock()
+	f.held -= n
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
+// stop ends the reading goroutine and waits for it, so the source is no
+// longer used when Import returns.
+func (f *feed) stop() {
+	close(f.quit)
+	f.mu.Lock()
+	f.stopped = true
+	f.mu.Unlock()
+	f.cond.Broadcast()
+	<-f.done
+}
+
+// rowCopier is the pgx.CopyFromSource of one chunk: it takes up to limit
+// rows from the feed.
 type rowCopier struct {
-	src      RowSource
+	feed     *feed
+	limit    int
 	res      *ImportResult
 	progress func(int)
 	images   map[string]bool // hashes whose bytes were already sent in this file
+	n        int             // rows in this chunk
+	eof      bool
+	lastSize int
 	vals     []any
 	srcErr   error
 	err      error
 }
 
 func (c *rowCopier) Next() bool {
-	row, err := c.src.Next()
-	if err == io.EOF {
+	c.feed.release(c.lastSize) // COPY has encoded the previous row
+	c.lastSize = 0
+	if c.n >= c.limit {
 		return false
 	}
-	if err != nil {
-		c.srcErr = err
-		c.err = err
+	it := <-c.feed.items
+	if it.err == io.EOF {
+		c.eof = true
 		return false
 	}
-	if row == nil {
-		c.err = errors.New("import: the row source returned no row and no error")
+	if it.err != nil {
+		c.srcErr, c.err = it.err, it.err
 		return false
 	}
-	c.vals, c.err = c.values(row)
+	c.lastSize = it.size
+	c.vals, c.err = c.values(it.row)
 	if c.err != nil {
 		return false
 	}
+	c.n++
 	c.res.Rows++
 	if c.progress != nil && c.res.Rows%progressEvery == 0 {
 		c.progress(c.res.Rows)

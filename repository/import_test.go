@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -235,11 +236,101 @@ func TestImportRefusesTwoAcceptedRowsForOneOrganization(t *testing.T) {
 	app := newAppID(t)
 	_, err := testStore.Import(context.Background(), params(app),
 		source(acceptedRow(2, "org-a", "甲公司"), acceptedRow(5, "org-a", "甲公司二")), nil)
-	if err == nil || !strings.Contains(err.Error(), "org-a") || !strings.Contains(err.Error(), "[2 5]") {
+	if err == nil || !strings.Contains(err.Error(), `"org-a"`) || !strings.Contains(err.Error(), "rows 2 and 5") {
 		t.Fatalf("err = %v, want one naming org-a and rows 2 and 5", err)
+	}
+	// The same in different chunks.
+	list := []*onboard.Row{acceptedRow(2, "org-a", "甲公司")}
+	for i := range chunkRows + 10 {
+		list = append(list, acceptedRow(i+3, fmt.Sprintf("org-%05d", i), "公司"))
+	}
+	list = append(list, acceptedRow(chunkRows+20, "org-a", "甲公司二"))
+	_, err = testStore.Import(context.Background(), params(app), source(list...), nil)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("rows 2 and %d", chunkRows+20)) {
+		t.Fatalf("err = %v, want one naming rows 2 and %d", err, chunkRows+20)
 	}
 	if n := count(t, `SELECT count(*) FROM batches WHERE app_id = $1`, app); n != 0 {
 		t.Errorf("%d batches stored, want 0", n)
+	}
+}
+
+// A file of several chunks: counts, order of the work, and a refusal in
+// the last chunk that stores nothing of the earlier ones.
+func TestImportManyChunks(t *testing.T) {
+	t.Parallel()
+	app := newAppID(t)
+	n := 2*chunkRows + 123
+	var list []*onboard.Row
+	for i := range n {
+		if i%1000 == 7 {
+			list = append(list, rejectedRow(i+2, fmt.Sprintf("bad-%05d", i)))
+			continue
+		}
+		list = append(list, acceptedRow(i+2, fmt.Sprintf("org-%05d", i), "公司", onboard.ServiceAutoSign))
+	}
+	refused := &rows{list: list, err: errors.New("corrupt at the end")}
+	if _, err := testStore.Import(context.Background(), params(app), refused, nil); err == nil {
+		t.Fatal("want the refusal")
+	}
+	if c := count(t, `SELECT count(*) FROM organizations WHERE app_id = $1`, app); c != 0 {
+		t.Fatalf("a file refused in its last chunk stored %d organizations", c)
+	}
+
+	res := mustImport(t, params(app), source(list...))
+	rejected := (n + 992) / 1000
+	if res.Rows != n || res.Rejected != rejected || res.Accepted != n-rejected || res.Enqueued != n-rejected || len(res.Rejections) != rejected {
+		t.Fatalf("result: rows %d accepted %d rejected %d enqueued %d; want %d rows, %d rejected",
+			res.Rows, res.Accepted, res.Rejected, res.Enqueued, n, rejected)
+	}
+	for i := 1; i < len(res.ToEnqueue); i++ {
+		if res.ToEnqueue[i-1].OrgID >= res.ToEnqueue[i].OrgID {
+			t.Fatalf("ToEnqueue not in org id order at %d", i)
+		}
+	}
+	if c := count(t, `SELECT count(*) FROM batch_rows WHERE batch_id = $1`, res.BatchID); c != n {
+		t.Errorf("%d batch rows, want %d", c, n)
+	}
+	if c := count(t, `SELECT count(*) FROM organization_services s JOIN organizations o ON o.id = s.org_id WHERE o.app_id = $1`, app); c != n-rejected {
+		t.Errorf("%d services, want %d", c, n-rejected)
+	}
+	again := mustImport(t, params(app), source(list...))
+	if again.Enqueued != 0 || again.Unchanged != n-rejected {
+		t.Errorf("same file again: enqueued %d, unchanged %d", again.Enqueued, again.Unchanged)
+	}
+}
+
+// The reader holds back when images it read ahead exceed the budget, and
+// every row still arrives.
+func TestFeedImageBudget(t *testing.T) {
+	t.Parallel()
+	var list []*onboard.Row
+	for i := range 50 {
+		r := acceptedRow(i+2, fmt.Sprintf("org-%d", i), "公司")
+		r.Data.License = onboard.NewImage("image/png", []byte(fmt.Sprintf("image-%04d", i))) // 10 bytes
+		list = append(list, r)
+	}
+	f := startFeed(source(list...), 100, 25)
+	defer f.stop()
+	got := 0
+	for {
+		it := <-f.items
+		if it.err == io.EOF {
+			break
+		}
+		if it.err != nil {
+			t.Fatal(it.err)
+		}
+		f.mu.Lock()
+		held := f.held
+		f.mu.Unlock()
+		if held > 30 {
+			t.Fatalf("%d image bytes held, budget 25 (+ one row)", held)
+		}
+		got++
+		f.release(it.size)
+	}
+	if got != len(list) {
+		t.Fatalf("%d rows through the feed, want %d", got, len(list))
 	}
 }
 
