@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -51,6 +52,23 @@ type Limiter struct {
 	maxWait  time.Duration
 	late     time.Duration
 	prefix   string
+
+	waits, lateSlots, refusals atomic.Int64
+	waited                     atomic.Int64 // nanoseconds
+}
+
+// LimiterStats counts what a Limiter did in this process.
+type LimiterStats struct {
+	Waits     int64         // calls let through
+	Waited    time.Duration // total time callers waited for their turn
+	LateSlots int64         // slots given up because the caller woke up late
+	Refusals  int64         // turns further away than MaxWait (WaitError)
+}
+
+// Stats returns the limiter's counters.
+func (l *Limiter) Stats() LimiterStats {
+	return LimiterStats{Waits: l.waits.Load(), Waited: time.Duration(l.waited.Load()),
+		LateSlots: l.lateSlots.Load(), Refusals: l.refusals.Load()}
 }
 
 // WaitError reports that the next free slot is further away than the
@@ -149,8 +167,11 @@ func (l *Limiter) Wait(ctx context.Context, scope, action string) error {
 			return err
 		}
 		if time.Since(t0.Add(wait)) <= l.late {
+			l.waits.Add(1)
+			l.waited.Add(int64(time.Since(t0)))
 			return nil
 		}
+		l.lateSlots.Add(1)
 		// Woke up too late for this slot: queue again.
 	}
 	return &WaitError{Scope: scope, Action: action, Delay: l.interval}
@@ -173,6 +194,7 @@ func (l *Limiter) reserve(ctx context.Context, scope, action string) (time.Durat
 	}
 	wait := time.Duration(us) * time.Microsecond
 	if ok != 1 {
+		l.refusals.Add(1)
 		return 0, &WaitError{Scope: scope, Action: action, Delay: wait}
 	}
 	return wait, nil

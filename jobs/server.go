@@ -111,6 +111,11 @@ func (w *Workers) Run(ctx context.Context, cfg ServerConfig) error {
 		s.Stop()
 	}
 	shutdown()
+	if w.lim != nil {
+		st := w.lim.Stats()
+		log.Info("rate limiter", "calls", st.Waits, "waited", st.Waited.Round(time.Millisecond),
+			"late_slots_given_up", st.LateSlots, "turns_too_far", st.Refusals)
+	}
 	return nil
 }
 

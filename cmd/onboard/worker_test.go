@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/ess"
+	"github.com/ess-onboard/onboard/esssim"
+	"github.com/ess-onboard/onboard/internal/benchrate"
+	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/repository"
+)
+
+// importTestOrgs stores n generated companies as one batch of the
+// simulator's application and queues their sync tasks.
+func importTestOrgs(t *testing.T, e *cliEnv, prefix string, n int, services []onboard.ServiceType) (*repository.Store, int64) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := openMigratedStore(ctx, Config{DatabaseURL: e.dbURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	var data []onboard.OrgData
+	for i := 0; i < n; i++ {
+		data = append(data, benchrate.Org(prefix, i, services, i%2 == 0))
+	}
+	res, err := store.Import(ctx, repository.ImportParams{AppID: esssim.DefaultAppID, FileName: "t.xlsx", FileSHA256: "x",
+		Sheet: "S", HeaderRow: 1, Headers: benchrate.Headers}, benchrate.Rows(data), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, _ := asynq.ParseRedisURI(e.redisURL)
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	if _, err := (&jobs.Enqueuer{Client: client, Recorder: store}).EnqueueSync(ctx, res.ToEnqueue); err != nil {
+		t.Fatal(err)
+	}
+	return store, res.BatchID
+}
+
+// buildOnboard builds the onboard binary once per test run.
+var buildOnboard = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "onboard-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "onboard")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", &buildError{string(out)}
+	}
+	return bin, nil
+})
+
+type buildError struct{ out string }
+
+func (e *buildError) Error() string { return "go build: " + e.out }
+
+// TestWorkerProcessesShareTheLimitAndSurviveAKill runs two real 'onboard
+// worker' processes against the simulator, SIGKILLs one mid-batch, and
+// checks that every organization still gets through, that the platform never
+// refused a call for the rate limit, and that the survivor shuts down
+// cleanly on SIGTERM.
+func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
+	bin, err := buildOnboard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newCLIEnv(t)
+	sim := esssim.New(esssim.Options{Lifecycle: &esssim.Lifecycle{Unverified: 200 * time.Millisecond,
+		Verifying: 200 * time.Millisecond, Pending: 200 * time.Millisecond}})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	const n = 80
+	store, batch := importTestOrgs(t, e, "kill", n, []onboard.ServiceType{onboard.ServiceAutoSign})
+
+	environ := append(os.Environ(),
+		"DATABASE_URL="+e.dbURL, "REDIS_URL="+e.redisURL, "ESS_ENDPOINT="+srv.URL,
+		"ESS_SECRET_ID="+esssim.DefaultSecretID, "ESS_SECRET_KEY="+esssim.DefaultSecretKey,
+		"ESS_APP_ID="+esssim.DefaultAppID, "ESS_QUERY_ORG_OPENID="+esssim.DefaultQueryOrgOpenID,
+		"ESS_QUERY_OPERATOR_OPENID="+esssim.DefaultQueryOperatorOpenID, "ESS_RATE_LIMIT=20")
+	start := func() (*exec.Cmd, *bytes.Buffer) {
+		var logs bytes.Buffer
+		cmd := exec.Command(bin, "worker", "--poll-min", "300ms", "--poll-max", "1s", "--retry-base", "1s",
+			"--retry-max", "2s", "--check-interval", "500ms", "--shutdown-timeout", "5s")
+		cmd.Env = environ
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd, &logs
+	}
+	victim, _ := start()
+	survivor, survivorLogs := start()
+
+	ctx := context.Background()
+	waitUntil(t, 60*time.Second, "the workers to get going", func() bool {
+		c, err := store.StateCounts(ctx, batch)
+		return err == nil && c[onboard.StateQueued] < n-10
+	})
+	if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	victim.Wait()
+
+	var counts map[string]int
+	deadline := time.Now().Add(4 * time.Minute)
+	for counts[onboard.StateDone] != n {
+		if time.Now().After(deadline) {
+			var queues []string
+			for _, q := range jobs.Queues {
+				if qi, err := e.inspector.GetQueueInfo(q); err == nil {
+					queues = append(queues, fmt.Sprintf("%s: %d pending %d active %d scheduled %d retry %d archived",
+						q, qi.Pending, qi.Active, qi.Scheduled, qi.Retry, qi.Archived))
+				}
+			}
+			t.Fatalf("not all done after the kill: %v\nqueues: %s\nsurvivor's log:\n%s", counts, strings.Join(queues, "; "), survivorLogs)
+		}
+		time.Sleep(200 * time.Millisecond)
+		counts, err = store.StateCounts(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := sim.Stats()
+	for _, a := range []string{ess.ActionSyncProxyOrganization, ess.ActionCreateConsoleLoginUrl,
+		ess.ActionDescribeChannelOrganizations, ess.ActionModifyExtendedService} {
+		if st.RateLimited[a] != 0 || st.MaxInWindow[a] > esssim.DefaultRateLimit {
+			t.Errorf("%s: %d refused for the rate limit, at most %d in one second", a, st.RateLimited[a], st.MaxInWindow[a])
+		}
+	}
+
+	if err := survivor.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- survivor.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("worker exited with %v after SIGTERM; log:\n%s", err, survivorLogs)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("worker still running 30s after SIGTERM")
+	}
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestStatusCommand(t *testing.T) {
+	e := newCLIEnv(t)
+	_, batch := importTestOrgs(t, e, "st", 3, nil)
+
+	code, out, stderr := e.run(t, "status", "--batch", itoa(batch), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r struct {
+		BatchID *int64         `json:"batch_id"`
+		Total   int            `json:"total"`
+		States  map[string]int `json:"states"`
+		Done    bool           `json:"done"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not one JSON object: %q: %v", out, err)
+	}
+	if r.BatchID == nil || *r.BatchID != batch || r.Total != 3 || r.States[onboard.StateQueued] != 3 || r.Done {
+		t.Errorf("status %+v, want batch %d with 3 queued, not done", r, batch)
+	}
+
+	code, out, _ = e.run(t, "status", "--json")
+	if code != 0 || !strings.Contains(out, `"batch_id":null`) {
+		t.Errorf("all batches: exit %d, %s; want batch_id null", code, out)
+	}
+	code, out, _ = e.run(t, "status", "--batch", itoa(batch))
+	if code != 0 || !strings.Contains(out, "queued") || !strings.Contains(out, "3 organizations") {
+		t.Errorf("text status: exit %d:\n%s", code, out)
+	}
+	if code, _, stderr := e.run(t, "status", "--batch", "99999"); code != exitFailure || !strings.Contains(stderr, "no batch 99999") {
+		t.Errorf("unknown batch: exit %d, %q", code, stderr)
+	}
+	if code, _, _ := e.run(t, "status", "extra"); code != exitUsage {
+		t.Errorf("extra argument: exit %d, want %d", code, exitUsage)
+	}
+}
+
+func TestResumeCommand(t *testing.T) {
+	e := newCLIEnv(t)
+	store, batch := importTestOrgs(t, e, "rs", 4, nil)
+	ctx := context.Background()
+	if _, err := store.PauseApplication(ctx, esssim.DefaultAppID, ess.ActionSyncProxyOrganization,
+		repository.StepError{Code: "AuthFailure.SecretIdNotFound", Message: "m", RequestID: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	if reasons, _ := store.BlockedReasons(ctx, batch); reasons[batch] == "" {
+		t.Fatal("batch not blocked by the pause")
+	}
+
+	if code, _, stderr := e.run(t, "resume"); code != exitUsage || !strings.Contains(stderr, "--app-id") {
+		t.Errorf("no application: exit %d, %q", code, stderr)
+	}
+	if code, _, _ := e.run(t, "resume", "--app-id", "x", "--query-org-openid", "o"); code != exitUsage {
+		t.Errorf("half a query identity: exit %d, want %d", code, exitUsage)
+	}
+
+	code, out, stderr := e.run(t, "resume", "--app-id", esssim.DefaultAppID, "--query-org-openid", "qo",
+		"--query-operator-openid", "qp", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r struct {
+		WasPaused bool `json:"was_paused"`
+		Syncs     int  `json:"syncs"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || !r.WasPaused || r.Syncs != 4 {
+		t.Errorf("resume said %s (%v); want was_paused and 4 syncs", out, err)
+	}
+	a, err := store.Application(ctx, esssim.DefaultAppID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Paused() || a.QueryOrgOpenID != "qo" || a.QueryOperatorOpenID != "qp" {
+		t.Errorf("application after resume: %+v", a)
+	}
+	if reasons, _ := store.BlockedReasons(ctx, batch); len(reasons) != 0 {
+		t.Errorf("still blocked: %v", reasons)
+	}
+	tasks, err := e.inspector.ListPendingTasks(jobs.QueueSync, asynq.PageSize(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resynced := 0
+	for _, ti := range tasks {
+		if strings.HasSuffix(ti.ID, ":g1") {
+			resynced++
+		}
+	}
+	if resynced != 4 {
+		t.Errorf("%d re-enqueued sync tasks with the generation suffix, want 4", resynced)
+	}
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
