@@ -208,7 +208,14 @@ func openWorkers(ctx context.Context, cfg Config, f workerFlags, log *slog.Logge
 		p.conc[jobs.QueueSync] = f.concurrency
 		p.conc[jobs.QueueService] = f.concurrency
 	}
+	// The reconciliation sweeps the scheduler enqueues run here too, on
+	// their own queue and server.
+	rec, closeRec := newReconciler(p.workers, p.store, redisOpt, 0, log)
+	p.closers = append(p.closers, closeRec)
+	recMux := asynq.NewServeMux()
+	jobs.RegisterReconcile(recMux, rec)
 	sc := jobs.ServerConfig{
+		Reconcile:                recMux,
 		Redis:                    redisOpt,
 		Concurrency:              p.conc,
 		ShutdownTimeout:          f.shutdownTimeout,
