@@ -1,0 +1,234 @@
+package importer
+
+import (
+	"bufio"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/xuri/excelize/v2"
+)
+
+// xmlSheetScanner reads a worksheet like sheetScanner, with encoding/xml. It
+// is the reference the fast scanner is checked against.
+type xmlSheetScanner struct {
+	rc        io.ReadCloser
+	dec       *xml.Decoder
+	dimension string     // the <dimension ref>, if it comes before the data
+	row       int        // current row number
+	cells     []cellMeta // cells of the current row that have a type, picture or formula worth knowing
+	done      bool
+}
+
+func newXMLSheetScanner(rc io.ReadCloser) *xmlSheetScanner {
+	dec := xml.NewDecoder(bufio.NewReaderSize(rc, 64<<10))
+	dec.Strict = false
+	return &xmlSheetScanner{rc: rc, dec: dec}
+}
+
+func (s *xmlSheetScanner) Close() error { return s.rc.Close() }
+
+// next advances to the next <row> element and reads its cells. It returns
+// false at the end of the sheet data.
+func (s *xmlSheetScanner) next() (bool, error) {
+	if s.done {
+		return false, nil
+	}
+	for {
+		tok, err := s.dec.RawToken()
+		if errors.Is(err, io.EOF) {
+			s.done = true
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			switch t.Name.Local {
+			case "dimension":
+				s.dimension = attr(t, "ref")
+			case "row":
+				n := s.row + 1
+				if v := attr(t, "r"); v != "" {
+					if n, err = strconv.Atoi(v); err != nil || n < 1 || n > excelize.TotalRows {
+						return false, fmt.Errorf("bad row number %q", v)
+					}
+				}
+				s.row = n
+				return true, s.readRow()
+			}
+		case xml.EndElement:
+			if t.Name.Local == "sheetData" {
+				s.done = true
+				return false, nil
+			}
+		}
+	}
+}
+
+// readRow reads the cells of the current row up to its end tag.
+func (s *xmlSheetScanner) readRow() error {
+	s.cells = s.cells[:0]
+	col := 0
+	var cur *cellMeta
+	var in string // element whose text is being collected: "f" or "v"
+	var text []byte
+	for {
+		tok, err := s.dec.RawToken()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			switch t.Name.Local {
+			case "c":
+				col++
+				if ref := attr(t, "r"); ref != "" {
+					c, _, err := excelize.CellNameToCoordinates(ref)
+					if err != nil {
+						return fmt.Errorf("bad cell reference %q", ref)
+					}
+					col = c
+				}
+				s.cells = append(s.cells, cellMeta{col: col, typ: attr(t, "t")})
+				cur = &s.cells[len(s.cells)-1]
+				if v := attr(t, "vm"); v != "" {
+					cur.vm, _ = strconv.Atoi(v)
+				}
+			case "f", "v":
+				if cur != nil {
+					in, text = t.Name.Local, text[:0]
+				}
+			}
+		case xml.CharData:
+			if in != "" {
+				text = append(text, t...)
+			}
+		case xml.EndElement:
+			switch t.Name.Local {
+			case "f":
+				if cur != nil && in == "f" {
+					cur.formula = string(text)
+				}
+				in = ""
+			case "v":
+				if cur != nil && in == "v" && (cur.formula != "" || cur.typ == "str") {
+					cur.value = string(text)
+				}
+				in = ""
+			case "c":
+				cur = nil
+			case "row":
+				return nil
+			}
+		}
+	}
+}
+
+// scanAll reads every row with a scanner's next and returns them with the
+// dimension.
+func scanAll(next func() (bool, error), row func() int, cells func() []cellMeta, dim func() string) (string, []string, error) {
+	var out []string
+	for {
+		ok, err := next()
+		if err != nil {
+			return "", out, err
+		}
+		if !ok {
+			return dim(), out, nil
+		}
+		out = append(out, fmt.Sprintf("%d %+v", row(), cells()))
+	}
+}
+
+func compareScanners(t *testing.T, doc string) (string, []string, error) {
+	t.Helper()
+	ref := newXMLSheetScanner(io.NopCloser(strings.NewReader(doc)))
+	refDim, refRows, refErr := scanAll(ref.next, func() int { return ref.row }, func() []cellMeta { return ref.cells }, func() string { return ref.dimension })
+	fast := newSheetScanner(io.NopCloser(strings.NewReader(doc)))
+	dim, rows, err := scanAll(fast.next, func() int { return fast.row }, func() []cellMeta { return fast.cells }, func() string { return fast.dimension })
+	if refErr != nil {
+		return dim, rows, err
+	}
+	if err != nil {
+		t.Fatalf("the fast scanner fails (%v) where encoding/xml reads %q", err, doc)
+	}
+	if dim != refDim {
+		t.Fatalf("dimension %q; encoding/xml reads %q", dim, refDim)
+	}
+	if diff := cmp.Diff(refRows, rows); diff != "" {
+		t.Fatalf("rows differ from encoding/xml's (-xml +fast):\n%s\nin %q", diff, doc)
+	}
+	return dim, rows, nil
+}
+
+func TestSheetScanner(t *testing.T) {
+	t.Parallel()
+	doc := `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<!-- made by hand -->
+<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:dimension ref = 'A1:K9'/>
+<x:sheetData>
+<x:row r="2" spans="1:3"><x:c r="B2" s="3" t="s"><x:v>7</x:v></x:c><x:c r="D2"/><x:c t="inlineStr"><x:is><x:t>a &lt;b&gt;</x:t></x:is></x:c></x:row>
+<x:row><x:c r="H3" t="str"><x:f>_xlfn.DISPIMG(&quot;ID_1&quot;,1)</x:f><x:v>=DISPIMG("ID_1",1)</x:v></x:c><x:c r="I3" t="e" vm="2"><x:v>#VALUE!</x:v></x:c></x:row>
+<x:row r="5"/>
+<x:row r="6"><x:c r="A6"><x:f><![CDATA[SUM(A1:A5)&"x"]]></x:f><x:v>1<!-- c -->2</x:v></x:c><x:c r="B6" t="str"><x:v>line&#13;&#10;two&#x4e2d;</x:v></x:c></x:row>
+</x:sheetData></x:worksheet>`
+	dim, rows, err := compareScanners(t, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`2 [{col:2 typ:s vm:0 formula: value:} {col:4 typ: vm:0 formula: value:} {col:5 typ:inlineStr vm:0 formula: value:}]`,
+		`3 [{col:8 typ:str vm:0 formula:_xlfn.DISPIMG("ID_1",1) value:=DISPIMG("ID_1",1)} {col:9 typ:e vm:2 formula: value:}]`,
+		`5 []`,
+		"6 [{col:1 typ: vm:0 formula:SUM(A1:A5)&\"x\" value:12} {col:2 typ:str vm:0 formula: value:line\r\ntwo中}]",
+	}
+	if dim != "A1:K9" {
+		t.Errorf("dimension %q", dim)
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{
+		`<worksheet><sheetData><row r="x"></row></sheetData></worksheet>`,
+		`<worksheet><sheetData><row><c r="1A"/></row></sheetData></worksheet>`,
+		`<worksheet><sheetData><row><c r="A1"><v>1</v>`,
+		`<worksheet><sheetData><row r="1048577"/></sheetData></worksheet>`,
+	} {
+		s := newSheetScanner(io.NopCloser(strings.NewReader(bad)))
+		if _, _, err := scanAll(s.next, func() int { return s.row }, func() []cellMeta { return s.cells }, func() string { return s.dimension }); err == nil {
+			t.Errorf("no error for %q", bad)
+		}
+	}
+}
+
+// FuzzSheetScanner checks the fast scanner against encoding/xml on every
+// well-formed document.
+func FuzzSheetScanner(f *testing.F) {
+	f.Add(`<worksheet><dimension ref="A1:B2"/><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row><row><c t="e" vm="1"><v>#VALUE!</v></c><c r="C2" t="str"><f>_xlfn.DISPIMG("ID_A",1)</f><v>=DISPIMG("ID_A",1)</v></c></row></sheetData></worksheet>`)
+	f.Add(`<a:worksheet xmlns:a="u"><a:sheetData><a:row r='3' ><a:c r = "B3"><a:f><![CDATA[1&2]]></a:f><a:v>&#65;&amp;</a:v></a:c></a:row></a:sheetData></a:worksheet>`)
+	f.Add(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "x">]><worksheet><!-- --><sheetData><row/><row><c/></row></sheetData></worksheet>`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		// Only well-formed documents are compared.
+		dec := xml.NewDecoder(strings.NewReader(doc))
+		for {
+			_, err := dec.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return
+			}
+		}
+		compareScanners(t, doc)
+	})
+}
