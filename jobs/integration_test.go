@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -10,6 +11,9 @@ import (
 	"github.com/ess-onboard/onboard/ess"
 	"github.com/ess-onboard/onboard/esssim"
 	"github.com/ess-onboard/onboard/internal/benchrate"
+	"github.com/ess-onboard/onboard/repository"
+	"github.com/ess-onboard/onboard/results"
+	"github.com/xuri/excelize/v2"
 )
 
 var (
@@ -142,6 +146,73 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if rounds := h.checkPollingCost(); rounds == 0 {
 		t.Error("no polling round recorded")
+	}
+	checkResultsFile(t, h, batch, map[string]func(col map[string]string){
+		data[0].OpenID: func(col map[string]string) {
+			if col["Status"] != onboard.StateDone || !strings.Contains(col["Authorization"], ess.StatusVerified) ||
+				!strings.HasPrefix(col["Login link"], "http") || !strings.Contains(col["Login link"], "expires") ||
+				!strings.Contains(col["Services"], "AUTO_SIGN: linked http") || !strings.Contains(col["Services"], "MOBILE_CHECK_APPROVER: opened") {
+				t.Errorf("results row of a done company: %v", col)
+			}
+		},
+		bad.OpenID: func(col map[string]string) {
+			if col["Status"] != onboard.StateFailed || col["Error code"] != "InvalidParameter.CardNumber" || col["Error message"] == "" {
+				t.Errorf("results row of the refused company: %v", col)
+			}
+		},
+		rejected.OpenID: func(col map[string]string) {
+			if col["Status"] != onboard.StateAuthRejected || !strings.Contains(col["Authorization"], ess.StatusVerifyingFileRejected) {
+				t.Errorf("results row of the rejected company: %v", col)
+			}
+		},
+	})
+}
+
+// checkResultsFile writes the batch's results file and runs check on the
+// row of each OpenId given (columns by header).
+func checkResultsFile(t *testing.T, h *harness, batch int64, checks map[string]func(col map[string]string)) {
+	t.Helper()
+	ctx := context.Background()
+	b, err := h.store.Batch(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := results.Write(&buf, b, func(fn func(repository.ResultRow) error) error { return h.store.BatchRows(ctx, batch, fn) }); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows(f.GetSheetName(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header []string
+	seen := 0
+	for _, r := range rows {
+		if len(r) > 0 && r[0] == onboard.FieldOpenID {
+			header = r
+			continue
+		}
+		if header == nil || len(r) == 0 {
+			continue
+		}
+		if check, ok := checks[r[0]]; ok {
+			col := map[string]string{}
+			for i, h := range header {
+				if i < len(r) {
+					col[h] = r[i]
+				}
+			}
+			check(col)
+			seen++
+		}
+	}
+	if seen != len(checks) {
+		t.Errorf("found %d of the %d rows to check in the results file", seen, len(checks))
 	}
 }
 

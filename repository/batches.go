@@ -108,6 +108,9 @@ type ResultRow struct {
 	ErrorMessage   string
 	RequestID      string
 	Services       []ServiceStatus // in onboard.ServiceTypes order
+	AuthStatus     string          // AuthorizationStatus last seen on the platform
+	LoginURL       string          // console link issued to the admin the row named
+	LoginExpiresAt time.Time       // when LoginURL stops working
 }
 
 // ServiceStatus is the state of one requested extended service.
@@ -139,7 +142,8 @@ func (s *Store) BatchRows(ctx context.Context, batchID int64, fn func(ResultRow)
 					'service', sv.service, 'state', sv.state, 'url', coalesce(sv.operate_url, ''),
 					'expires_at', sv.url_expires_at, 'error_code', coalesce(sv.last_error_code, ''),
 					'error_message', coalesce(sv.last_error_message, ''))), '[]'::jsonb)
-				FROM organization_services sv WHERE sv.org_id = o.id)
+				FROM organization_services sv WHERE sv.org_id = o.id),
+			coalesce(o.auth_status, ''), coalesce(o.login_url, ''), o.login_url_expires_at
 		FROM batch_rows br
 		LEFT JOIN organizations o ON o.id = br.org_id
 		WHERE br.batch_id = $1
@@ -151,13 +155,17 @@ func (s *Store) BatchRows(ctx context.Context, batchID int64, fn func(ResultRow)
 	for q.Next() {
 		var r ResultRow
 		var cells, reasons, warnings, services []byte
-		var changed *time.Time
+		var changed, loginExp *time.Time
 		if err := q.Scan(&r.Number, &cells, &r.Status, &reasons, &warnings, &r.OpenID, &r.OrgID,
-			&r.DataVersion, &r.State, &changed, &r.ErrorCode, &r.ErrorMessage, &r.RequestID, &services); err != nil {
+			&r.DataVersion, &r.State, &changed, &r.ErrorCode, &r.ErrorMessage, &r.RequestID, &services,
+			&r.AuthStatus, &r.LoginURL, &loginExp); err != nil {
 			return fmt.Errorf("batch %d rows: %w", batchID, mapErr(err))
 		}
 		if changed != nil {
 			r.StateChangedAt = *changed
+		}
+		if loginExp != nil {
+			r.LoginExpiresAt = *loginExp
 		}
 		if err := decodeRow(&r, cells, reasons, warnings, services); err != nil {
 			return fmt.Errorf("batch %d row %d: %w", batchID, r.Number, err)

@@ -121,8 +121,8 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 		if r.Status == "rejected" {
 			status.StyleID = styles.rejected
 		}
-		vals = append(vals, status, reasons(r.Reasons), warnings(r.Warnings), Authorization(r.State),
-			r.ErrorCode, errorMessage(r), "", Services(r.Services))
+		vals = append(vals, status, reasons(r.Reasons), warnings(r.Warnings), authorization(r),
+			r.ErrorCode, errorMessage(r), LoginLink(r), Services(r.Services))
 		cell, _ := excelize.CoordinatesToCellName(1, n)
 		return sw.SetRow(cell, vals)
 	})
@@ -178,6 +178,31 @@ func Authorization(state string) string {
 		return "not verified in time"
 	}
 	return ""
+}
+
+// authorization is the Authorization column: the platform's own status
+// beside what the onboarding state says, e.g. "verified (VERIFIED)".
+func authorization(r repository.ResultRow) string {
+	a := Authorization(r.State)
+	switch {
+	case r.AuthStatus == "":
+		return a
+	case a == "":
+		return r.AuthStatus
+	}
+	return a + " (" + r.AuthStatus + ")"
+}
+
+// LoginLink is the Login link column: the console link issued to the admin
+// the row named, with its expiry.
+func LoginLink(r repository.ResultRow) string {
+	if r.LoginURL == "" {
+		return ""
+	}
+	if r.LoginExpiresAt.IsZero() {
+		return r.LoginURL
+	}
+	return r.LoginURL + " (expires " + r.LoginExpiresAt.UTC().Format("2006-01-02 15:04 UTC") + ")"
 }
 
 func reasons(rs []onboard.RowError) string {
