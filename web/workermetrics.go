@@ -25,6 +25,14 @@ var (
 		"DescribeChannelOrganizations calls spent on authorization polling.", nil, nil)
 	pollOrgsDesc = prometheus.NewDesc("onboard_auth_poll_orgs_total",
 		"Waiting companies covered by authorization polling rounds, summed over rounds.", nil, nil)
+	limiterWaitsDesc = prometheus.NewDesc("onboard_limiter_waits_total",
+		"Calls the shared rate limiter let through in this process.", nil, nil)
+	limiterWaitedDesc = prometheus.NewDesc("onboard_limiter_wait_seconds_total",
+		"Total time calls waited for their turn at the shared rate limiter.", nil, nil)
+	limiterLateDesc = prometheus.NewDesc("onboard_limiter_late_slots_total",
+		"Rate limiter slots given up because the caller woke up late.", nil, nil)
+	limiterRefusalsDesc = prometheus.NewDesc("onboard_limiter_refusals_total",
+		"Turns further away than the limiter's longest wait (the task was put back, not failed).", nil, nil)
 )
 
 // WorkerCollector exports the counters of the workers running in a process
@@ -32,12 +40,20 @@ var (
 // process that runs the workers, for example with WorkerMetricsHandler.
 type WorkerCollector struct {
 	Snapshot func() jobs.MetricsSnapshot
+	// Limiter, when set, gives the shared rate limiter's counters
+	// (jobs.Limiter.Stats).
+	Limiter func() jobs.LimiterStats
 }
 
 // Describe implements prometheus.Collector.
 func (c WorkerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{callsDesc, callSecondsDesc, failuresDesc, rejectionsDesc, transitionsDesc, pollCallsDesc, pollOrgsDesc} {
 		ch <- d
+	}
+	if c.Limiter != nil {
+		for _, d := range []*prometheus.Desc{limiterWaitsDesc, limiterWaitedDesc, limiterLateDesc, limiterRefusalsDesc} {
+			ch <- d
+		}
 	}
 }
 
@@ -65,13 +81,19 @@ func (c WorkerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(pollCallsDesc, float64(s.PollCalls))
 	counter(pollOrgsDesc, float64(s.PollOrgs))
+	if c.Limiter != nil {
+		l := c.Limiter()
+		counter(limiterWaitsDesc, float64(l.Waits))
+		counter(limiterWaitedDesc, l.Waited.Seconds())
+		counter(limiterLateDesc, float64(l.LateSlots))
+		counter(limiterRefusalsDesc, float64(l.Refusals))
+	}
 }
 
 // WorkerMetricsHandler serves the workers' counters (and the Go runtime's)
 // for Prometheus, for a worker process that exposes its own /metrics.
-func WorkerMetricsHandler(snapshot func() jobs.MetricsSnapshot) http.Handler {
+func WorkerMetricsHandler(c WorkerCollector) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
-		WorkerCollector{Snapshot: snapshot})
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}), c)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ess-onboard/onboard/jobs"
 )
@@ -21,7 +22,11 @@ func TestWorkerMetricsHandler(t *testing.T) {
 		PollOrgs:       120,
 	}
 	rec := httptest.NewRecorder()
-	WorkerMetricsHandler(func() jobs.MetricsSnapshot { return snap }).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	lim := jobs.LimiterStats{Waits: 42, Waited: 1500 * time.Millisecond, LateSlots: 1, Refusals: 2}
+	WorkerMetricsHandler(WorkerCollector{
+		Snapshot: func() jobs.MetricsSnapshot { return snap },
+		Limiter:  func() jobs.LimiterStats { return lim },
+	}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	for _, want := range []string{
 		`onboard_api_calls_total{action="SyncProxyOrganization",code="OK"} 40`,
@@ -32,6 +37,10 @@ func TestWorkerMetricsHandler(t *testing.T) {
 		`onboard_state_transitions_total{state="awaiting_auth"} 40`,
 		`onboard_auth_poll_calls_total 3`,
 		`onboard_auth_poll_orgs_total 120`,
+		`onboard_limiter_waits_total 42`,
+		`onboard_limiter_wait_seconds_total 1.5`,
+		`onboard_limiter_late_slots_total 1`,
+		`onboard_limiter_refusals_total 2`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
