@@ -11,8 +11,10 @@ import (
 	"github.com/ess-onboard/onboard/ess"
 	"github.com/ess-onboard/onboard/esssim"
 	"github.com/ess-onboard/onboard/internal/benchrate"
+	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
 	"github.com/ess-onboard/onboard/results"
+	"github.com/hibiken/asynq"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -348,5 +350,79 @@ func TestTwoProcessesShareTheLimit(t *testing.T) {
 	}
 	if n := st.Total(ess.ActionSyncProxyOrganization, "Success"); n != len(data) {
 		t.Errorf("%d syncs, want %d", n, len(data))
+	}
+}
+
+// TestReimportStartsAgainFromSync: an organization whose data changed is
+// synced again from the start; a task of the outdated data version does
+// nothing; while the company is still activating, no console link is asked
+// for a second operator.
+func TestReimportStartsAgainFromSync(t *testing.T) {
+	h := newHarness(t, esssim.Options{Lifecycle: &esssim.Lifecycle{Manual: true}})
+	ctx := context.Background()
+	h.startWorker(workerOpts{})
+	d := benchrate.Org("re", 1, []onboard.ServiceType{autoSign}, true)
+	h.importOrgs([]onboard.OrgData{d})
+	waitFor(t, 60*time.Second, "the first sync", func() bool { return h.org(d.OpenID).State == onboard.StateAwaitingAuth })
+	first := h.org(d.OpenID)
+	if first.LoginOperator != d.AdminOpenID || first.LoginURL == "" {
+		t.Fatalf("first version: login link %q for %q", first.LoginURL, first.LoginOperator)
+	}
+
+	// The file comes again with another address and another admin.
+	d2 := d
+	d2.Address = "广东省 广州市 天河区 体育西路2号"
+	d2.AdminOpenID = "re-admin-other"
+	batch2 := h.importOrgs([]onboard.OrgData{d2})
+	waitFor(t, 60*time.Second, "the second sync", func() bool {
+		o := h.org(d.OpenID)
+		return o.DataVersion == 2 && o.State == onboard.StateAwaitingAuth
+	})
+	view, _ := h.sim.Org(appID, d.OpenID)
+	if view.Syncs != 2 || view.Address != d2.Address {
+		t.Errorf("the platform has %d syncs and address %q, want 2 and the new one", view.Syncs, view.Address)
+	}
+	o := h.org(d.OpenID)
+	if o.LoginOperator != d.AdminOpenID || view.ConsoleOpenID != d.AdminOpenID {
+		t.Errorf("console link now for %q (platform: %q); a second operator must not get one while the first activates", o.LoginOperator, view.ConsoleOpenID)
+	}
+	events, err := h.store.OrgEvents(ctx, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range events {
+		if e.Step == "login_url" && e.Code == "onboard.LoginOperatorInUse" && e.From == onboard.StateQueued {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no event explains the withheld console link: %+v", events)
+	}
+
+	// A task of data version 1 arrives late: it does nothing.
+	if _, err := h.client.Enqueue(jobs.NewResyncTask(o.ID, 1, 99)); err != nil {
+		t.Fatal(err)
+	}
+	in := inspector(t, h)
+	var info *asynq.TaskInfo
+	waitFor(t, 60*time.Second, "the outdated task to run", func() bool {
+		info, err = in.GetTaskInfo(jobs.QueueSync, jobs.ResyncTaskID(o.ID, 1, 99))
+		return err == nil && info.State == asynq.TaskStateCompleted
+	})
+	if !strings.Contains(string(info.Result), "outdated") {
+		t.Errorf("outdated task's result %s", info.Result)
+	}
+	if v, _ := h.sim.Org(appID, d.OpenID); v.Syncs != 2 {
+		t.Errorf("the outdated task synced: %d syncs", v.Syncs)
+	}
+
+	// The company verifies; the new version's services are opened.
+	if err := h.sim.SetStatus(appID, d.OpenID, ess.StatusVerified); err != nil {
+		t.Fatal(err)
+	}
+	counts := h.waitFinal(batch2, 60*time.Second)
+	if counts[onboard.StateDone] != 1 {
+		t.Errorf("states %v, want done", counts)
 	}
 }
