@@ -13,6 +13,39 @@ import (
 	"github.com/hibiken/asynq"
 )
 
+// How an organization moves (states are onboard.State*; each transition is
+// recorded with its time in onboarding_events):
+//
+//	queued ──org:sync──► awaiting_auth ──org:await_auth──► opening_services ──org:open_service──► done
+//	   │                      │  │                               │
+//	   └─► failed             │  └─► timed_out (deadline)        └─► failed (a service refused)
+//	                          └─► auth_rejected
+//
+//   - org:sync calls SyncProxyOrganization with the stored data, then (when
+//     the row named an admin) CreateConsoleLoginUrl for that admin, then
+//     moves the organization to awaiting_auth and makes sure its
+//     application's polling is scheduled. Each step is recorded when it
+//     succeeds, so a retried task goes on where the last try stopped.
+//   - org:await_auth is one polling round of one application (TaskID with
+//     the round number; Postgres holds the schedule). It asks one company at
+//     a time when few wait, or pages through the whole list when many do.
+//     VERIFIED stores the admin's and legal representative's OpenIds and
+//     enqueues one org:open_service per requested service (done at once
+//     when none). VERIFYINGAUTHORIZATIONFILEREJECT is final for the workers
+//     (auth_rejected: someone must talk to the company); if the company
+//     resubmits and is verified later, the reconciliation sweep moves it on
+//     (ApplyAuthStatus accepts VERIFIED from auth_rejected and timed_out).
+//   - org:open_service calls ModifyExtendedService OPEN as the super admin:
+//     a link means linked (the admin must confirm within 24 hours), none
+//     means opened. When no service is still requested the organization is
+//     done, or failed when a service was refused.
+//
+// Errors follow RetryPolicy. A systemic error pauses the application:
+// handlers of a paused application call nothing and leave organizations
+// where they are; Resume re-enqueues them under new TaskIDs. Every task
+// names the data version it was made for and does nothing once the data
+// changed (a re-import queues the new version from sync).
+
 // API is the part of the essbasic client the workers call (*ess.Client).
 type API interface {
 	SyncProxyOrganization(ctx context.Context, req *ess.SyncProxyOrganizationRequest) (*ess.SyncProxyOrganizationResponse, error)
