@@ -346,3 +346,34 @@ func FuzzSheetXML(f *testing.F) {
 		}
 	})
 }
+
+func TestCloseRemovesTemporaryFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	book := writeBook(t, dir, "b.xlsx", [][]any{{"企业标识", "企业名称"}, {"a", "A"}}, nil)
+	b, _ := os.ReadFile(book)
+	zipPath := filepath.Join(dir, "b.zip")
+	writeZip(t, zipPath, map[string][]byte{"b.xlsx": b})
+	for _, p := range []string{book, zipPath} {
+		r, err := Open(p, testOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := r.tmpDir
+		if _, err := os.Stat(tmp); err != nil {
+			t.Fatalf("temporary folder: %v", err)
+		}
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+			t.Errorf("%s still exists after Close (%v)", tmp, err)
+		}
+		if _, err := r.Next(); err == nil {
+			t.Errorf("Next after Close succeeded")
+		}
+	}
+}

@@ -156,6 +156,9 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	if err != nil {
 		return nil, fileErrorf("the workbook in %s cannot be read (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.fileName, err)
 	}
+	// excelize has read the copy; it is not needed any more. (Close removes
+	// the temporary folder in any case.)
+	os.Remove(slim)
 	if r.rows, err = r.xf.Rows(sh.Name); err != nil {
 		return nil, fileErrorf("the sheet %q cannot be read (%v); open the workbook in Excel or WPS, save it again as .xlsx and upload it again", sh.Name, err)
 	}
@@ -311,6 +314,9 @@ func extractWorkbook(zr *zip.ReadCloser, dir string, maxSize int64, fileName str
 	if err != nil {
 		return nil, "", fileErrorf("%s inside %s is not a valid .xlsx file (%v); open it in Excel or WPS, save it as Excel Workbook (.xlsx) and zip it again", b.Name, fileName, err)
 	}
+	// Where the system allows it, unlink the copy at once: the open reader
+	// keeps it readable, and a process that dies leaves nothing behind.
+	os.Remove(dst)
 	return inner, strings.ReplaceAll(b.Name, "\\", "/"), nil
 }
 
