@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -58,19 +59,31 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	rows := func(fn func(repository.ResultRow) error) error { return store.BatchRows(ctx, b.ID, fn) }
-	if *out == "-" {
-		return results.Write(env.Stdout, b, rows)
+	if err := writeOutputFile(env, *out, func(w io.Writer) error { return results.Write(w, b, rows) }); err != nil {
+		return fmt.Errorf("write results of batch %d: %w", b.ID, err)
 	}
+	if *out == "-" {
+		return nil
+	}
+	fmt.Fprintf(env.Stderr, "wrote %s: %d rows of batch %d (%s)\n", *out, b.Rows, b.ID, b.FileName)
+	return nil
+}
 
-	// Write next to the target and rename, so a failure leaves no half file.
-	tmp, err := os.CreateTemp(filepath.Dir(*out), ".export-*.xlsx")
+// writeOutputFile writes a file through write: to standard output for "-",
+// otherwise to a temporary file next to path renamed into place, so a
+// failure leaves no half-written file behind.
+func writeOutputFile(env *Env, path string, write func(io.Writer) error) error {
+	if path == "-" {
+		return write(env.Stdout)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".onboard-*.tmp")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := results.Write(tmp, b, rows); err != nil {
+	if err := write(tmp); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write results of batch %d: %w", b.ID, err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err
@@ -78,9 +91,5 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stderr, "wrote %s: %d rows of batch %d (%s)\n", *out, b.Rows, b.ID, b.FileName)
-	return nil
+	return os.Rename(tmp.Name(), path)
 }
