@@ -75,6 +75,18 @@ func (w *Workers) handleSync(ctx context.Context, t *asynq.Task) error {
 	}
 	res.AppID, res.State = org.AppID, org.State
 	if org.State != onboard.StateQueued {
+		if org.State == onboard.StateAwaitingAuth {
+			// An earlier try may have stopped between recording the state
+			// and enqueueing the polling round: make sure it is scheduled
+			// (a round overdue by far is handed out again).
+			ticket, err := w.store.EnsureAuthPoll(ctx, org.AppID, w.cfg.PollMin, 2*w.cfg.PollMax)
+			if err != nil {
+				return retryAfter(err, w.cfg.Policy.Backoff(tries(ctx)))
+			}
+			if err := w.enqueuePoll(ctx, ticket); err != nil {
+				return retryAfter(err, w.cfg.Policy.Backoff(tries(ctx)))
+			}
+		}
 		res.Outcome = "skipped: already " + org.State
 		writeResult(t, res)
 		return nil
