@@ -1,10 +1,11 @@
 // Command benchimport measures 'onboard import' on a large file against a
-// bare excelize read of the same file: it writes a file of valid rows without
-// images, times a streaming read that only walks the cells and a read
-// through the importer with every rule, then runs
-// 'onboard import --dry-run' and 'onboard import' into a scratch database and
-// reports the wall time, CPU time and peak RSS of each, from the child's
-// rusage. The CPU time of onboard does not include Postgres's or Redis's.
+// bare excelize read of the same file. It writes a file of valid rows without
+// images (importer.GenerateBenchFile), times a streaming read that only walks
+// the cells and a read through the importer with every rule, then runs
+// 'onboard import --dry-run', 'onboard import' and the same import again into
+// a scratch database, and reports the wall time, CPU time and peak RSS of
+// each from the child's rusage (onboard's own CPU time, not Postgres's or
+// Redis's).
 //
 //	benchimport -onboard bin/onboard [-rows 100000] [-runs 3] [-dir out/bench]
 //
@@ -20,7 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/exec"
@@ -68,7 +68,7 @@ func run() error {
 	}
 	path := filepath.Join(*dir, fmt.Sprintf("bench-%d.xlsx", *rows))
 	start := time.Now()
-	if err := generate(path, *rows); err != nil {
+	if err := importer.GenerateBenchFile(path, *rows); err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
 	st, _ := os.Stat(path)
@@ -270,56 +270,6 @@ func bareRead(path string) error {
 	}
 	fmt.Printf("%d rows, %d cells\n", n, cells)
 	return rows.Error()
-}
-
-var headers = []any{"子客企业标识", "企业名称", "统一社会信用代码", "法定代表人", "证件类型", "法定代表人证件号码", "企业地址", "超管标识", "扩展服务"}
-
-// generate writes rows valid organizations without images.
-func generate(path string, n int) error {
-	f := excelize.NewFile()
-	defer f.Close()
-	sw, err := f.NewStreamWriter("Sheet1")
-	if err != nil {
-		return err
-	}
-	text, err := f.NewStyle(&excelize.Style{NumFmt: 49})
-	if err != nil {
-		return err
-	}
-	if err := sw.SetColStyle(1, len(headers), text); err != nil {
-		return err
-	}
-	if err := sw.SetRow("A1", headers); err != nil {
-		return err
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	services := []string{"", "AUTO_SIGN", "AUTO_SIGN,DOWNLOAD_FLOW", "MOBILE_CHECK_APPROVER"}
-	for i := 1; i <= n; i++ {
-		cc17 := fmt.Sprintf("9111010%010d", i)
-		c, err := importer.CreditCodeCheckChar(cc17)
-		if err != nil {
-			return err
-		}
-		birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rng.IntN(20000))
-		id17 := fmt.Sprintf("110105%s%03d", birth.Format("20060102"), rng.IntN(1000))
-		d, err := importer.IDCheckChar(id17)
-		if err != nil {
-			return err
-		}
-		row := []any{
-			fmt.Sprintf("bench-org-%06d", i), fmt.Sprintf("基准测试科技有限公司第%d分公司", i), cc17 + string(c),
-			"张三", "ID_CARD", id17 + string(d), fmt.Sprintf("北京市海淀区中关村大街%d号", i),
-			fmt.Sprintf("bench-admin-%06d", i), services[i%len(services)],
-		}
-		cell, _ := excelize.CoordinatesToCellName(1, i+1)
-		if err := sw.SetRow(cell, row); err != nil {
-			return err
-		}
-	}
-	if err := sw.Flush(); err != nil {
-		return err
-	}
-	return f.SaveAs(path)
 }
 
 func scratchDatabase(ctx context.Context, adminURL string) (string, func(), error) {
