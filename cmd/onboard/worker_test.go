@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -94,17 +93,17 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 		"ESS_SECRET_ID="+esssim.DefaultSecretID, "ESS_SECRET_KEY="+esssim.DefaultSecretKey,
 		"ESS_APP_ID="+esssim.DefaultAppID, "ESS_QUERY_ORG_OPENID="+esssim.DefaultQueryOrgOpenID,
 		"ESS_QUERY_OPERATOR_OPENID="+esssim.DefaultQueryOperatorOpenID, "ESS_RATE_LIMIT=20")
-	start := func() (*exec.Cmd, *bytes.Buffer) {
-		var logs bytes.Buffer
+	start := func() (*exec.Cmd, *lockedBuffer) {
+		logs := &lockedBuffer{}
 		cmd := exec.Command(bin, "worker", "--poll-min", "300ms", "--poll-max", "1s", "--retry-base", "1s",
 			"--retry-max", "2s", "--check-interval", "500ms", "--shutdown-timeout", "5s")
 		cmd.Env = environ
-		cmd.Stdout, cmd.Stderr = &logs, &logs
+		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		return cmd, &logs
+		return cmd, logs
 	}
 	victim, _ := start()
 	survivor, survivorLogs := start()
@@ -126,8 +125,8 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 			var queues []string
 			for _, q := range jobs.Queues {
 				if qi, err := e.inspector.GetQueueInfo(q); err == nil {
-					queues = append(queues, fmt.Sprintf("%s: %d pending %d active %d scheduled %d retry %d archived",
-						q, qi.Pending, qi.Active, qi.Scheduled, qi.Retry, qi.Archived))
+					queues = append(queues, fmt.Sprintf("%s: %d pending %d active %d scheduled %d retry %d archived %d completed",
+						q, qi.Pending, qi.Active, qi.Scheduled, qi.Retry, qi.Archived, qi.Completed))
 				}
 			}
 			t.Fatalf("not all done after the kill: %v\nqueues: %s\nsurvivor's log:\n%s", counts, strings.Join(queues, "; "), survivorLogs)
