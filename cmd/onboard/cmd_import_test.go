@@ -444,3 +444,22 @@ func TestImportQueuesWorkLeftByAnInterruptedImport(t *testing.T) {
 		t.Errorf("still unqueued: %v", left)
 	}
 }
+
+// On a terminal the import shows progress on stderr and the same summary on
+// stdout.
+func TestImportProgressOnTerminal(t *testing.T) {
+	e := newCLIEnv(t)
+	path := newOrgSheet(t, 3).write(t, "orgs.xlsx")
+	var stdout, stderr bytes.Buffer
+	env := &Env{Getenv: func(k string) string { return e.vars[k] }, Stdin: strings.NewReader(""),
+		Stdout: &stdout, Stderr: &stderr, IsTerminal: true}
+	if code := run(context.Background(), []string{"import", path, "--app-id", "app-1"}, env); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "reading orgs.xlsx") || !strings.Contains(stderr.String(), "queueing") {
+		t.Errorf("no progress on stderr: %q", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "enqueued:  3\n") {
+		t.Errorf("summary on stdout: %q", stdout.String())
+	}
+}
