@@ -91,12 +91,12 @@ func (w *Workers) Run(ctx context.Context, cfg ServerConfig) error {
 		}
 		srv := asynq.NewServer(cfg.Redis, asynq.Config{
 			Concurrency:              n,
-			Queues:                   map[string]int{q.name: 1},
+			Queues:                   map[string]int{w.Queue(q.name): 1},
 			IsFailure:                IsFailure,
 			RetryDelayFunc:           RetryDelayFunc(w.cfg.Policy),
 			ShutdownTimeout:          cfg.ShutdownTimeout,
 			DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
-			Logger:                   asynqLogger{log.With("queue", q.name)},
+			Logger:                   asynqLogger{log.With("queue", w.Queue(q.name))},
 			LogLevel:                 cfg.LogLevel,
 		})
 		if err := srv.Start(q.handler); err != nil {
@@ -148,16 +148,16 @@ func (w *Workers) Resume(ctx context.Context, appID string) (ResumeResult, error
 		return ResumeResult{}, err
 	}
 	res := ResumeResult{Generation: gen}
-	var tasks []*asynq.Task
+	var tasks []queued
 	awaiting := false
 	for _, p := range pending {
 		switch p.State {
 		case "queued":
-			tasks = append(tasks, NewResyncTask(p.ID, p.DataVersion, gen))
+			tasks = append(tasks, queued{NewResyncTask(p.ID, p.DataVersion, gen), w.Queue(QueueSync)})
 			res.Syncs++
 		case "opening_services":
 			for _, s := range p.Services {
-				tasks = append(tasks, NewOpenServiceTask(p.ID, p.DataVersion, s, gen))
+				tasks = append(tasks, queued{NewOpenServiceTask(p.ID, p.DataVersion, s, gen), w.Queue(QueueService)})
 				res.Services++
 			}
 		case "awaiting_auth":
@@ -180,10 +180,16 @@ func (w *Workers) Resume(ctx context.Context, appID string) (ResumeResult, error
 	return res, nil
 }
 
+// queued is a task and the queue it goes to.
+type queued struct {
+	task  *asynq.Task
+	queue string
+}
+
 // enqueueAll enqueues tasks from a few goroutines; a TaskID already taken
 // counts as enqueued.
-func enqueueAll(ctx context.Context, enq TaskEnqueuer, tasks []*asynq.Task) error {
-	ch := make(chan *asynq.Task)
+func enqueueAll(ctx context.Context, enq TaskEnqueuer, tasks []queued) error {
+	ch := make(chan queued)
 	var mu sync.Mutex
 	var first error
 	var wg sync.WaitGroup
@@ -192,10 +198,10 @@ func enqueueAll(ctx context.Context, enq TaskEnqueuer, tasks []*asynq.Task) erro
 		go func() {
 			defer wg.Done()
 			for t := range ch {
-				if _, err := enq.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+				if _, err := enq.EnqueueContext(ctx, t.task, asynq.Queue(t.queue)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 					mu.Lock()
 					if first == nil {
-						first = fmt.Errorf("enqueue %s: %w", t.Type(), err)
+						first = fmt.Errorf("enqueue %s: %w", t.task.Type(), err)
 					}
 					mu.Unlock()
 				}

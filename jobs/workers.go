@@ -226,6 +226,11 @@ type Config struct {
 	RateLimitBackoff time.Duration
 	// Policy decides retries by error class.
 	Policy RetryPolicy
+	// QueuePrefix is put before every queue name this process serves and
+	// enqueues to, to keep separate sets of workers apart on one Redis
+	// database (tests). Imports and the reconciliation sweep enqueue to the
+	// plain names; "" (the default) is what they expect.
+	QueuePrefix string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil means slog.Default().
@@ -280,6 +285,9 @@ func NewWorkers(store Store, api API, lim *Limiter, enq TaskEnqueuer, cfg Config
 	}
 	return &Workers{store: store, api: api, lim: lim, enq: enq, cfg: cfg, log: log, metrics: newMetrics()}
 }
+
+// Queue returns the name this process uses for queue q (QueueSync...).
+func (w *Workers) Queue(q string) string { return w.cfg.QueuePrefix + q }
 
 // Metrics returns the workers' counters.
 func (w *Workers) Metrics() *Metrics { return w.metrics }
@@ -413,7 +421,7 @@ func (w *Workers) enqueuePoll(ctx context.Context, t *PollTicket) error {
 	if t == nil {
 		return nil
 	}
-	_, err := w.enq.EnqueueContext(ctx, NewAuthPollTask(t.AppID, t.Round), asynq.ProcessAt(t.At))
+	_, err := w.enq.EnqueueContext(ctx, NewAuthPollTask(t.AppID, t.Round), asynq.ProcessAt(t.At), asynq.Queue(w.Queue(QueueAuth)))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue polling round %d of %s: %w", t.Round, t.AppID, err)
 	}
@@ -423,7 +431,7 @@ func (w *Workers) enqueuePoll(ctx context.Context, t *PollTicket) error {
 // enqueueServices enqueues one org:open_service task per service.
 func (w *Workers) enqueueServices(ctx context.Context, orgID int64, version int, services []string, generation int) error {
 	for _, s := range services {
-		_, err := w.enq.EnqueueContext(ctx, NewOpenServiceTask(orgID, version, s, generation))
+		_, err := w.enq.EnqueueContext(ctx, NewOpenServiceTask(orgID, version, s, generation), asynq.Queue(w.Queue(QueueService)))
 		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return fmt.Errorf("enqueue %s of organization %d: %w", s, orgID, err)
 		}

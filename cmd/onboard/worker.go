@@ -70,6 +70,7 @@ type workerFlags struct {
 	retryBase       time.Duration
 	retryMax        time.Duration
 	checkInterval   time.Duration
+	queuePrefix     string
 }
 
 func runWorker(ctx context.Context, env *Env, args []string) error {
@@ -87,6 +88,7 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	fs.DurationVar(&f.retryBase, "retry-base", 5*time.Second, "back-off after the first transient failure (doubles per try)")
 	fs.DurationVar(&f.retryMax, "retry-max", 10*time.Minute, "longest back-off between tries")
 	fs.DurationVar(&f.checkInterval, "check-interval", 0, "how often scheduled and retried tasks are moved to their queue (0: asynq's 5s)")
+	fs.StringVar(&f.queuePrefix, "queue-prefix", "", "put this before every queue name and rate limiter key, to keep a separate set of workers apart on one Redis (import and the sweep use the plain names)")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
@@ -106,8 +108,12 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer p.close()
+	names := make([]string, len(jobs.Queues))
+	for i, q := range jobs.Queues {
+		names[i] = p.workers.Queue(q)
+	}
 	fmt.Fprintf(env.Stderr, "onboard worker: serving %s (sync and service slots %d, limit %d calls/s per action)\n",
-		strings.Join(jobs.Queues, ", "), p.conc[jobs.QueueSync], cfg.ESSRateLimit)
+		strings.Join(names, ", "), p.conc[jobs.QueueSync], cfg.ESSRateLimit)
 	return p.run(ctx)
 }
 
@@ -174,7 +180,7 @@ func openWorkers(ctx context.Context, cfg Config, f workerFlags, log *slog.Logge
 		return nil, fmt.Errorf("apply migrations: %w", err)
 	}
 
-	lim := jobs.NewLimiter(rc, jobs.LimiterConfig{Rate: float64(cfg.ESSRateLimit)})
+	lim := jobs.NewLimiter(rc, jobs.LimiterConfig{Rate: float64(cfg.ESSRateLimit), Prefix: f.queuePrefix + "onboard:rl"})
 	api, err := ess.New(ess.Config{
 		Endpoint: cfg.ESSEndpoint, SecretID: cfg.ESSSecretID, SecretKey: cfg.ESSSecretKey,
 		Region: cfg.ESSRegion, Timeout: cfg.ESSTimeout,
@@ -194,6 +200,7 @@ func openWorkers(ctx context.Context, cfg Config, f workerFlags, log *slog.Logge
 		PollMax:         f.pollMax,
 		Policy:          jobs.RetryPolicy{MaxTries: f.maxTries, BaseDelay: f.retryBase, MaxDelay: f.retryMax},
 		Logger:          log,
+		QueuePrefix:     f.queuePrefix,
 	}
 	if f.rateScope == "credential" {
 		scope := jobs.CredentialScope(cfg.ESSSecretID)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
@@ -15,11 +17,13 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/ess"
 	"github.com/ess-onboard/onboard/esssim"
 	"github.com/ess-onboard/onboard/internal/benchrate"
+	"github.com/ess-onboard/onboard/internal/testenv"
 	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
 )
@@ -27,6 +31,12 @@ import (
 // importTestOrgs stores n generated companies as one batch of the
 // simulator's application and queues their sync tasks.
 func importTestOrgs(t *testing.T, e *cliEnv, prefix string, n int, services []onboard.ServiceType) (*repository.Store, int64) {
+	return importTestOrgsTo(t, e, prefix, n, services, e.redisURL, "")
+}
+
+// importTestOrgsTo is importTestOrgs with the sync tasks sent to queue of
+// the Redis at redisURL.
+func importTestOrgsTo(t *testing.T, e *cliEnv, prefix string, n int, services []onboard.ServiceType, redisURL, queue string) (*repository.Store, int64) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := openMigratedStore(ctx, Config{DatabaseURL: e.dbURL})
@@ -43,10 +53,10 @@ func importTestOrgs(t *testing.T, e *cliEnv, prefix string, n int, services []on
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt, _ := asynq.ParseRedisURI(e.redisURL)
+	opt, _ := asynq.ParseRedisURI(redisURL)
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	if _, err := (&jobs.Enqueuer{Client: client, Recorder: store}).EnqueueSync(ctx, res.ToEnqueue); err != nil {
+	if _, err := (&jobs.Enqueuer{Client: client, Recorder: store, Queue: queue}).EnqueueSync(ctx, res.ToEnqueue); err != nil {
 		t.Fatal(err)
 	}
 	return store, res.BatchID
@@ -81,22 +91,31 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newCLIEnv(t)
+	// The worker processes need their tasks to stay in Redis for minutes,
+	// but every other test of this package (and other people's runs of it)
+	// flushes db 3 as it starts. So this test uses db 6, which no test
+	// flushes, under queue names and limiter keys of its own, and deletes
+	// only its own keys at the end.
+	redisURL, prefix := isolatedRedis(t, 6)
 	sim := esssim.New(esssim.Options{Lifecycle: &esssim.Lifecycle{Unverified: 200 * time.Millisecond,
 		Verifying: 200 * time.Millisecond, Pending: 200 * time.Millisecond}})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	const n = 80
-	store, batch := importTestOrgs(t, e, "kill", n, []onboard.ServiceType{onboard.ServiceAutoSign})
+	store, batch := importTestOrgsTo(t, e, "kill", n, []onboard.ServiceType{onboard.ServiceAutoSign}, redisURL, prefix+jobs.QueueSync)
+	opt, _ := asynq.ParseRedisURI(redisURL)
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
 
 	environ := append(os.Environ(),
-		"DATABASE_URL="+e.dbURL, "REDIS_URL="+e.redisURL, "ESS_ENDPOINT="+srv.URL,
+		"DATABASE_URL="+e.dbURL, "REDIS_URL="+redisURL, "ESS_ENDPOINT="+srv.URL,
 		"ESS_SECRET_ID="+esssim.DefaultSecretID, "ESS_SECRET_KEY="+esssim.DefaultSecretKey,
 		"ESS_APP_ID="+esssim.DefaultAppID, "ESS_QUERY_ORG_OPENID="+esssim.DefaultQueryOrgOpenID,
 		"ESS_QUERY_OPERATOR_OPENID="+esssim.DefaultQueryOperatorOpenID, "ESS_RATE_LIMIT=20")
 	start := func() (*exec.Cmd, *lockedBuffer) {
 		logs := &lockedBuffer{}
 		cmd := exec.Command(bin, "worker", "--poll-min", "300ms", "--poll-max", "1s", "--retry-base", "1s",
-			"--retry-max", "2s", "--check-interval", "500ms", "--shutdown-timeout", "5s")
+			"--retry-max", "2s", "--check-interval", "500ms", "--shutdown-timeout", "5s", "--queue-prefix", prefix)
 		cmd.Env = environ
 		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
@@ -105,7 +124,7 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		return cmd, logs
 	}
-	victim, _ := start()
+	victim, victimLogs := start()
 	survivor, survivorLogs := start()
 
 	ctx := context.Background()
@@ -117,6 +136,11 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim.Wait()
+	defer func() {
+		if t.Failed() {
+			t.Logf("killed worker's log:\n%s", victimLogs)
+		}
+	}()
 
 	var counts map[string]int
 	deadline := time.Now().Add(4 * time.Minute)
@@ -124,12 +148,14 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 		if time.Now().After(deadline) {
 			var queues []string
 			for _, q := range jobs.Queues {
-				if qi, err := e.inspector.GetQueueInfo(q); err == nil {
+				if qi, err := insp.GetQueueInfo(prefix + q); err == nil {
 					queues = append(queues, fmt.Sprintf("%s: %d pending %d active %d scheduled %d retry %d archived %d completed",
 						q, qi.Pending, qi.Active, qi.Scheduled, qi.Retry, qi.Archived, qi.Completed))
 				}
 			}
-			t.Fatalf("not all done after the kill: %v\nqueues: %s\nsurvivor's log:\n%s", counts, strings.Join(queues, "; "), survivorLogs)
+			app, _ := store.Application(ctx, esssim.DefaultAppID)
+			t.Fatalf("not all done after the kill: %v\napplication: %+v\nsimulator: %v\nqueues: %s\nsurvivor's log:\n%s",
+				counts, app, sim.Stats().Calls, strings.Join(queues, "; "), survivorLogs)
 		}
 		time.Sleep(200 * time.Millisecond)
 		counts, err = store.StateCounts(ctx, batch)
@@ -158,6 +184,38 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("worker still running 30s after SIGTERM")
 	}
+}
+
+// isolatedRedis returns the URL of Redis db db and a key prefix unique to
+// this run; the keys under it are deleted when the test ends.
+func isolatedRedis(t *testing.T, db int) (url, prefix string) {
+	t.Helper()
+	url = fmt.Sprintf("%s/%d", testenv.RedisURL(), db)
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(opt)
+	if err := rc.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("Redis at %s: %v", url, err)
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	prefix = "t" + hex.EncodeToString(b) + "-"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		for _, pattern := range []string{"asynq:{" + prefix + "*", prefix + "*"} {
+			iter := rc.Scan(ctx, 0, pattern, 500).Iterator()
+			for iter.Next(ctx) {
+				rc.Del(ctx, iter.Val())
+			}
+		}
+		for _, q := range jobs.Queues {
+			rc.SRem(ctx, "asynq:queues", prefix+q)
+		}
+		rc.Close()
+	})
+	return url, prefix
 }
 
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
