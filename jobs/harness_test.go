@@ -2,6 +2,9 @@ package jobs_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,10 +26,11 @@ import (
 	"github.com/ess-onboard/onboard/repository"
 )
 
-// The integration tests of this file share Redis db 2 with the package's
-// other tests; they run one after another (no t.Parallel) and each starts
-// from a flushed db.
-const redisDB = 2
+// The integration tests keep work in Redis for many seconds, while every
+// other test of this package (and other people's runs of it) flushes db 2
+// as it starts. So they use db 6, which no test flushes, under queue names
+// and limiter keys unique to the test, and delete only their own keys.
+const redisDB = 6
 
 const appID = esssim.DefaultAppID
 
@@ -37,6 +41,7 @@ type harness struct {
 	sim      *esssim.Server
 	simURL   string
 	redisURL string
+	prefix   string // of this test's queue names and limiter keys
 	redisOpt asynq.RedisConnOpt
 	client   *asynq.Client
 }
@@ -53,7 +58,7 @@ func newHarness(t *testing.T, opts esssim.Options) *harness {
 	if _, err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_, redisURL := testenv.Redis(t, redisDB)
+	redisURL, prefix := isolatedRedis(t, redisDB)
 	redisOpt, err := asynq.ParseRedisURI(redisURL)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +71,7 @@ func newHarness(t *testing.T, opts esssim.Options) *harness {
 	sim := esssim.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	return &harness{t: t, store: store, sim: sim, simURL: srv.URL, redisURL: redisURL, redisOpt: redisOpt, client: client}
+	return &harness{t: t, store: store, sim: sim, simURL: srv.URL, redisURL: redisURL, prefix: prefix, redisOpt: redisOpt, client: client}
 }
 
 // workerOpts tune one worker process of a test.
@@ -98,7 +103,7 @@ func (h *harness) startWorker(o workerOpts) (*jobs.Workers, func()) {
 		h.t.Fatal(err)
 	}
 	rdb := redis.NewClient(opt)
-	lim := jobs.NewLimiter(rdb, jobs.LimiterConfig{Rate: o.rate})
+	lim := jobs.NewLimiter(rdb, jobs.LimiterConfig{Rate: o.rate, Prefix: h.prefix + "onboard:rl"})
 	api, err := ess.New(ess.Config{Endpoint: h.simURL, SecretID: esssim.DefaultSecretID, SecretKey: o.secretKey,
 		Timeout: 10 * time.Second, Transport: &jobs.LimitedTransport{Limiter: lim, DefaultScope: appID, Base: http.DefaultTransport}})
 	if err != nil {
@@ -116,6 +121,7 @@ func (h *harness) startWorker(o workerOpts) (*jobs.Workers, func()) {
 		PollMax:         time.Second,
 		Policy:          jobs.RetryPolicy{MaxTries: o.maxTries, BaseDelay: time.Second, MaxDelay: 2 * time.Second},
 		Logger:          logger,
+		QueuePrefix:     h.prefix,
 	}
 	if o.configure != nil {
 		o.configure(&cfg)
@@ -162,7 +168,7 @@ func (h *harness) importOrgs(data []onboard.OrgData) int64 {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	e := &jobs.Enqueuer{Client: h.client, Recorder: h.store}
+	e := &jobs.Enqueuer{Client: h.client, Recorder: h.store, Queue: h.prefix + jobs.QueueSync}
 	if _, err := e.EnqueueSync(ctx, res.ToEnqueue); err != nil {
 		h.t.Fatal(err)
 	}
@@ -245,4 +251,36 @@ func inspector(t *testing.T, h *harness) *asynq.Inspector {
 	in := asynq.NewInspector(h.redisOpt)
 	t.Cleanup(func() { in.Close() })
 	return in
+}
+
+// isolatedRedis returns the URL of Redis db db and a key prefix unique to
+// this test; the keys under it are deleted when the test ends.
+func isolatedRedis(t *testing.T, db int) (url, prefix string) {
+	t.Helper()
+	url = fmt.Sprintf("%s/%d", testenv.RedisURL(), db)
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(opt)
+	if err := rc.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("Redis at %s: %v", url, err)
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	prefix = "t" + hex.EncodeToString(b) + "-"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		for _, pattern := range []string{"asynq:{" + prefix + "*", prefix + "*"} {
+			iter := rc.Scan(ctx, 0, pattern, 500).Iterator()
+			for iter.Next(ctx) {
+				rc.Del(ctx, iter.Val())
+			}
+		}
+		for _, q := range jobs.Queues {
+			rc.SRem(ctx, "asynq:queues", prefix+q)
+		}
+		rc.Close()
+	})
+	return url, prefix
 }

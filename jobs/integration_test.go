@@ -268,7 +268,7 @@ func TestSystemicErrorPausesAndResume(t *testing.T) {
 	// Let the tasks still queued run into the pause.
 	waitFor(t, 60*time.Second, "the sync queue to drain", func() bool {
 		in := inspector(t, h)
-		q, err := in.GetQueueInfo("onboard-sync")
+		q, err := in.GetQueueInfo(h.prefix + jobs.QueueSync)
 		return err == nil && q.Pending == 0 && q.Active == 0 && q.Retry == 0
 	})
 	stop()
@@ -401,13 +401,13 @@ func TestReimportStartsAgainFromSync(t *testing.T) {
 	}
 
 	// A task of data version 1 arrives late: it does nothing.
-	if _, err := h.client.Enqueue(jobs.NewResyncTask(o.ID, 1, 99)); err != nil {
+	if _, err := h.client.Enqueue(jobs.NewResyncTask(o.ID, 1, 99), asynq.Queue(h.prefix+jobs.QueueSync)); err != nil {
 		t.Fatal(err)
 	}
 	in := inspector(t, h)
 	var info *asynq.TaskInfo
 	waitFor(t, 60*time.Second, "the outdated task to run", func() bool {
-		info, err = in.GetTaskInfo(jobs.QueueSync, jobs.ResyncTaskID(o.ID, 1, 99))
+		info, err = in.GetTaskInfo(h.prefix+jobs.QueueSync, jobs.ResyncTaskID(o.ID, 1, 99))
 		return err == nil && info.State == asynq.TaskStateCompleted
 	})
 	if !strings.Contains(string(info.Result), "outdated") {
