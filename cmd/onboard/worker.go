@@ -161,7 +161,7 @@ func openWorkers(ctx context.Context, cfg Config, f workerFlags, log *slog.Logge
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	rc, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	rc, ok := limiterRedisOpt(redisOpt, cfg.ESSRateLimit).MakeRedisClient().(redis.UniversalClient)
 	if !ok {
 		return nil, errors.New("REDIS_URL: unsupported Redis connection type")
 	}
@@ -244,4 +244,22 @@ func warnEviction(ctx context.Context, rc redis.UniversalClient, log *slog.Logge
 	if p := v["maxmemory-policy"]; p != "noeviction" {
 		log.Warn("Redis maxmemory-policy is not noeviction: under memory pressure Redis may drop queued tasks", "maxmemory-policy", p)
 	}
+}
+
+// limiterRedisOpt is redisOpt with a connection pool large enough that the
+// rate limiter's callers never queue for a connection: a caller that waits
+// for one would learn its turn late and give the turn up.
+func limiterRedisOpt(opt asynq.RedisConnOpt, rate int) asynq.RedisConnOpt {
+	size := 2*(int(float64(rate)*0.4)+4)*2 + 20
+	switch o := opt.(type) {
+	case asynq.RedisClientOpt:
+		o.PoolSize = max(o.PoolSize, size)
+		return o
+	case asynq.RedisFailoverClientOpt:
+		o.PoolSize = max(o.PoolSize, size)
+		return o
+	case asynq.RedisClusterClientOpt:
+		return o
+	}
+	return opt
 }
