@@ -4,7 +4,7 @@ BIN       := bin/onboard
 FUZZTIME  ?= 5s
 DEMO_DIR  ?= out/demo
 
-.PHONY: all build services demo test vet fmt-check fuzz bench-import bench-rate clean
+.PHONY: all build services browser demo test vet fmt-check fuzz bench-import bench-rate clean
 
 all: build
 
@@ -15,12 +15,17 @@ build:
 services:
 	@./scripts/services.sh
 
+# Install Chromium for the browser test when missing (Debian, as root).
+browser:
+	@./scripts/chromium.sh
+
 demo: services build
 	./$(BIN) demo --out $(DEMO_DIR)
 
 # The full test suite: vet, formatting, every package with the race detector,
-# then each fuzz target for $(FUZZTIME).
-test: services vet fmt-check
+# then each fuzz target for $(FUZZTIME). Installs Chromium for the browser test
+# when it is missing and the machine can.
+test: services browser vet fmt-check
 	$(GO) test -race -count=1 -timeout 30m ./...
 	@$(MAKE) --no-print-directory fuzz
 

@@ -29,6 +29,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ess-onboard/onboard/importer"
 )
 
 //go:embed templates/*.html
@@ -37,8 +39,9 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// DefaultMaxUploadSize is the largest upload accepted unless configured.
-const DefaultMaxUploadSize = 64 << 20
+// DefaultMaxUploadSize is the largest upload accepted unless configured: the
+// same limit the command line's import applies.
+const DefaultMaxUploadSize = importer.DefaultMaxFileSize
 
 // Check is one readiness check, such as a Postgres or Redis ping.
 type Check struct {
