@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +14,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/ess-onboard/onboard/esssim"
 	"github.com/ess-onboard/onboard/importer"
+	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
 	"github.com/ess-onboard/onboard/results"
 )
@@ -93,8 +99,15 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "wrote the sample spreadsheet to %s\n", samplePath)
 
-	// 4. Import it, exactly as 'onboard import' does.
-	imp, err := importFile(ctx, env, cfg, importFlags{appID: cfg.AppID, filePath: samplePath, maxSize: importer.DefaultMaxFileSize})
+	// 4. Import it as 'onboard import' does, but into queues of this run
+	// (a random prefix): Redis keeps finished tasks for a day, and their
+	// TaskIDs, made of database ids, would collide with this run's when the
+	// database was created afresh.
+	prefix, err := demoPrefix()
+	if err != nil {
+		return err
+	}
+	imp, err := demoImport(ctx, cfg, samplePath, prefix)
 	if err != nil {
 		return err
 	}
@@ -109,7 +122,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	log := slog.New(slog.NewTextHandler(logw, nil))
 	wf := workerFlags{rateScope: "app", loginEndpoint: "H5", authTimeout: *timeout, pollMin: 500 * time.Millisecond,
 		pollMax: 2 * time.Second, shutdownTimeout: 5 * time.Second, maxTries: 6, retryBase: time.Second,
-		retryMax: 5 * time.Second, checkInterval: 500 * time.Millisecond}
+		retryMax: 5 * time.Second, checkInterval: 500 * time.Millisecond, queuePrefix: prefix}
 	p, err := openWorkers(ctx, cfg, wf, log)
 	if err != nil {
 		return err
@@ -134,6 +147,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	if err := stop(); err != nil {
 		return err
 	}
+	defer dropDemoQueues(cfg, prefix)
 	r, _, err := readStatus(ctx, p.store, batch)
 	if err != nil {
 		return err
@@ -196,4 +210,66 @@ func writeFile(path string, fn func(io.Writer) error) error {
 		return err
 	}
 	return f.Close()
+}
+
+func demoPrefix() (string, error) {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "demo-" + hex.EncodeToString(b) + "-", nil
+}
+
+// demoImport imports the sample and queues its sync tasks under prefix.
+func demoImport(ctx context.Context, cfg Config, path, prefix string) (*importOutput, error) {
+	rd, err := importer.Open(path, importer.Options{})
+	if err != nil {
+		return nil, refused(path, err)
+	}
+	defer rd.Close()
+	store, err := openMigratedStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	res, err := store.Import(ctx, repository.ImportParams{AppID: cfg.AppID, FileName: rd.FileName(),
+		FileSHA256: rd.SHA256(), Sheet: rd.Sheet(), HeaderRow: rd.HeaderRow(), Headers: rd.Headers()}, rd, nil)
+	if err != nil {
+		return nil, err
+	}
+	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	client := asynq.NewClient(redisOpt)
+	defer client.Close()
+	enq := &jobs.Enqueuer{Client: client, Recorder: store, Queue: prefix + jobs.QueueSync}
+	if _, err := enq.EnqueueSync(ctx, res.ToEnqueue); err != nil {
+		return nil, err
+	}
+	return &importOutput{res: res}, nil
+}
+
+// dropDemoQueues removes the demo's queues, tasks and limiter keys from
+// Redis.
+func dropDemoQueues(cfg Config, prefix string) {
+	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return
+	}
+	rc, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return
+	}
+	defer rc.Close()
+	ctx := context.Background()
+	for _, pattern := range []string{"asynq:{" + prefix + "*", prefix + "*"} {
+		iter := rc.Scan(ctx, 0, pattern, 500).Iterator()
+		for iter.Next(ctx) {
+			rc.Del(ctx, iter.Val())
+		}
+	}
+	for _, q := range jobs.Queues {
+		rc.SRem(ctx, "asynq:queues", prefix+q)
+	}
 }
