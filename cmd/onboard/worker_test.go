@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -62,23 +61,15 @@ func importTestOrgsTo(t *testing.T, e *cliEnv, prefix string, n int, services []
 	return store, res.BatchID
 }
 
-// buildOnboard builds the onboard binary once per test run.
-var buildOnboard = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "onboard-bin-")
-	if err != nil {
-		return "", err
+// buildOnboard builds the onboard binary into a temporary folder.
+func buildOnboard(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "onboard")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	bin := filepath.Join(dir, "onboard")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", &buildError{string(out)}
-	}
-	return bin, nil
-})
-
-type buildError struct{ out string }
-
-func (e *buildError) Error() string { return "go build: " + e.out }
+	return bin
+}
 
 // TestWorkerProcessesShareTheLimitAndSurviveAKill runs two real 'onboard
 // worker' processes against the simulator, SIGKILLs one mid-batch, and
@@ -86,10 +77,7 @@ func (e *buildError) Error() string { return "go build: " + e.out }
 // refused a call for the rate limit, and that the survivor shuts down
 // cleanly on SIGTERM.
 func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
-	bin, err := buildOnboard()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildOnboard(t)
 	e := newCLIEnv(t)
 	// The worker processes need their tasks to stay in Redis for minutes,
 	// but every other test of this package (and other people's runs of it)
@@ -158,6 +146,7 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 				counts, app, sim.Stats().Calls, strings.Join(queues, "; "), survivorLogs)
 		}
 		time.Sleep(200 * time.Millisecond)
+		var err error
 		counts, err = store.StateCounts(ctx, batch)
 		if err != nil {
 			t.Fatal(err)
