@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -22,6 +23,7 @@ import (
 	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
 	"github.com/ess-onboard/onboard/results"
+	"github.com/ess-onboard/onboard/web"
 )
 
 func init() {
@@ -38,7 +40,13 @@ essbasic simulator on a loopback port (companies verify themselves within
 seconds; one in ten has its authorization letter rejected), applies the
 database migrations, writes the sample spreadsheet, imports it (showing the
 rows it rejects), runs the workers until every organization is final, then
-prints the summary and writes the results file.
+prints the summary and writes the results file. Then it serves the dashboard
+(--serve) with the simulator and the workers still running, so files uploaded
+there are onboarded too, until Ctrl-C. With CI=true, or --serve "", it ends
+after the summary.
+
+Each run uses an application of its own (onboard-demo-<random>), so every run
+shows the whole story, and the dashboard lists every run's batch.
 
 It uses DATABASE_URL and REDIS_URL like every command (the database is
 created when missing) and the simulator's own application and credentials,
@@ -48,7 +56,8 @@ a real deployment sharing that Redis would pick up the demo's tasks.
 Files written to --out: sample.xlsx (the input) and results.xlsx.`
 
 func runDemo(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "demo", "demo [--out DIR] [--timeout D]", demoDescription)
+	fs := newFlagSet(env, "demo", "demo [--out DIR] [--timeout D] [--serve ADDR]", demoDescription)
+	serveAddr := fs.String("serve", "127.0.0.1:8080", "address of the dashboard served after the summary; \"\" for none")
 	out := fs.String("out", "out/demo", "folder for sample.xlsx and results.xlsx")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up when organizations are not final after this long")
 	verbose := fs.Bool("v", false, "show the workers' log")
@@ -81,8 +90,15 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	defer hs.Close()
 	cfg.ESSEndpoint = "http://" + ln.Addr().String()
 	cfg.ESSSecretID, cfg.ESSSecretKey, cfg.ESSRegion = esssim.DefaultSecretID, esssim.DefaultSecretKey, ""
-	cfg.AppID = esssim.DefaultAppID
+	prefix, err := demoPrefix()
+	if err != nil {
+		return err
+	}
+	cfg.AppID = "onboard-" + strings.TrimSuffix(prefix, "-")
 	cfg.QueryOrgOpenID, cfg.QueryOperatorOpenID = esssim.DefaultQueryOrgOpenID, esssim.DefaultQueryOperatorOpenID
+	if err := sim.AddApp(esssim.App{AppID: cfg.AppID, QueryOrgOpenID: cfg.QueryOrgOpenID, QueryOperatorOpenID: cfg.QueryOperatorOpenID}); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 	fmt.Fprintf(env.Stdout, "simulator on %s (application %s)\n", cfg.ESSEndpoint, cfg.AppID)
 
 	// 2. The database, created when missing, and its migrations.
@@ -103,10 +119,6 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	// (a random prefix): Redis keeps finished tasks for a day, and their
 	// TaskIDs, made of database ids, would collide with this run's when the
 	// database was created afresh.
-	prefix, err := demoPrefix()
-	if err != nil {
-		return err
-	}
 	imp, err := demoImport(ctx, cfg, samplePath, prefix)
 	if err != nil {
 		return err
@@ -140,14 +152,11 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintln(env.Stdout)
 	wait, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	defer dropDemoQueues(cfg, prefix) // after the workers stop
+	defer stop()
 	if err := watchStatus(wait, env, p.store, batch, true, false, time.Second); err != nil {
-		stop()
 		return err
 	}
-	if err := stop(); err != nil {
-		return err
-	}
-	defer dropDemoQueues(cfg, prefix)
 	r, _, err := readStatus(ctx, p.store, batch)
 	if err != nil {
 		return err
@@ -185,6 +194,38 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "; %d rows rejected at import\n", imp.res.Rejected)
 	fmt.Fprintf(env.Stdout, "the simulator answered %d calls; %d were refused for the rate limit\n", totalCalls(st), rejected)
 	fmt.Fprintf(env.Stdout, "results file: %s\n", resultsPath)
+
+	if *serveAddr == "" {
+		return nil
+	}
+	if env.Getenv("CI") == "true" {
+		fmt.Fprintln(env.Stdout, "CI=true: not starting the dashboard (run 'onboard serve' to see it)")
+		return nil
+	}
+	return serveDemo(ctx, env, cfg, *serveAddr, prefix, log)
+}
+
+// serveDemo serves the dashboard on the demo's data and queues until ctx
+// ends. A busy address falls back to a free port.
+func serveDemo(ctx context.Context, env *Env, cfg Config, addr, prefix string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(env.Stdout, "%s is busy (%v); using a free port\n", addr, err)
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return fmt.Errorf("demo: dashboard: %w", err)
+		}
+	}
+	d, err := openDashboard(ctx, cfg, serveFlags{addr: ln.Addr().String(), maxUpload: web.DefaultMaxUploadSize, queuePrefix: prefix}, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer d.close()
+	fmt.Fprintf(env.Stdout, "\ndashboard: http://%s/  (queues at /monitoring/; upload more files there,\n"+
+		"the simulator and the workers keep running; press Ctrl-C to stop)\n", ln.Addr())
+	if err := d.server.Serve(ctx, ln); err != nil && ctx.Err() == nil {
+		return err
+	}
 	return nil
 }
 
@@ -232,11 +273,6 @@ func demoImport(ctx context.Context, cfg Config, path, prefix string) (*importOu
 		return nil, err
 	}
 	defer store.Close()
-	res, err := store.Import(ctx, repository.ImportParams{AppID: cfg.AppID, FileName: rd.FileName(),
-		FileSHA256: rd.SHA256(), Sheet: rd.Sheet(), HeaderRow: rd.HeaderRow(), Headers: rd.Headers()}, rd, nil)
-	if err != nil {
-		return nil, err
-	}
 	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -244,10 +280,8 @@ func demoImport(ctx context.Context, cfg Config, path, prefix string) (*importOu
 	client := asynq.NewClient(redisOpt)
 	defer client.Close()
 	enq := &jobs.Enqueuer{Client: client, Recorder: store, Queue: prefix + jobs.QueueSync}
-	if _, err := enq.EnqueueSync(ctx, res.ToEnqueue); err != nil {
-		return nil, err
-	}
-	return &importOutput{res: res}, nil
+	return storeAndQueue(ctx, store, enq, rd, repository.ImportParams{AppID: cfg.AppID, FileName: rd.FileName(),
+		FileSHA256: rd.SHA256(), Sheet: rd.Sheet(), HeaderRow: rd.HeaderRow(), Headers: rd.Headers()}, importHooks{})
 }
 
 // dropDemoQueues removes the demo's queues, tasks and limiter keys from

@@ -205,12 +205,21 @@ func importFile(ctx context.Context, env *Env, cfg Config, f importFlags) (*impo
 	defer store.Close()
 
 	var bar *progressbar.ProgressBar
-	progress := func(int) {}
+	var hooks importHooks
 	if env.IsTerminal && !f.json {
 		bar = newBar(env, rd.EstimatedRows(), "reading "+filepath.Base(f.filePath))
-		progress = func(n int) { setBar(bar, n) }
+		hooks.reading = func(n int) { setBar(bar, n) }
+		hooks.readDone = func() { _ = bar.Finish(); fmt.Fprintln(env.Stderr) }
+		hooks.queueing = func(total int) (func(int), func()) {
+			qb := newBar(env, total, "queueing")
+			return func(n int) { setBar(qb, n) }, func() { _ = qb.Finish(); fmt.Fprintln(env.Stderr) }
+		}
 	}
-	res, err := store.Import(ctx, repository.ImportParams{
+	var enq *jobs.Enqueuer
+	if !f.dryRun {
+		enq = &jobs.Enqueuer{Client: client, Recorder: store}
+	}
+	out, err := storeAndQueue(ctx, store, enq, rd, repository.ImportParams{
 		AppID:      f.appID,
 		FileName:   rd.FileName(),
 		FileSHA256: rd.SHA256(),
@@ -218,36 +227,55 @@ func importFile(ctx context.Context, env *Env, cfg Config, f importFlags) (*impo
 		HeaderRow:  rd.HeaderRow(),
 		Headers:    rd.Headers(),
 		DryRun:     f.dryRun,
-	}, rd, progress)
-	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(env.Stderr)
-	}
-	if err != nil {
+	}, hooks)
+	if err != nil && out == nil {
 		var fe *importer.FileError
 		if errors.As(err, &fe) {
 			return nil, refused(f.filePath, err)
 		}
+	}
+	return out, err
+}
+
+// importHooks report an import's progress; any of them may be nil.
+type importHooks struct {
+	reading  func(rows int)                                      // rows read so far
+	readDone func()                                              // the batch is stored
+	queueing func(total int) (progress func(n int), done func()) // tasks about to be queued
+}
+
+// storeAndQueue stores the rows of rd as one batch in one transaction and,
+// when enq is not nil, queues the new and changed organizations after the
+// commit, then any work an earlier import stored but did not get to queue.
+// It is the one import path of the command line, the upload form and the
+// demo. A nil output means nothing was stored; an output with an error means
+// the batch is stored but queueing failed (the reconciliation sweep or the
+// next import queues what is left). A nil enq is a dry run when
+// p.DryRun is set, or storing without queueing otherwise.
+func storeAndQueue(ctx context.Context, store *repository.Store, enq *jobs.Enqueuer, rd *importer.Reader, p repository.ImportParams, h importHooks) (*importOutput, error) {
+	res, err := store.Import(ctx, p, rd, h.reading)
+	if h.readDone != nil {
+		h.readDone()
+	}
+	if err != nil {
 		return nil, err
 	}
-	out := &importOutput{res: res, dryRun: f.dryRun}
-	if f.dryRun {
+	out := &importOutput{res: res, dryRun: p.DryRun}
+	if enq == nil {
 		return out, nil
 	}
-
-	// The batch is committed. Queue its work, then anything an earlier
-	// import stored but did not get to queue.
-	enq := &jobs.Enqueuer{Client: client, Recorder: store}
-	if env.IsTerminal && !f.json && len(res.ToEnqueue) > 0 {
-		bar = newBar(env, len(res.ToEnqueue), "queueing")
-		enq.Progress = func(n int) { setBar(bar, n) }
-		defer func() { _ = bar.Finish(); fmt.Fprintln(env.Stderr) }()
+	queue := enq
+	if h.queueing != nil && len(res.ToEnqueue) > 0 {
+		progress, done := h.queueing(len(res.ToEnqueue))
+		defer done()
+		withBar := *enq // enq may be shared by concurrent uploads: leave it as it is
+		withBar.Progress = progress
+		queue = &withBar
 	}
-	if _, err := enq.EnqueueSync(ctx, res.ToEnqueue); err != nil {
+	if _, err := queue.EnqueueSync(ctx, res.ToEnqueue); err != nil {
 		return out, fmt.Errorf("batch %d is stored, but queueing its work failed (the reconciliation sweep or the next import will queue it): %w", res.BatchID, err)
 	}
-	enq.Progress = nil
-	left, err := store.UnenqueuedOrgs(ctx, f.appID)
+	left, err := store.UnenqueuedOrgs(ctx, p.AppID)
 	if err != nil {
 		return out, fmt.Errorf("batch %d is stored and queued; looking for older unqueued work failed: %w", res.BatchID, err)
 	}

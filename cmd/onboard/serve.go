@@ -47,14 +47,18 @@ type serveFlags struct {
 	addr      string
 	maxUpload int64
 	readOnly  bool
+	// queuePrefix keeps this dashboard's queues apart, as the worker's
+	// --queue-prefix does.
+	queuePrefix string
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "serve", "serve [--addr 127.0.0.1:8080] [--max-upload BYTES] [--monitoring-read-only]", serveDescription)
+	fs := newFlagSet(env, "serve", "serve [--addr 127.0.0.1:8080] [--max-upload BYTES] [--monitoring-read-only] [--queue-prefix P]", serveDescription)
 	var f serveFlags
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on; a non-loopback address needs credentials")
 	fs.Int64Var(&f.maxUpload, "max-upload", web.DefaultMaxUploadSize, "largest upload accepted, in bytes")
 	fs.BoolVar(&f.readOnly, "monitoring-read-only", false, "make /monitoring view-only (no deleting, running or archiving tasks)")
+	fs.StringVar(&f.queuePrefix, "queue-prefix", "", "put this before every queue name, to match workers started with the same --queue-prefix")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
@@ -132,10 +136,10 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 
-	enq := &jobs.Enqueuer{Client: d.client, Recorder: d.store}
+	enq := &jobs.Enqueuer{Client: d.client, Recorder: d.store, Queue: f.queuePrefix + jobs.QueueSync}
 	// Resume needs only the store and the queue: the workers are built
 	// without an API client or limiter.
-	workers := jobs.NewWorkers(pgstore.New(d.store), nil, nil, d.client, jobs.Config{Logger: log})
+	workers := jobs.NewWorkers(pgstore.New(d.store), nil, nil, d.client, jobs.Config{Logger: log, QueuePrefix: f.queuePrefix})
 	d.server, err = web.New(web.Options{
 		Addr:               f.addr,
 		Token:              cfg.DashboardToken,
@@ -151,7 +155,7 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 		},
 		WriteTemplate: importer.WriteTemplate,
 		RetryFailed: func(ctx context.Context, batchID int64) (int, error) {
-			return retryFailed(ctx, d.store, d.client, batchID)
+			return retryFailed(ctx, d.store, d.client, f.queuePrefix+jobs.QueueSync, batchID)
 		},
 		Resume: func(ctx context.Context, appID string) (int, error) {
 			r, err := workers.Resume(ctx, appID)
@@ -186,13 +190,13 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 
 // retryFailed queues the failed organizations of a batch again, with the
 // TaskIDs of a new generation so they never collide with the finished tasks.
-func retryFailed(ctx context.Context, store *repository.Store, client *asynq.Client, batchID int64) (int, error) {
+func retryFailed(ctx context.Context, store *repository.Store, client *asynq.Client, queue string, batchID int64) (int, error) {
 	gen, orgs, err := store.RetryFailed(ctx, batchID)
 	if err != nil {
 		return 0, err
 	}
 	for i, o := range orgs {
-		if _, err := client.EnqueueContext(ctx, jobs.NewResyncTask(o.OrgID, o.DataVersion, gen)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		if _, err := client.EnqueueContext(ctx, jobs.NewResyncTask(o.OrgID, o.DataVersion, gen), asynq.Queue(queue)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return i, fmt.Errorf("%d organizations are queued again in the store, but enqueueing stopped after %d (the reconciliation sweep will enqueue the rest): %w", len(orgs), i, err)
 		}
 	}
@@ -207,30 +211,23 @@ func importUpload(ctx context.Context, store *repository.Store, enq *jobs.Enqueu
 		return web.ImportResult{}, err
 	}
 	defer rd.Close()
-	res, err := store.Import(ctx, repository.ImportParams{
+	o, err := storeAndQueue(ctx, store, enq, rd, repository.ImportParams{
 		AppID:      req.AppID,
 		FileName:   req.FileName,
 		FileSHA256: rd.SHA256(),
 		Sheet:      rd.Sheet(),
 		HeaderRow:  rd.HeaderRow(),
 		Headers:    rd.Headers(),
-	}, rd, nil)
-	if err != nil {
+	}, importHooks{})
+	if o == nil {
 		return web.ImportResult{}, err
 	}
-	out := web.ImportResult{BatchID: res.BatchID, Rows: res.Rows, Accepted: res.Accepted,
-		Rejected: res.Rejected, Enqueued: res.Enqueued, Unchanged: res.Unchanged}
-	// The batch is committed: an enqueue failure leaves work for the
-	// reconciliation sweep to find, and the upload still succeeded.
-	if _, err := enq.EnqueueSync(ctx, res.ToEnqueue); err != nil {
-		slog.Warn("enqueue uploaded batch; the reconciliation sweep will enqueue the rest", "batch", res.BatchID, "error", err)
-		return out, nil
+	if err != nil {
+		// The batch is committed: the upload succeeded, and the sweep queues
+		// what is left.
+		slog.Warn("upload stored; queueing its work failed", "batch", o.res.BatchID, "error", err)
 	}
-	// Work an earlier import stored but did not get to queue.
-	if left, err := store.UnenqueuedOrgs(ctx, req.AppID); err == nil && len(left) > 0 {
-		if _, err := enq.EnqueueSync(ctx, left); err != nil {
-			slog.Warn("enqueue older unqueued work; the reconciliation sweep will enqueue it", "app", req.AppID, "error", err)
-		}
-	}
-	return out, nil
+	res := o.res
+	return web.ImportResult{BatchID: res.BatchID, Rows: res.Rows, Accepted: res.Accepted,
+		Rejected: res.Rejected, Enqueued: res.Enqueued, Unchanged: res.Unchanged}, nil
 }
