@@ -3,6 +3,7 @@ GO        ?= go
 BIN       := bin/onboard
 FUZZTIME  ?= 5s
 DEMO_DIR  ?= out/demo
+DEMO_SERVE ?= 127.0.0.1:8080
 
 .PHONY: all build services browser demo test vet fmt-check fuzz bench-import bench-rate clean
 
@@ -20,7 +21,7 @@ browser:
 	@./scripts/chromium.sh
 
 demo: services build
-	./$(BIN) demo --out $(DEMO_DIR)
+	./$(BIN) demo --out $(DEMO_DIR) --serve '$(DEMO_SERVE)'
 
 # The full test suite: vet, formatting, every package with the race detector,
 # then each fuzz target for $(FUZZTIME). Installs Chromium for the browser test
