@@ -62,8 +62,14 @@ type StateCount struct {
 	Count int
 }
 
+// overviewColumns derive a batch's finishing time from its organizations:
+// the last of their moves into a final state once all are final (the import
+// itself for a batch with no accepted row), none while any is not.
 const overviewColumns = `b.id, b.app_id, b.file_name, b.file_sha256, b.sheet, b.header_row, b.headers, b.created_at,
-	b.finished_at, b.rows, b.accepted, b.rejected, b.enqueued, b.unchanged, coalesce(b.blocked_reason, ''),
+	coalesce(b.finished_at, (SELECT CASE WHEN count(*) = 0 THEN b.created_at
+			WHEN bool_and(o.state IN ('done', 'failed', 'auth_rejected', 'timed_out')) THEN max(o.state_changed_at) END
+		FROM batch_rows br JOIN organizations o ON o.id = br.org_id
+		WHERE br.batch_id = b.id AND br.status = 'accepted')), b.rows, b.accepted, b.rejected, b.enqueued, b.unchanged, coalesce(b.blocked_reason, ''),
 	(SELECT coalesce(jsonb_object_agg(state, n), '{}'::jsonb) FROM (
 		SELECT o.state, count(DISTINCT o.id) AS n
 		FROM batch_rows br JOIN organizations o ON o.id = br.org_id

@@ -42,6 +42,15 @@ func TestBatchOverview(t *testing.T) {
 	if ov.Orgs != 3 || ov.Final() != 2 || ov.Rows != 4 || ov.Rejected != 1 || ov.AppID != app {
 		t.Errorf("overview: orgs %d final %d rows %d rejected %d app %q", ov.Orgs, ov.Final(), ov.Rows, ov.Rejected, ov.AppID)
 	}
+	if !ov.FinishedAt.IsZero() {
+		t.Errorf("batch with a company awaiting authorization finished at %v", ov.FinishedAt)
+	}
+	finished := time.Now().Add(time.Hour).UTC().Truncate(time.Second) // the last of the three to become final
+	webExec(t, `UPDATE organizations SET state = $2, state_changed_at = $3 WHERE id = $1`, o4.ID, onboard.StateDone, finished)
+	if ov, err := testStore.BatchOverview(ctx, res.BatchID); err != nil || !ov.FinishedAt.Equal(finished) {
+		t.Errorf("batch whose companies are all final: finished at %v (err %v), want %v", ov.FinishedAt, err, finished)
+	}
+	webExec(t, `UPDATE organizations SET state = $2 WHERE id = $1`, o4.ID, onboard.StateAwaitingAuth)
 
 	list, err := testStore.BatchOverviews(ctx, 1000)
 	if err != nil {
