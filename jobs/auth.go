@@ -35,7 +35,7 @@ func (w *Workers) handleAwaitAuth(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("org:await_auth payload: %v: %w", err, asynq.SkipRetry)
 	}
 	res := result{AppID: p.AppID}
-	round := PollRound{Round: p.Round, StartedAt: w.cfg.Now()}
+	round := onboard.PollRound{Round: p.Round, StartedAt: w.cfg.Now()}
 	fail := func(err error) error { return retryAfter(err, w.cfg.Policy.Backoff(tries(ctx))) }
 
 	app, err := w.store.Application(ctx, p.AppID)
@@ -61,7 +61,7 @@ func (w *Workers) handleAwaitAuth(ctx context.Context, t *asynq.Task) error {
 	if len(waiting) > 0 {
 		q, ok := w.queryIdentity(app)
 		if !ok {
-			e := StepError{Code: CodeNoQueryIdentity, Message: fmt.Sprintf(
+			e := onboard.StepError{Code: CodeNoQueryIdentity, Message: fmt.Sprintf(
 				"no query identity for application %s: give a verified company and operator with 'onboard resume --app-id %s --query-org-openid ID --query-operator-openid ID' (or ESS_QUERY_ORG_OPENID and ESS_QUERY_OPERATOR_OPENID for ESS_APP_ID)",
 				p.AppID, p.AppID)}
 			if _, err := w.store.PauseApplication(ctx, p.AppID, ess.ActionDescribeChannelOrganizations, e); err != nil {
@@ -94,7 +94,7 @@ func (w *Workers) handleAwaitAuth(ctx context.Context, t *asynq.Task) error {
 
 // pollRound asks the platform about the waiting companies and applies what
 // it says; round receives the mode, calls and changes.
-func (w *Workers) pollRound(ctx context.Context, app *Application, q QueryIdentity, waiting []AwaitingOrg, round *PollRound) error {
+func (w *Workers) pollRound(ctx context.Context, app *onboard.Application, q QueryIdentity, waiting []onboard.AwaitingOrg, round *onboard.PollRound) error {
 	known, err := w.store.CountOrgs(ctx, app.AppID)
 	if err != nil {
 		return err
@@ -103,7 +103,7 @@ func (w *Workers) pollRound(ctx context.Context, app *Application, q QueryIdenti
 	round.AppOrgs = appOrgs
 	pages := (appOrgs + ess.PageLimit - 1) / ess.PageLimit
 	agent := ess.Agent{AppId: app.AppID, ProxyOrganizationOpenId: q.OrgOpenID, ProxyOperator: &ess.UserInfo{OpenId: q.OperatorOpenID}}
-	byOpenID := make(map[string]AwaitingOrg, len(waiting))
+	byOpenID := make(map[string]onboard.AwaitingOrg, len(waiting))
 	for _, o := range waiting {
 		byOpenID[o.OpenID] = o
 	}
@@ -190,7 +190,7 @@ func (w *Workers) pollRound(ctx context.Context, app *Application, q QueryIdenti
 // it has just been verified. It reports whether the organization's state
 // changed.
 func (w *Workers) applyStatus(ctx context.Context, id int64, version int, info ess.ChannelOrganizationInfo, now time.Time) (bool, error) {
-	out, err := w.store.ApplyAuthStatus(ctx, id, version, AuthObservation{
+	out, err := w.store.ApplyAuthStatus(ctx, id, version, onboard.AuthObservation{
 		Status: info.AuthorizationStatus, PlatformOrgID: info.OrganizationId,
 		AdminOpenID: info.AdminOpenId, LegalOpenID: info.LegalOpenId}, now)
 	if err != nil {
@@ -244,7 +244,7 @@ type OrgRef struct {
 // systemic error, pauses the application (the query identity or the
 // credentials need fixing); a single company the platform refuses keeps its
 // error and waits for the next round.
-func (w *Workers) onPollError(ctx context.Context, t *asynq.Task, appID string, round PollRound, err error, res *result) error {
+func (w *Workers) onPollError(ctx context.Context, t *asynq.Task, appID string, round onboard.PollRound, err error, res *result) error {
 	d := w.cfg.Policy.Decide(err, tries(ctx))
 	se := stepError(err)
 	res.Code, res.RequestID = se.Code, se.RequestID

@@ -22,7 +22,6 @@ import (
 	"github.com/ess-onboard/onboard/internal/benchrate"
 	"github.com/ess-onboard/onboard/internal/testenv"
 	"github.com/ess-onboard/onboard/jobs"
-	"github.com/ess-onboard/onboard/jobs/pgstore"
 	"github.com/ess-onboard/onboard/repository"
 )
 
@@ -126,7 +125,7 @@ func (h *harness) startWorker(o workerOpts) (*jobs.Workers, func()) {
 	if o.configure != nil {
 		o.configure(&cfg)
 	}
-	w := jobs.NewWorkers(pgstore.New(h.store), api, lim, enq, cfg)
+	w := jobs.NewWorkers(h.store, api, lim, enq, cfg)
 	conc := jobs.DefaultConcurrency(o.rate)
 	if o.concurrency > 0 {
 		for q := range conc {
@@ -216,7 +215,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // org returns the test application's organization openID.
-func (h *harness) org(openID string) *repository.OnboardingOrg {
+func (h *harness) org(openID string) *onboard.Org {
 	h.t.Helper()
 	ctx := context.Background()
 	id, err := h.store.OrgIDByOpenID(ctx, appID, openID)

@@ -15,29 +15,28 @@ import (
 )
 
 // ReconcileStore is what the reconciliation sweep reads and writes
-// (*repository.Store through a thin adapter; the types below mirror the
-// repository's field for field).
+// (*repository.Store satisfies it).
 type ReconcileStore interface {
 	// TryLockReconcile takes the application's sweep lock; ok is false when
 	// another sweep holds it.
 	TryLockReconcile(ctx context.Context, appID string) (unlock func(), ok bool, err error)
 	StartReconcileRun(ctx context.Context, appID, trigger string) (int64, error)
-	FinishReconcileRun(ctx context.Context, r *ReconcileRun, drift []Drift) error
+	FinishReconcileRun(ctx context.Context, r *onboard.ReconcileRun, drift []onboard.Drift) error
 	// KnownOrgs returns the organizations of appID among openIDs.
-	KnownOrgs(ctx context.Context, appID string, openIDs []string) ([]KnownOrg, error)
+	KnownOrgs(ctx context.Context, appID string, openIDs []string) ([]onboard.KnownOrg, error)
 	// UpdatePlatformStatus stores the status and OpenIds the platform
 	// reported for verified organizations and returns how many changed.
-	UpdatePlatformStatus(ctx context.Context, ups []PlatformUpdate) (int, error)
+	UpdatePlatformStatus(ctx context.Context, ups []onboard.PlatformUpdate) (int, error)
 	// PendingTasks lists appID's work that should have a task in the queue:
 	// queued organizations whose sync task was recorded as enqueued, and the
 	// requested services of organizations opening services.
-	PendingTasks(ctx context.Context, appID string) ([]PendingTask, error)
+	PendingTasks(ctx context.Context, appID string) ([]onboard.PendingTask, error)
 	// RenewExpiredLinks puts the linked services of appID whose link expired
 	// before now back to requested (their organization back to
 	// opening_services) and returns them.
-	RenewExpiredLinks(ctx context.Context, appID string, now time.Time) ([]ExpiredLink, error)
+	RenewExpiredLinks(ctx context.Context, appID string, now time.Time) ([]onboard.ExpiredLink, error)
 	// PollState is appID's authorization polling schedule.
-	PollState(ctx context.Context, appID string) (PollState, error)
+	PollState(ctx context.Context, appID string) (onboard.PollState, error)
 	// UnenqueuedOrgs lists queued organizations whose sync task was never
 	// recorded as enqueued (a crash between commit and enqueue).
 	UnenqueuedOrgs(ctx context.Context, appID string) ([]onboard.OrgVersion, error)
@@ -46,94 +45,11 @@ type ReconcileStore interface {
 	ReconcileAppIDs(ctx context.Context) ([]string, error)
 }
 
-// ReconcileRun is the record of one sweep of one application.
-type ReconcileRun struct {
-	ID            int64     `json:"id"`
-	AppID         string    `json:"app_id"`
-	Trigger       string    `json:"trigger"`
-	StartedAt     time.Time `json:"started_at"`
-	FinishedAt    time.Time `json:"finished_at"`
-	Pages         int       `json:"pages"`          // DescribeChannelOrganizations calls made
-	PlatformOrgs  int       `json:"platform_orgs"`  // companies the platform listed
-	StatusUpdates int       `json:"status_updates"` // organizations whose state, status or OpenIds changed
-	Verified      int       `json:"verified"`       // newly verified; service requests queued
-	Rejected      int       `json:"rejected"`       // newly rejected by the platform
-	Requeued      int       `json:"requeued"`       // lost or stuck work enqueued again
-	LinksRenewed  int       `json:"links_renewed"`  // expired service links asked for again
-	UnknownOrgs   int       `json:"unknown_orgs"`   // drift: on the platform, not in onboard
-	Mismatched    int       `json:"mismatched"`     // drift: name or credit code differ
-	Error         string    `json:"error,omitempty"`
-}
-
-// Drift is one difference between the platform and onboard.
-type Drift struct {
-	OpenID   string `json:"open_id"`
-	Kind     string `json:"kind"` // unknown, name, credit_code
-	Ours     string `json:"ours,omitempty"`
-	Platform string `json:"platform,omitempty"`
-}
-
-// Kinds of drift.
-const (
-	DriftUnknown    = "unknown"
-	DriftName       = "name"
-	DriftCreditCode = "credit_code"
-)
-
-// KnownOrg is what onboard knows of an organization the platform listed.
-type KnownOrg struct {
-	ID            int64
-	OpenID        string
-	DataVersion   int
-	State         string
-	Name          string
-	CreditCode    string
-	AuthStatus    string
-	PlatformOrgID string
-	AdminOpenID   string
-	LegalOpenID   string
-}
-
-// PlatformUpdate is what the platform said about a verified organization.
-type PlatformUpdate struct {
-	ID            int64
-	DataVersion   int
-	Status        string
-	PlatformOrgID string
-	AdminOpenID   string
-	LegalOpenID   string
-}
-
-// PendingTask is one piece of work that should be in the queue.
-type PendingTask struct {
-	OrgID       int64
-	DataVersion int
-	State       string    // onboard.StateQueued or onboard.StateOpeningServices
-	Service     string    // the requested service, for StateOpeningServices
-	ChangedAt   time.Time // when the work last moved
-}
-
-// ExpiredLink is a service whose link expired and was put back to requested.
-type ExpiredLink struct {
-	OrgID       int64
-	DataVersion int
-	Service     string
-	ExpiredAt   time.Time
-}
-
-// PollState is an application's authorization polling schedule.
-type PollState struct {
-	Round     int
-	Scheduled bool
-	NextAt    time.Time
-	Waiting   int // organizations awaiting authorization
-}
-
 // SweepReport is what one sweep did.
 type SweepReport struct {
-	ReconcileRun
-	Skipped bool    `json:"skipped,omitempty"` // another sweep of the application was running
-	Drift   []Drift `json:"drift"`
+	onboard.ReconcileRun
+	Skipped bool            `json:"skipped,omitempty"` // another sweep of the application was running
+	Drift   []onboard.Drift `json:"drift"`
 }
 
 // ErrSweepRunning means another sweep of the application holds its lock.
@@ -269,11 +185,11 @@ func (r *Reconciler) Sweep(ctx context.Context, appID, trigger string) (*SweepRe
 		return nil, err
 	}
 	if !ok {
-		return &SweepReport{ReconcileRun: ReconcileRun{AppID: appID, Trigger: trigger}, Skipped: true}, ErrSweepRunning
+		return &SweepReport{ReconcileRun: onboard.ReconcileRun{AppID: appID, Trigger: trigger}, Skipped: true}, ErrSweepRunning
 	}
 	defer unlock()
 	w := r.Workers
-	rep := &SweepReport{ReconcileRun: ReconcileRun{AppID: appID, Trigger: trigger, StartedAt: w.cfg.Now()}, Drift: []Drift{}}
+	rep := &SweepReport{ReconcileRun: onboard.ReconcileRun{AppID: appID, Trigger: trigger, StartedAt: w.cfg.Now()}, Drift: []onboard.Drift{}}
 	if rep.ID, err = r.Store.StartReconcileRun(ctx, appID, trigger); err != nil {
 		return nil, err
 	}
@@ -314,7 +230,7 @@ func (r *Reconciler) Sweep(ctx context.Context, appID, trigger string) (*SweepRe
 
 // list pages through the application's companies on the platform, applies
 // every status and records the drift.
-func (r *Reconciler) list(ctx context.Context, app *Application, rep *SweepReport) error {
+func (r *Reconciler) list(ctx context.Context, app *onboard.Application, rep *SweepReport) error {
 	w := r.Workers
 	q, ok := w.queryIdentity(app)
 	if !ok {
@@ -332,27 +248,27 @@ func (r *Reconciler) list(ctx context.Context, app *Application, rep *SweepRepor
 		if err != nil {
 			return err
 		}
-		byOpenID := make(map[string]KnownOrg, len(known))
+		byOpenID := make(map[string]onboard.KnownOrg, len(known))
 		for _, k := range known {
 			byOpenID[k.OpenID] = k
 		}
-		var ups []PlatformUpdate
+		var ups []onboard.PlatformUpdate
 		for _, info := range infos {
 			k, ok := byOpenID[info.OrganizationOpenId]
 			if !ok {
 				if info.OrganizationOpenId != q.OrgOpenID {
 					rep.UnknownOrgs++
-					rep.Drift = append(rep.Drift, Drift{OpenID: info.OrganizationOpenId, Kind: DriftUnknown, Platform: info.OrganizationName})
+					rep.Drift = append(rep.Drift, onboard.Drift{OpenID: info.OrganizationOpenId, Kind: onboard.DriftUnknown, Platform: info.OrganizationName})
 				}
 				continue
 			}
 			if info.OrganizationName != "" && info.OrganizationName != k.Name {
 				rep.Mismatched++
-				rep.Drift = append(rep.Drift, Drift{OpenID: k.OpenID, Kind: DriftName, Ours: k.Name, Platform: info.OrganizationName})
+				rep.Drift = append(rep.Drift, onboard.Drift{OpenID: k.OpenID, Kind: onboard.DriftName, Ours: k.Name, Platform: info.OrganizationName})
 			}
 			if info.UnifiedSocialCreditCode != "" && k.CreditCode != "" && info.UnifiedSocialCreditCode != k.CreditCode {
 				rep.Mismatched++
-				rep.Drift = append(rep.Drift, Drift{OpenID: k.OpenID, Kind: DriftCreditCode, Ours: k.CreditCode, Platform: info.UnifiedSocialCreditCode})
+				rep.Drift = append(rep.Drift, onboard.Drift{OpenID: k.OpenID, Kind: onboard.DriftCreditCode, Ours: k.CreditCode, Platform: info.UnifiedSocialCreditCode})
 			}
 			switch k.State {
 			case onboard.StateAwaitingAuth, onboard.StateAuthRejected, onboard.StateTimedOut:
@@ -372,7 +288,7 @@ func (r *Reconciler) list(ctx context.Context, app *Application, rep *SweepRepor
 			case onboard.StateOpeningServices, onboard.StateDone, onboard.StateFailed:
 				if info.AuthorizationStatus != k.AuthStatus || nonEmptyDiffers(info.OrganizationId, k.PlatformOrgID) ||
 					nonEmptyDiffers(info.AdminOpenId, k.AdminOpenID) || nonEmptyDiffers(info.LegalOpenId, k.LegalOpenID) {
-					ups = append(ups, PlatformUpdate{ID: k.ID, DataVersion: k.DataVersion, Status: info.AuthorizationStatus,
+					ups = append(ups, onboard.PlatformUpdate{ID: k.ID, DataVersion: k.DataVersion, Status: info.AuthorizationStatus,
 						PlatformOrgID: info.OrganizationId, AdminOpenID: info.AdminOpenId, LegalOpenID: info.LegalOpenId})
 				}
 			}

@@ -60,8 +60,8 @@ func (w *Workers) handleOpenService(ctx context.Context, t *asynq.Task) error {
 		operator = org.LegalOpenID
 	}
 	if operator == "" {
-		e := StepError{Code: "onboard.NoOperator", Message: "the platform named neither a super admin nor a legal representative for this company"}
-		return w.recordService(ctx, t, org, p.Service, ServiceResult{State: onboard.ServiceFailed, Err: &e}, &res)
+		e := onboard.StepError{Code: "onboard.NoOperator", Message: "the platform named neither a super admin nor a legal representative for this company"}
+		return w.recordService(ctx, t, org, p.Service, onboard.ServiceResult{State: onboard.ServiceFailed, Err: &e}, &res)
 	}
 	req := &ess.ModifyExtendedServiceRequest{
 		Agent: ess.Agent{AppId: org.AppID, ProxyOrganizationOpenId: org.Data.OpenID,
@@ -81,26 +81,26 @@ func (w *Workers) handleOpenService(ctx context.Context, t *asynq.Task) error {
 		case Fail:
 			se := stepError(err)
 			res.Code, res.RequestID = se.Code, se.RequestID
-			if rerr := w.recordService(ctx, t, org, p.Service, ServiceResult{State: onboard.ServiceFailed, Err: &se}, &res); rerr != nil {
+			if rerr := w.recordService(ctx, t, org, p.Service, onboard.ServiceResult{State: onboard.ServiceFailed, Err: &se}, &res); rerr != nil {
 				return rerr
 			}
 			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 		case Retry:
 			se := stepError(err)
-			_, _ = w.store.RecordService(ctx, org.ID, org.DataVersion, p.Service, ServiceResult{State: onboard.ServiceRequested, Err: &se})
+			_, _ = w.store.RecordService(ctx, org.ID, org.DataVersion, p.Service, onboard.ServiceResult{State: onboard.ServiceRequested, Err: &se})
 		}
 		return w.onCallError(ctx, t, org.AppID, ess.ActionModifyExtendedService, nil, "service:"+p.Service, err, false, &res)
 	}
 	res.RequestID = resp.RequestId
-	r := ServiceResult{State: onboard.ServiceOpened, Err: &StepError{RequestID: resp.RequestId}}
+	r := onboard.ServiceResult{State: onboard.ServiceOpened, Err: &onboard.StepError{RequestID: resp.RequestId}}
 	if resp.OperateUrl != "" {
-		r = ServiceResult{State: onboard.ServiceLinked, URL: resp.OperateUrl,
-			ExpiresAt: linkExpiry(resp.OperateUrl, w.cfg.Now()), Err: &StepError{RequestID: resp.RequestId}}
+		r = onboard.ServiceResult{State: onboard.ServiceLinked, URL: resp.OperateUrl,
+			ExpiresAt: linkExpiry(resp.OperateUrl, w.cfg.Now()), Err: &onboard.StepError{RequestID: resp.RequestId}}
 	}
 	return w.recordService(ctx, t, org, p.Service, r, &res)
 }
 
-func (w *Workers) recordService(ctx context.Context, t *asynq.Task, org *Org, service string, r ServiceResult, res *result) error {
+func (w *Workers) recordService(ctx context.Context, t *asynq.Task, org *onboard.Org, service string, r onboard.ServiceResult, res *result) error {
 	state, err := w.store.RecordService(ctx, org.ID, org.DataVersion, service, r)
 	if err != nil {
 		return retryAfter(err, w.cfg.Policy.Backoff(tries(ctx)))

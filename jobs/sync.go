@@ -27,7 +27,7 @@ func loginLinkLifetime(endpoint string) time.Duration {
 // loadOrg reads the organization a task is about and says why the task has
 // nothing to do: the organization is gone, its data changed since the task
 // was made, or its application is paused.
-func (w *Workers) loadOrg(ctx context.Context, p OrgPayload, license bool) (*Org, *Application, string, error) {
+func (w *Workers) loadOrg(ctx context.Context, p OrgPayload, license bool) (*onboard.Org, *onboard.Application, string, error) {
 	org, err := w.store.OnboardingOrg(ctx, p.OrgID, license)
 	if err != nil {
 		if isNotFound(err) {
@@ -49,8 +49,8 @@ func (w *Workers) loadOrg(ctx context.Context, p OrgPayload, license bool) (*Org
 }
 
 // ErrNotFound is what a Store returns (wrapped or not) for an organization
-// that does not exist.
-var ErrNotFound = errors.New("not found")
+// that does not exist: onboard.ErrNotFound, which *repository.Store returns.
+var ErrNotFound = onboard.ErrNotFound
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
@@ -127,7 +127,7 @@ func (w *Workers) handleSync(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-func syncRequest(org *Org) *ess.SyncProxyOrganizationRequest {
+func syncRequest(org *onboard.Org) *ess.SyncProxyOrganizationRequest {
 	d := org.Data
 	req := &ess.SyncProxyOrganizationRequest{
 		Agent:                   ess.Agent{AppId: org.AppID, ProxyOrganizationOpenId: d.OpenID},
@@ -151,7 +151,7 @@ func syncRequest(org *Org) *ess.SyncProxyOrganizationRequest {
 // this step that is final is recorded on the organization without failing
 // it (the company can still be activated another way); a transient one
 // retries the task (the sync is not repeated).
-func (w *Workers) loginLink(ctx context.Context, t *asynq.Task, org *Org, res *result) error {
+func (w *Workers) loginLink(ctx context.Context, t *asynq.Task, org *onboard.Org, res *result) error {
 	admin := org.Data.AdminOpenID
 	if admin == "" {
 		return nil
@@ -161,7 +161,7 @@ func (w *Workers) loginLink(ctx context.Context, t *asynq.Task, org *Org, res *r
 		return nil
 	}
 	if org.LoginOperator != "" && org.LoginOperator != admin && org.AuthStatus != ess.StatusVerified {
-		e := StepError{Code: "onboard.LoginOperatorInUse",
+		e := onboard.StepError{Code: "onboard.LoginOperatorInUse",
 			Message: "a console link was already issued to another operator of this company; a second one would discard its verification"}
 		if err := w.store.RecordOrgError(ctx, org.ID, org.DataVersion, "login_url", e, false); err != nil {
 			return retryAfter(err, w.cfg.Policy.Backoff(tries(ctx)))
@@ -191,7 +191,7 @@ func (w *Workers) loginLink(ctx context.Context, t *asynq.Task, org *Org, res *r
 		}
 		return w.onCallError(ctx, t, org.AppID, ess.ActionCreateConsoleLoginUrl, org, "login_url", err, false, res)
 	}
-	l := LoginURL{URL: resp.ConsoleUrl, ExpiresAt: now.Add(loginLinkLifetime(w.cfg.LoginEndpoint)),
+	l := onboard.LoginURL{URL: resp.ConsoleUrl, ExpiresAt: now.Add(loginLinkLifetime(w.cfg.LoginEndpoint)),
 		Operator: admin, Endpoint: w.cfg.LoginEndpoint, RequestID: resp.RequestId}
 	if err := w.store.RecordLoginURL(ctx, org.ID, org.DataVersion, l); err != nil {
 		return retryAfter(err, w.cfg.Policy.Backoff(tries(ctx)))

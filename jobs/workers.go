@@ -56,140 +56,23 @@ type API interface {
 }
 
 // Store is the onboarding state the workers read and write
-// (*repository.Store through a thin adapter). Every write names the data
+// (*repository.Store satisfies it). Every write names the data
 // version it is about and does nothing once the data has changed.
 type Store interface {
-	OnboardingOrg(ctx context.Context, id int64, license bool) (*Org, error)
-	Application(ctx context.Context, appID string) (*Application, error)
+	OnboardingOrg(ctx context.Context, id int64, license bool) (*onboard.Org, error)
+	Application(ctx context.Context, appID string) (*onboard.Application, error)
 	RecordSynced(ctx context.Context, id int64, version int, requestID string) error
-	RecordLoginURL(ctx context.Context, id int64, version int, l LoginURL) error
-	RecordOrgError(ctx context.Context, id int64, version int, step string, e StepError, fail bool) error
-	MarkAwaitingAuth(ctx context.Context, id int64, version int, deadline time.Time, pollDelay time.Duration) (*PollTicket, bool, error)
-	EnsureAuthPoll(ctx context.Context, appID string, pollDelay, overdue time.Duration) (*PollTicket, error)
-	AwaitingOrgs(ctx context.Context, appID string) ([]AwaitingOrg, error)
+	RecordLoginURL(ctx context.Context, id int64, version int, l onboard.LoginURL) error
+	RecordOrgError(ctx context.Context, id int64, version int, step string, e onboard.StepError, fail bool) error
+	MarkAwaitingAuth(ctx context.Context, id int64, version int, deadline time.Time, pollDelay time.Duration) (*onboard.PollTicket, bool, error)
+	EnsureAuthPoll(ctx context.Context, appID string, pollDelay, overdue time.Duration) (*onboard.PollTicket, error)
+	AwaitingOrgs(ctx context.Context, appID string) ([]onboard.AwaitingOrg, error)
 	CountOrgs(ctx context.Context, appID string) (int, error)
-	ApplyAuthStatus(ctx context.Context, id int64, version int, ob AuthObservation, now time.Time) (AuthOutcome, error)
-	FinishAuthPoll(ctx context.Context, appID string, r PollRound, minDelay, maxDelay time.Duration, stop bool) (*PollTicket, error)
-	RecordService(ctx context.Context, id int64, version int, service string, r ServiceResult) (string, error)
-	PauseApplication(ctx context.Context, appID, action string, e StepError) (bool, error)
-	ResumeApplication(ctx context.Context, appID string) (int, []PendingOrg, error)
-}
-
-// The types below mirror the repository's field for field, so an adapter
-// converts them with a plain type conversion.
-
-// Org is an organization as the workers see it.
-type Org struct {
-	ID            int64
-	AppID         string
-	DataVersion   int
-	State         string
-	Data          onboard.OrgData
-	SyncedVersion int
-	AuthStatus    string
-	AuthDeadline  time.Time
-	AdminOpenID   string
-	LegalOpenID   string
-	LoginURL      string
-	LoginExpires  time.Time
-	LoginOperator string
-	Services      []ServiceState
-}
-
-// ServiceState is one requested extended service of an organization.
-type ServiceState struct {
-	Service   string
-	State     string
-	URL       string
-	ExpiresAt time.Time
-}
-
-// Application is a channel application's pause state and query identity.
-type Application struct {
-	AppID               string
-	PausedAt            time.Time
-	PauseAction         string
-	PauseCode           string
-	PauseMessage        string
-	PauseRequestID      string
-	Resumes             int
-	QueryOrgOpenID      string
-	QueryOperatorOpenID string
-	PlatformTotal       int
-}
-
-// StepError is an error reported for one step.
-type StepError struct {
-	Code      string
-	Message   string
-	RequestID string
-}
-
-// LoginURL is a console link issued for an organization's admin.
-type LoginURL struct {
-	URL       string
-	ExpiresAt time.Time
-	Operator  string
-	Endpoint  string
-	RequestID string
-}
-
-// PollTicket asks for polling round Round of AppID to be enqueued to run at At.
-type PollTicket struct {
-	AppID string
-	Round int
-	At    time.Time
-}
-
-// AwaitingOrg is an organization waiting for the company to verify itself.
-type AwaitingOrg struct {
-	ID          int64
-	OpenID      string
-	DataVersion int
-	Deadline    time.Time
-}
-
-// AuthObservation is what the platform said about one company.
-type AuthObservation struct {
-	Status        string
-	PlatformOrgID string
-	AdminOpenID   string
-	LegalOpenID   string
-}
-
-// AuthOutcome is what an AuthObservation did to an organization.
-type AuthOutcome struct {
-	From, To string
-	Services []string
-}
-
-// ServiceResult is the outcome of one ModifyExtendedService call.
-type ServiceResult struct {
-	State     string
-	URL       string
-	ExpiresAt time.Time
-	Err       *StepError
-}
-
-// PollRound is the record of one polling round.
-type PollRound struct {
-	Round         int
-	StartedAt     time.Time
-	Mode          string
-	Waiting       int
-	AppOrgs       int
-	Calls         int
-	Changed       int
-	ErrorCode     string
-	PlatformTotal int
-}
-
-// PendingOrg is an organization with work left.
-type PendingOrg struct {
-	ID          int64
-	DataVersion int
-	State       string
-	Services    []string
+	ApplyAuthStatus(ctx context.Context, id int64, version int, ob onboard.AuthObservation, now time.Time) (onboard.AuthOutcome, error)
+	FinishAuthPoll(ctx context.Context, appID string, r onboard.PollRound, minDelay, maxDelay time.Duration, stop bool) (*onboard.PollTicket, error)
+	RecordService(ctx context.Context, id int64, version int, service string, r onboard.ServiceResult) (string, error)
+	PauseApplication(ctx context.Context, appID, action string, e onboard.StepError) (bool, error)
+	ResumeApplication(ctx context.Context, appID string) (int, []onboard.PendingOrg, error)
 }
 
 // QueryIdentity is the verified company and operator an application's
@@ -335,12 +218,12 @@ func tries(ctx context.Context) int {
 	return n + 1
 }
 
-func stepError(err error) StepError {
+func stepError(err error) onboard.StepError {
 	var ae *ess.APIError
 	if errors.As(err, &ae) {
-		return StepError{Code: ae.Code, Message: ae.Message, RequestID: ae.RequestID}
+		return onboard.StepError{Code: ae.Code, Message: ae.Message, RequestID: ae.RequestID}
 	}
-	return StepError{Code: "onboard.Error", Message: err.Error()}
+	return onboard.StepError{Code: "onboard.Error", Message: err.Error()}
 }
 
 // onCallError applies the retry policy to a failed call made for org (nil
@@ -348,7 +231,7 @@ func stepError(err error) StepError {
 // fails the organization, pauses the application or backs everyone off, and
 // returns what the handler returns to asynq. failOrg says whether a final
 // failure fails the organization (false: only record the error).
-func (w *Workers) onCallError(ctx context.Context, t *asynq.Task, appID, action string, org *Org, step string, err error, failOrg bool, res *result) error {
+func (w *Workers) onCallError(ctx context.Context, t *asynq.Task, appID, action string, org *onboard.Org, step string, err error, failOrg bool, res *result) error {
 	d := w.cfg.Policy.Decide(err, tries(ctx))
 	se := stepError(err)
 	res.Code, res.RequestID = se.Code, se.RequestID
@@ -407,7 +290,7 @@ func isWait(err error) bool {
 
 // queryIdentity returns app's query identity: the one stored with the
 // application, else the configured one.
-func (w *Workers) queryIdentity(app *Application) (QueryIdentity, bool) {
+func (w *Workers) queryIdentity(app *onboard.Application) (QueryIdentity, bool) {
 	if app.QueryOrgOpenID != "" && app.QueryOperatorOpenID != "" {
 		return QueryIdentity{app.QueryOrgOpenID, app.QueryOperatorOpenID}, true
 	}
@@ -417,7 +300,7 @@ func (w *Workers) queryIdentity(app *Application) (QueryIdentity, bool) {
 
 // enqueuePoll enqueues the polling round a ticket names. A round already in
 // the queue is not an error.
-func (w *Workers) enqueuePoll(ctx context.Context, t *PollTicket) error {
+func (w *Workers) enqueuePoll(ctx context.Context, t *onboard.PollTicket) error {
 	if t == nil {
 		return nil
 	}

@@ -18,133 +18,12 @@ import (
 // Every write names the data version it is about and does nothing when the
 // organization's data has changed since.
 
-// OnboardingOrg is an organization as the workers see it.
-type OnboardingOrg struct {
-	ID            int64
-	AppID         string
-	DataVersion   int
-	State         string
-	Data          onboard.OrgData // License carries its bytes when asked for
-	SyncedVersion int             // 0 when never synced
-	AuthStatus    string
-	AuthDeadline  time.Time
-	AdminOpenID   string // the platform's super admin, once verified
-	LegalOpenID   string // the platform's legal representative, once verified
-	LoginURL      string
-	LoginExpires  time.Time
-	LoginOperator string
-	Services      []ServiceState
-}
-
-// ServiceState is one requested extended service of an organization.
-type ServiceState struct {
-	Service   string
-	State     string // onboard.Service*
-	URL       string
-	ExpiresAt time.Time
-}
-
-// Application is one channel application's pause state and query identity.
-// A never-seen application is returned with zero values.
-type Application struct {
-	AppID               string
-	PausedAt            time.Time // zero when running
-	PauseAction         string
-	PauseCode           string
-	PauseMessage        string
-	PauseRequestID      string
-	Resumes             int
-	QueryOrgOpenID      string
-	QueryOperatorOpenID string
-	PlatformTotal       int
-}
-
-// Paused reports whether the application's work is paused.
-func (a *Application) Paused() bool { return !a.PausedAt.IsZero() }
-
-// StepError is an error the platform (or the worker) reported for one step.
-type StepError struct {
-	Code      string
-	Message   string
-	RequestID string
-}
-
-// LoginURL is a console (activation) link issued for an organization's admin.
-type LoginURL struct {
-	URL       string
-	ExpiresAt time.Time
-	Operator  string
-	Endpoint  string
-	RequestID string
-}
-
-// PollTicket asks the caller to enqueue authorization polling round Round of
-// AppID to run at At.
-type PollTicket struct {
-	AppID string
-	Round int
-	At    time.Time
-}
-
-// AwaitingOrg is an organization waiting for the company to verify itself.
-type AwaitingOrg struct {
-	ID          int64
-	OpenID      string
-	DataVersion int
-	Deadline    time.Time
-}
-
-// AuthObservation is what the platform said about one company.
-type AuthObservation struct {
-	Status        string // AuthorizationStatus
-	PlatformOrgID string
-	AdminOpenID   string
-	LegalOpenID   string
-}
-
-// AuthOutcome is what an AuthObservation did to an organization.
-type AuthOutcome struct {
-	From, To string   // equal when the state did not change
-	Services []string // requested services to open, when To is opening_services
-}
-
-// ServiceResult is the outcome of one ModifyExtendedService call.
-type ServiceResult struct {
-	State     string // onboard.Service*: linked, opened, failed; requested records an error only
-	URL       string
-	ExpiresAt time.Time
-	Err       *StepError
-}
-
-// PollRound is the record of one polling round.
-type PollRound struct {
-	Round     int
-	StartedAt time.Time
-	Mode      string // single, list, none
-	Waiting   int
-	AppOrgs   int
-	Calls     int
-	Changed   int
-	ErrorCode string
-	// PlatformTotal is the number of companies the platform listed, 0 when
-	// the round did not list.
-	PlatformTotal int
-}
-
-// PendingOrg is an organization with work left, as resume re-enqueues it.
-type PendingOrg struct {
-	ID          int64
-	DataVersion int
-	State       string
-	Services    []string // requested services, for opening_services
-}
-
 var finalStates = onboard.FinalStates
 
 // OnboardingOrg returns the organization with its services; with license
 // true, its license image bytes too. ErrNotFound when there is none.
-func (s *Store) OnboardingOrg(ctx context.Context, id int64, license bool) (*OnboardingOrg, error) {
-	var o OnboardingOrg
+func (s *Store) OnboardingOrg(ctx context.Context, id int64, license bool) (*onboard.Org, error) {
+	var o onboard.Org
 	var synced *int32
 	var authStatus, admin, legal, loginURL, loginOp, licSHA, licMIME *string
 	var deadline, loginExp *time.Time
@@ -178,8 +57,8 @@ func (s *Store) OnboardingOrg(ctx context.Context, id int64, license bool) (*Onb
 	if err != nil {
 		return nil, fmt.Errorf("organization %d services: %w", id, mapErr(err))
 	}
-	o.Services, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ServiceState, error) {
-		var sv ServiceState
+	o.Services, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (onboard.ServiceState, error) {
+		var sv onboard.ServiceState
 		var url *string
 		var exp *time.Time
 		err := r.Scan(&sv.Service, &sv.State, &url, &exp)
@@ -193,8 +72,8 @@ func (s *Store) OnboardingOrg(ctx context.Context, id int64, license bool) (*Onb
 }
 
 // Application returns appID's settings; zero values when it has none.
-func (s *Store) Application(ctx context.Context, appID string) (*Application, error) {
-	a := Application{AppID: appID}
+func (s *Store) Application(ctx context.Context, appID string) (*onboard.Application, error) {
+	a := onboard.Application{AppID: appID}
 	var pausedAt *time.Time
 	var action, code, msg, reqID, qOrg, qOp *string
 	err := s.pool.QueryRow(ctx, `SELECT paused_at, pause_action, pause_code, pause_message, pause_request_id,
@@ -230,7 +109,7 @@ func (s *Store) SetQueryIdentity(ctx context.Context, appID, orgOpenID, operator
 }
 
 // addEvent records one step of an organization.
-func addEvent(ctx context.Context, db DB, orgID int64, version int, step, from, to string, e *StepError) error {
+func addEvent(ctx context.Context, db DB, orgID int64, version int, step, from, to string, e *onboard.StepError) error {
 	var code, msg, reqID any
 	if e != nil {
 		code, msg, reqID = nullable(e.Code), nullable(e.Message), nullable(e.RequestID)
@@ -254,7 +133,7 @@ func lockOrg(ctx context.Context, tx pgx.Tx, id int64, version int) (string, err
 }
 
 // setState moves a locked organization to state to and records the event.
-func setState(ctx context.Context, tx pgx.Tx, id int64, version int, step, from, to string, e *StepError) error {
+func setState(ctx context.Context, tx pgx.Tx, id int64, version int, step, from, to string, e *onboard.StepError) error {
 	if from != to {
 		var code, msg, reqID any
 		if e != nil {
@@ -282,12 +161,12 @@ func (s *Store) RecordSynced(ctx context.Context, id int64, version int, request
 			WHERE id = $1`, id, version, nullable(requestID)); err != nil {
 			return mapErr(err)
 		}
-		return addEvent(ctx, tx, id, version, "sync", state, state, &StepError{RequestID: requestID})
+		return addEvent(ctx, tx, id, version, "sync", state, state, &onboard.StepError{RequestID: requestID})
 	})
 }
 
 // RecordLoginURL stores the console link issued for the organization's admin.
-func (s *Store) RecordLoginURL(ctx context.Context, id int64, version int, l LoginURL) error {
+func (s *Store) RecordLoginURL(ctx context.Context, id int64, version int, l onboard.LoginURL) error {
 	return s.withTx(ctx, func(tx pgx.Tx) error {
 		state, err := lockOrg(ctx, tx, id, version)
 		if err != nil || state == "" {
@@ -298,14 +177,14 @@ func (s *Store) RecordLoginURL(ctx context.Context, id int64, version int, l Log
 			id, l.URL, l.ExpiresAt, l.Operator, l.Endpoint); err != nil {
 			return mapErr(err)
 		}
-		return addEvent(ctx, tx, id, version, "login_url", state, state, &StepError{RequestID: l.RequestID})
+		return addEvent(ctx, tx, id, version, "login_url", state, state, &onboard.StepError{RequestID: l.RequestID})
 	})
 }
 
 // RecordOrgError records err for one step of the organization. With fail it
 // also moves the organization to failed (unless it is already final).
 // Nothing happens when the data has changed since.
-func (s *Store) RecordOrgError(ctx context.Context, id int64, version int, step string, e StepError, fail bool) error {
+func (s *Store) RecordOrgError(ctx context.Context, id int64, version int, step string, e onboard.StepError, fail bool) error {
 	return s.withTx(ctx, func(tx pgx.Tx) error {
 		state, err := lockOrg(ctx, tx, id, version)
 		if err != nil || state == "" {
@@ -329,7 +208,7 @@ func (s *Store) RecordOrgError(ctx context.Context, id int64, version int, step 
 // when it is not, it returns the ticket of the round to enqueue (at now +
 // pollDelay). changed is false when the organization was not queued at this
 // data version.
-func (s *Store) MarkAwaitingAuth(ctx context.Context, id int64, version int, deadline time.Time, pollDelay time.Duration) (ticket *PollTicket, changed bool, err error) {
+func (s *Store) MarkAwaitingAuth(ctx context.Context, id int64, version int, deadline time.Time, pollDelay time.Duration) (ticket *onboard.PollTicket, changed bool, err error) {
 	err = s.withTx(ctx, func(tx pgx.Tx) error {
 		state, err := lockOrg(ctx, tx, id, version)
 		if err != nil || state != onboard.StateQueued {
@@ -358,11 +237,11 @@ func (s *Store) MarkAwaitingAuth(ctx context.Context, id int64, version int, dea
 // With overdue > 0 a scheduled round whose time is more than overdue past
 // is handed out again (its task may have been lost; the TaskID makes a
 // second enqueue harmless).
-func schedulePoll(ctx context.Context, db DB, appID string, pollDelay, overdue time.Duration) (*PollTicket, error) {
+func schedulePoll(ctx context.Context, db DB, appID string, pollDelay, overdue time.Duration) (*onboard.PollTicket, error) {
 	if _, err := db.Exec(ctx, `INSERT INTO applications (app_id) VALUES ($1) ON CONFLICT DO NOTHING`, appID); err != nil {
 		return nil, mapErr(err)
 	}
-	var t PollTicket
+	var t onboard.PollTicket
 	err := db.QueryRow(ctx, `UPDATE applications SET poll_scheduled = true, poll_round = poll_round + 1,
 			poll_next_at = now() + $2 * interval '1 microsecond', poll_idle_rounds = 0, updated_at = now()
 		WHERE app_id = $1 AND NOT poll_scheduled
@@ -391,8 +270,8 @@ func schedulePoll(ctx context.Context, db DB, appID string, pollDelay, overdue t
 // EnsureAuthPoll makes sure appID's polling is scheduled when organizations
 // wait for authorization (see schedulePoll); it returns the ticket to
 // enqueue, or nil when nothing waits or a round is already scheduled.
-func (s *Store) EnsureAuthPoll(ctx context.Context, appID string, pollDelay, overdue time.Duration) (*PollTicket, error) {
-	var t *PollTicket
+func (s *Store) EnsureAuthPoll(ctx context.Context, appID string, pollDelay, overdue time.Duration) (*onboard.PollTicket, error) {
+	var t *onboard.PollTicket
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		var waiting bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM organizations WHERE app_id = $1 AND state = $2)`,
@@ -413,14 +292,14 @@ func (s *Store) EnsureAuthPoll(ctx context.Context, appID string, pollDelay, ove
 }
 
 // AwaitingOrgs lists appID's organizations waiting for authorization.
-func (s *Store) AwaitingOrgs(ctx context.Context, appID string) ([]AwaitingOrg, error) {
+func (s *Store) AwaitingOrgs(ctx context.Context, appID string) ([]onboard.AwaitingOrg, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, open_id, data_version, auth_deadline
 		FROM organizations WHERE app_id = $1 AND state = $2 ORDER BY id`, appID, onboard.StateAwaitingAuth)
 	if err != nil {
 		return nil, fmt.Errorf("awaiting organizations: %w", mapErr(err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AwaitingOrg, error) {
-		var a AwaitingOrg
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (onboard.AwaitingOrg, error) {
+		var a onboard.AwaitingOrg
 		var deadline *time.Time
 		err := r.Scan(&a.ID, &a.OpenID, &a.DataVersion, &deadline)
 		a.Deadline = tm(deadline)
@@ -453,8 +332,8 @@ func (s *Store) CountOrgs(ctx context.Context, appID string) (int, error) {
 // An organization in awaiting_auth, auth_rejected or timed_out can be
 // verified (a rejected company may resubmit its letter; a late one may still
 // finish). Organizations in other states are left alone.
-func (s *Store) ApplyAuthStatus(ctx context.Context, id int64, version int, ob AuthObservation, now time.Time) (AuthOutcome, error) {
-	var out AuthOutcome
+func (s *Store) ApplyAuthStatus(ctx context.Context, id int64, version int, ob onboard.AuthObservation, now time.Time) (onboard.AuthOutcome, error) {
+	var out onboard.AuthOutcome
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		state, err := lockOrg(ctx, tx, id, version)
 		if err != nil {
@@ -505,9 +384,9 @@ func (s *Store) ApplyAuthStatus(ctx context.Context, id int64, version int, ob A
 		if out.To == state {
 			return nil
 		}
-		var e *StepError
+		var e *onboard.StepError
 		if out.To == onboard.StateAuthRejected || out.To == onboard.StateTimedOut {
-			e = &StepError{Code: "onboard." + out.To, Message: "authorization status " + ob.Status}
+			e = &onboard.StepError{Code: "onboard." + out.To, Message: "authorization status " + ob.Status}
 		}
 		return setState(ctx, tx, id, version, "auth", state, out.To, e)
 	})
@@ -523,8 +402,8 @@ func (s *Store) ApplyAuthStatus(ctx context.Context, id int64, version int, ob A
 // enqueue, or nil when polling stops (or r is not the scheduled round).
 // With stop the polling stops whatever waits (the application is paused;
 // resume starts it again).
-func (s *Store) FinishAuthPoll(ctx context.Context, appID string, r PollRound, minDelay, maxDelay time.Duration, stop bool) (*PollTicket, error) {
-	var t *PollTicket
+func (s *Store) FinishAuthPoll(ctx context.Context, appID string, r onboard.PollRound, minDelay, maxDelay time.Duration, stop bool) (*onboard.PollTicket, error) {
+	var t *onboard.PollTicket
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		var round, idle int
 		var scheduled bool
@@ -573,7 +452,7 @@ func (s *Store) FinishAuthPoll(ctx context.Context, appID string, r PollRound, m
 		if delay > float64(maxDelay) {
 			delay = float64(maxDelay)
 		}
-		t = &PollTicket{AppID: appID}
+		t = &onboard.PollTicket{AppID: appID}
 		return mapErr(tx.QueryRow(ctx, `UPDATE applications SET poll_round = poll_round + 1, poll_idle_rounds = $2,
 				poll_next_at = now() + $3 * interval '1 microsecond', updated_at = now()
 			WHERE app_id = $1 RETURNING poll_round, poll_next_at`,
@@ -590,7 +469,7 @@ func (s *Store) FinishAuthPoll(ctx context.Context, appID string, r PollRound, m
 // done when every service is opened or linked, or to failed when none is
 // still requested and one failed. It returns the organization's state after
 // (or "" when the data changed since or the organization is elsewhere).
-func (s *Store) RecordService(ctx context.Context, id int64, version int, service string, r ServiceResult) (string, error) {
+func (s *Store) RecordService(ctx context.Context, id int64, version int, service string, r onboard.ServiceResult) (string, error) {
 	var after string
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		state, err := lockOrg(ctx, tx, id, version)
@@ -616,7 +495,7 @@ func (s *Store) RecordService(ctx context.Context, id int64, version int, servic
 		if tag.RowsAffected() == 0 {
 			return nil
 		}
-		var ev *StepError
+		var ev *onboard.StepError
 		if r.Err != nil {
 			ev = r.Err
 		}
@@ -632,10 +511,10 @@ func (s *Store) RecordService(ctx context.Context, id int64, version int, servic
 			return nil
 		}
 		after = onboard.StateDone
-		var e *StepError
+		var e *onboard.StepError
 		if failed > 0 {
 			after = onboard.StateFailed
-			e = &StepError{}
+			e = &onboard.StepError{}
 			_ = tx.QueryRow(ctx, `SELECT COALESCE(last_error_code, ''), COALESCE(last_error_message, ''), COALESCE(last_request_id, '')
 				FROM organization_services WHERE org_id = $1 AND state = 'failed' ORDER BY updated_at DESC LIMIT 1`, id).
 				Scan(&e.Code, &e.Message, &e.RequestID)
@@ -652,7 +531,7 @@ func (s *Store) RecordService(ctx context.Context, id int64, version int, servic
 // row (the first error is kept), and marks its batches with unfinished
 // organizations blocked with the reason. It reports whether this call paused
 // it.
-func (s *Store) PauseApplication(ctx context.Context, appID, action string, e StepError) (bool, error) {
+func (s *Store) PauseApplication(ctx context.Context, appID, action string, e onboard.StepError) (bool, error) {
 	var paused bool
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO applications (app_id) VALUES ($1) ON CONFLICT DO NOTHING`, appID); err != nil {
@@ -689,7 +568,7 @@ func (s *Store) PauseApplication(ctx context.Context, appID, action string, e St
 // apart) and returns every organization with work left, with the
 // generation. It works on a running application too (re-enqueueing what is
 // pending is harmless).
-func (s *Store) ResumeApplication(ctx context.Context, appID string) (generation int, pending []PendingOrg, err error) {
+func (s *Store) ResumeApplication(ctx context.Context, appID string) (generation int, pending []onboard.PendingOrg, err error) {
 	err = s.withTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO applications (app_id) VALUES ($1) ON CONFLICT DO NOTHING`, appID); err != nil {
 			return mapErr(err)
@@ -711,8 +590,8 @@ func (s *Store) ResumeApplication(ctx context.Context, appID string) (generation
 		if err != nil {
 			return mapErr(err)
 		}
-		pending, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (PendingOrg, error) {
-			var p PendingOrg
+		pending, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (onboard.PendingOrg, error) {
+			var p onboard.PendingOrg
 			err := r.Scan(&p.ID, &p.DataVersion, &p.State, &p.Services)
 			return p, err
 		})
@@ -819,14 +698,14 @@ func tm(p *time.Time) time.Time {
 }
 
 // PollRounds returns appID's recorded polling rounds, oldest first.
-func (s *Store) PollRounds(ctx context.Context, appID string) ([]PollRound, error) {
+func (s *Store) PollRounds(ctx context.Context, appID string) ([]onboard.PollRound, error) {
 	rows, err := s.pool.Query(ctx, `SELECT round, started_at, mode, waiting, app_orgs, calls, changed,
 		COALESCE(error_code, '') FROM auth_poll_rounds WHERE app_id = $1 ORDER BY round`, appID)
 	if err != nil {
 		return nil, fmt.Errorf("polling rounds: %w", mapErr(err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PollRound, error) {
-		var p PollRound
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (onboard.PollRound, error) {
+		var p onboard.PollRound
 		err := r.Scan(&p.Round, &p.StartedAt, &p.Mode, &p.Waiting, &p.AppOrgs, &p.Calls, &p.Changed, &p.ErrorCode)
 		return p, err
 	})

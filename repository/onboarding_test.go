@@ -55,7 +55,7 @@ func TestAuthPollSchedule(t *testing.T) {
 
 	// Nothing changed in round 1: round 2 comes after twice the pause.
 	start := time.Now()
-	next, err := testStore.FinishAuthPoll(ctx, app, PollRound{Round: 1, StartedAt: start, Mode: "single", Waiting: 2, AppOrgs: 3, Calls: 2},
+	next, err := testStore.FinishAuthPoll(ctx, app, onboard.PollRound{Round: 1, StartedAt: start, Mode: "single", Waiting: 2, AppOrgs: 3, Calls: 2},
 		time.Minute, time.Hour, false)
 	if err != nil || next == nil || next.Round != 2 {
 		t.Fatalf("after round 1: %+v, %v; want round 2", next, err)
@@ -64,20 +64,20 @@ func TestAuthPollSchedule(t *testing.T) {
 		t.Errorf("round 2 in %v, want about 2 minutes", d)
 	}
 	// A late duplicate of round 1 changes nothing.
-	if dup, err := testStore.FinishAuthPoll(ctx, app, PollRound{Round: 1, StartedAt: start, Mode: "single"}, time.Minute, time.Hour, false); err != nil || dup != nil {
+	if dup, err := testStore.FinishAuthPoll(ctx, app, onboard.PollRound{Round: 1, StartedAt: start, Mode: "single"}, time.Minute, time.Hour, false); err != nil || dup != nil {
 		t.Errorf("stale round 1 again: %+v, %v; want nothing", dup, err)
 	}
 
 	// Round 2 sees one verified and one rejected: polling stops.
-	out, err := testStore.ApplyAuthStatus(ctx, ids[0], 1, AuthObservation{Status: "VERIFIED", AdminOpenID: "adm", LegalOpenID: "leg"}, time.Now())
+	out, err := testStore.ApplyAuthStatus(ctx, ids[0], 1, onboard.AuthObservation{Status: "VERIFIED", AdminOpenID: "adm", LegalOpenID: "leg"}, time.Now())
 	if err != nil || out.To != onboard.StateDone {
 		t.Fatalf("verified without services: %+v, %v; want done", out, err)
 	}
-	out, err = testStore.ApplyAuthStatus(ctx, ids[1], 1, AuthObservation{Status: "VERIFYINGAUTHORIZATIONFILEREJECT"}, time.Now())
+	out, err = testStore.ApplyAuthStatus(ctx, ids[1], 1, onboard.AuthObservation{Status: "VERIFYINGAUTHORIZATIONFILEREJECT"}, time.Now())
 	if err != nil || out.To != onboard.StateAuthRejected {
 		t.Fatalf("rejected: %+v, %v", out, err)
 	}
-	if last, err := testStore.FinishAuthPoll(ctx, app, PollRound{Round: 2, StartedAt: time.Now(), Mode: "list", Waiting: 2, AppOrgs: 3, Calls: 1, Changed: 2},
+	if last, err := testStore.FinishAuthPoll(ctx, app, onboard.PollRound{Round: 2, StartedAt: time.Now(), Mode: "list", Waiting: 2, AppOrgs: 3, Calls: 1, Changed: 2},
 		time.Minute, time.Hour, false); err != nil || last != nil {
 		t.Errorf("nothing waits after round 2: %+v, %v; want polling to stop", last, err)
 	}
@@ -86,7 +86,7 @@ func TestAuthPollSchedule(t *testing.T) {
 		t.Errorf("recorded rounds %+v, %v", rounds, err)
 	}
 	// A rejected company that gets verified later moves on.
-	if out, _ := testStore.ApplyAuthStatus(ctx, ids[1], 1, AuthObservation{Status: "VERIFIED"}, time.Now()); out.To != onboard.StateDone {
+	if out, _ := testStore.ApplyAuthStatus(ctx, ids[1], 1, onboard.AuthObservation{Status: "VERIFIED"}, time.Now()); out.To != onboard.StateDone {
 		t.Errorf("rejected then verified: %+v, want done", out)
 	}
 }
@@ -99,10 +99,10 @@ func TestAuthDeadline(t *testing.T) {
 	if _, _, err := testStore.MarkAwaitingAuth(ctx, ids[0], 1, now.Add(time.Minute), time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if out, _ := testStore.ApplyAuthStatus(ctx, ids[0], 1, AuthObservation{Status: "VERIFYING"}, now); out.To != onboard.StateAwaitingAuth {
+	if out, _ := testStore.ApplyAuthStatus(ctx, ids[0], 1, onboard.AuthObservation{Status: "VERIFYING"}, now); out.To != onboard.StateAwaitingAuth {
 		t.Errorf("before the deadline: %+v, want still waiting", out)
 	}
-	out, err := testStore.ApplyAuthStatus(ctx, ids[0], 1, AuthObservation{}, now.Add(2*time.Minute))
+	out, err := testStore.ApplyAuthStatus(ctx, ids[0], 1, onboard.AuthObservation{}, now.Add(2*time.Minute))
 	if err != nil || out.To != onboard.StateTimedOut {
 		t.Fatalf("after the deadline: %+v, %v; want timed_out", out, err)
 	}
@@ -122,26 +122,26 @@ func TestServicesDecideTheEnd(t *testing.T) {
 		if _, _, err := testStore.MarkAwaitingAuth(ctx, id, 1, time.Now().Add(time.Hour), time.Second); err != nil {
 			t.Fatal(err)
 		}
-		out, err := testStore.ApplyAuthStatus(ctx, id, 1, AuthObservation{Status: "VERIFIED", AdminOpenID: "a"}, time.Now())
+		out, err := testStore.ApplyAuthStatus(ctx, id, 1, onboard.AuthObservation{Status: "VERIFIED", AdminOpenID: "a"}, time.Now())
 		if err != nil || out.To != onboard.StateOpeningServices || len(out.Services) != 2 {
 			t.Fatalf("verified: %+v, %v; want opening 2 services", out, err)
 		}
 	}
 	exp := time.Now().Add(24 * time.Hour)
-	st, err := testStore.RecordService(ctx, ids[0], 1, "AUTO_SIGN", ServiceResult{State: onboard.ServiceLinked, URL: "https://x/y", ExpiresAt: exp})
+	st, err := testStore.RecordService(ctx, ids[0], 1, "AUTO_SIGN", onboard.ServiceResult{State: onboard.ServiceLinked, URL: "https://x/y", ExpiresAt: exp})
 	if err != nil || st != onboard.StateOpeningServices {
 		t.Fatalf("first service: %q, %v; want still opening", st, err)
 	}
-	if st, _ := testStore.RecordService(ctx, ids[0], 1, "MOBILE_CHECK_APPROVER", ServiceResult{State: onboard.ServiceOpened}); st != onboard.StateDone {
+	if st, _ := testStore.RecordService(ctx, ids[0], 1, "MOBILE_CHECK_APPROVER", onboard.ServiceResult{State: onboard.ServiceOpened}); st != onboard.StateDone {
 		t.Errorf("both services: %q, want done", st)
 	}
-	if st, _ := testStore.RecordService(ctx, ids[0], 1, "AUTO_SIGN", ServiceResult{State: onboard.ServiceFailed}); st != "" {
+	if st, _ := testStore.RecordService(ctx, ids[0], 1, "AUTO_SIGN", onboard.ServiceResult{State: onboard.ServiceFailed}); st != "" {
 		t.Errorf("an answer for a finished organization: %q, want nothing", st)
 	}
 
-	e := StepError{Code: "OperationDenied", Message: "no", RequestID: "r9"}
-	testStore.RecordService(ctx, ids[1], 1, "AUTO_SIGN", ServiceResult{State: onboard.ServiceFailed, Err: &e})
-	st, err = testStore.RecordService(ctx, ids[1], 1, "MOBILE_CHECK_APPROVER", ServiceResult{State: onboard.ServiceOpened})
+	e := onboard.StepError{Code: "OperationDenied", Message: "no", RequestID: "r9"}
+	testStore.RecordService(ctx, ids[1], 1, "AUTO_SIGN", onboard.ServiceResult{State: onboard.ServiceFailed, Err: &e})
+	st, err = testStore.RecordService(ctx, ids[1], 1, "MOBILE_CHECK_APPROVER", onboard.ServiceResult{State: onboard.ServiceOpened})
 	if err != nil || st != onboard.StateFailed {
 		t.Fatalf("a refused service: %q, %v; want failed", st, err)
 	}
@@ -159,11 +159,11 @@ func TestPauseAndResume(t *testing.T) {
 	ctx := context.Background()
 	app := newAppID(t)
 	ids := importOrgs(t, app, []onboard.ServiceType{onboard.ServiceAutoSign}, "p1", "p2")
-	first := StepError{Code: "AuthFailure.SignatureFailure", Message: "bad signature", RequestID: "r1"}
+	first := onboard.StepError{Code: "AuthFailure.SignatureFailure", Message: "bad signature", RequestID: "r1"}
 	if paused, err := testStore.PauseApplication(ctx, app, "SyncProxyOrganization", first); err != nil || !paused {
 		t.Fatalf("pause: %v, %v", paused, err)
 	}
-	if paused, _ := testStore.PauseApplication(ctx, app, "SyncProxyOrganization", StepError{Code: "Other"}); paused {
+	if paused, _ := testStore.PauseApplication(ctx, app, "SyncProxyOrganization", onboard.StepError{Code: "Other"}); paused {
 		t.Error("a second pause replaced the first")
 	}
 	a, _ := testStore.Application(ctx, app)

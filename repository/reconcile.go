@@ -11,45 +11,6 @@ import (
 	"github.com/ess-onboard/onboard"
 )
 
-// ReconcileRun is one reconciliation sweep of an application.
-type ReconcileRun struct {
-	ID            int64
-	AppID         string
-	Trigger       string // cli, schedule, dashboard
-	StartedAt     time.Time
-	FinishedAt    time.Time // zero while running
-	Pages         int       // DescribeChannelOrganizations calls made
-	PlatformOrgs  int       // companies the platform listed
-	StatusUpdates int       // organizations whose status or OpenIds changed
-	Verified      int       // newly verified; service requests queued
-	Rejected      int       // newly rejected by the platform
-	Requeued      int       // lost or stuck work enqueued again
-	LinksRenewed  int       // expired service links issued again
-	UnknownOrgs   int       // drift: on the platform, not in onboard
-	Mismatched    int       // drift: name or credit code differ
-	Error         string    // why the sweep stopped early
-}
-
-// Changes is how many things the sweep changed.
-func (r *ReconcileRun) Changes() int {
-	return r.StatusUpdates + r.Requeued + r.LinksRenewed
-}
-
-// Drift is one difference between the platform and onboard.
-type Drift struct {
-	OpenID   string `json:"open_id"`
-	Kind     string `json:"kind"` // DriftUnknown, DriftName, DriftCreditCode
-	Ours     string `json:"ours,omitempty"`
-	Platform string `json:"platform,omitempty"`
-}
-
-// Kinds of drift.
-const (
-	DriftUnknown    = "unknown"     // the platform lists a company onboard does not know
-	DriftName       = "name"        // the names differ
-	DriftCreditCode = "credit_code" // the credit codes differ
-)
-
 // StartReconcileRun records the start of a sweep and returns its id.
 func (s *Store) StartReconcileRun(ctx context.Context, appID, trigger string) (int64, error) {
 	var id int64
@@ -62,7 +23,7 @@ func (s *Store) StartReconcileRun(ctx context.Context, appID, trigger string) (i
 }
 
 // FinishReconcileRun records a sweep's figures, its end and its drift.
-func (s *Store) FinishReconcileRun(ctx context.Context, r *ReconcileRun, drift []Drift) error {
+func (s *Store) FinishReconcileRun(ctx context.Context, r *onboard.ReconcileRun, drift []onboard.Drift) error {
 	return s.withTx(ctx, func(tx pgx.Tx) error {
 		var errText *string
 		if r.Error != "" {
@@ -95,15 +56,15 @@ const runColumns = `id, app_id, trigger, started_at, finished_at, pages, platfor
 	verified, rejected, requeued, links_renewed, unknown_orgs, mismatched, coalesce(error, '')`
 
 // ReconcileRuns lists an application's newest sweeps first.
-func (s *Store) ReconcileRuns(ctx context.Context, appID string, limit int) ([]ReconcileRun, error) {
+func (s *Store) ReconcileRuns(ctx context.Context, appID string, limit int) ([]onboard.ReconcileRun, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM reconcile_runs WHERE app_id = $1 ORDER BY id DESC LIMIT $2`, appID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list reconciliation runs: %w", mapErr(err))
 	}
 	defer rows.Close()
-	var out []ReconcileRun
+	var out []onboard.ReconcileRun
 	for rows.Next() {
-		var r ReconcileRun
+		var r onboard.ReconcileRun
 		var fin *time.Time
 		if err := rows.Scan(&r.ID, &r.AppID, &r.Trigger, &r.StartedAt, &fin, &r.Pages, &r.PlatformOrgs,
 			&r.StatusUpdates, &r.Verified, &r.Rejected, &r.Requeued, &r.LinksRenewed, &r.UnknownOrgs,
@@ -119,15 +80,15 @@ func (s *Store) ReconcileRuns(ctx context.Context, appID string, limit int) ([]R
 }
 
 // ReconcileDrift lists the drift one sweep recorded.
-func (s *Store) ReconcileDrift(ctx context.Context, runID int64) ([]Drift, error) {
+func (s *Store) ReconcileDrift(ctx context.Context, runID int64) ([]onboard.Drift, error) {
 	rows, err := s.pool.Query(ctx, `SELECT open_id, kind, ours, platform FROM reconcile_drift WHERE run_id = $1 ORDER BY open_id, kind`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("list drift: %w", mapErr(err))
 	}
 	defer rows.Close()
-	var out []Drift
+	var out []onboard.Drift
 	for rows.Next() {
-		var d Drift
+		var d onboard.Drift
 		if err := rows.Scan(&d.OpenID, &d.Kind, &d.Ours, &d.Platform); err != nil {
 			return nil, fmt.Errorf("list drift: %w", mapErr(err))
 		}
@@ -172,22 +133,8 @@ func (s *Store) TryLockReconcile(ctx context.Context, appID string) (unlock func
 	}, true, nil
 }
 
-// KnownOrg is what onboard knows of an organization the platform listed.
-type KnownOrg struct {
-	ID            int64
-	OpenID        string
-	DataVersion   int
-	State         string
-	Name          string
-	CreditCode    string
-	AuthStatus    string
-	PlatformOrgID string
-	AdminOpenID   string
-	LegalOpenID   string
-}
-
 // KnownOrgs returns the organizations of appID among openIDs.
-func (s *Store) KnownOrgs(ctx context.Context, appID string, openIDs []string) ([]KnownOrg, error) {
+func (s *Store) KnownOrgs(ctx context.Context, appID string, openIDs []string) ([]onboard.KnownOrg, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, open_id, data_version, state, name, credit_code,
 			coalesce(auth_status, ''), coalesce(platform_org_id, ''), coalesce(platform_admin_open_id, ''),
 			coalesce(platform_legal_open_id, '')
@@ -195,8 +142,8 @@ func (s *Store) KnownOrgs(ctx context.Context, appID string, openIDs []string) (
 	if err != nil {
 		return nil, fmt.Errorf("known organizations: %w", mapErr(err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (KnownOrg, error) {
-		var k KnownOrg
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (onboard.KnownOrg, error) {
+		var k onboard.KnownOrg
 		err := r.Scan(&k.ID, &k.OpenID, &k.DataVersion, &k.State, &k.Name, &k.CreditCode, &k.AuthStatus,
 			&k.PlatformOrgID, &k.AdminOpenID, &k.LegalOpenID)
 		return k, err
@@ -207,21 +154,11 @@ func (s *Store) KnownOrgs(ctx context.Context, appID string, openIDs []string) (
 	return out, nil
 }
 
-// PlatformUpdate is what the platform said about a verified organization.
-type PlatformUpdate struct {
-	ID            int64
-	DataVersion   int
-	Status        string
-	PlatformOrgID string
-	AdminOpenID   string
-	LegalOpenID   string
-}
-
 // UpdatePlatformStatus stores the authorization status and the platform's
 // ids of organizations past verification (opening_services, done, failed)
 // at the data version given, keeping a stored id the platform left empty.
 // It returns how many organizations changed.
-func (s *Store) UpdatePlatformStatus(ctx context.Context, ups []PlatformUpdate) (int, error) {
+func (s *Store) UpdatePlatformStatus(ctx context.Context, ups []onboard.PlatformUpdate) (int, error) {
 	if len(ups) == 0 {
 		return 0, nil
 	}
@@ -250,19 +187,10 @@ func (s *Store) UpdatePlatformStatus(ctx context.Context, ups []PlatformUpdate) 
 	return int(tag.RowsAffected()), nil
 }
 
-// PendingTask is one piece of work that should have a task in the queue.
-type PendingTask struct {
-	OrgID       int64
-	DataVersion int
-	State       string    // onboard.StateQueued or onboard.StateOpeningServices
-	Service     string    // the requested service, for StateOpeningServices
-	ChangedAt   time.Time // when the work last moved
-}
-
 // PendingTasks lists appID's queued organizations whose sync task was
 // recorded as enqueued, and every requested service of its organizations
 // opening services.
-func (s *Store) PendingTasks(ctx context.Context, appID string) ([]PendingTask, error) {
+func (s *Store) PendingTasks(ctx context.Context, appID string) ([]onboard.PendingTask, error) {
 	rows, err := s.pool.Query(ctx, `SELECT o.id, o.data_version, o.state, '', greatest(o.state_changed_at, o.updated_at)
 			FROM organizations o
 			WHERE o.app_id = $1 AND o.state = $2 AND o.enqueued_version = o.data_version
@@ -274,8 +202,8 @@ func (s *Store) PendingTasks(ctx context.Context, appID string) ([]PendingTask, 
 	if err != nil {
 		return nil, fmt.Errorf("pending work: %w", mapErr(err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PendingTask, error) {
-		var p PendingTask
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (onboard.PendingTask, error) {
+		var p onboard.PendingTask
 		err := r.Scan(&p.OrgID, &p.DataVersion, &p.State, &p.Service, &p.ChangedAt)
 		return p, err
 	})
@@ -285,20 +213,12 @@ func (s *Store) PendingTasks(ctx context.Context, appID string) ([]PendingTask, 
 	return out, nil
 }
 
-// ExpiredLink is a service whose link expired and was put back to requested.
-type ExpiredLink struct {
-	OrgID       int64
-	DataVersion int
-	Service     string
-	ExpiredAt   time.Time
-}
-
 // RenewExpiredLinks puts appID's linked services whose link expired before
 // now back to requested, so that a new link is asked for, and moves their
 // organizations from done back to opening_services (recording the event).
 // It returns the services it changed.
-func (s *Store) RenewExpiredLinks(ctx context.Context, appID string, now time.Time) ([]ExpiredLink, error) {
-	var out []ExpiredLink
+func (s *Store) RenewExpiredLinks(ctx context.Context, appID string, now time.Time) ([]onboard.ExpiredLink, error) {
+	var out []onboard.ExpiredLink
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `UPDATE organization_services sv SET state = $3, updated_at = now()
 			FROM organizations o
@@ -311,7 +231,7 @@ func (s *Store) RenewExpiredLinks(ctx context.Context, appID string, now time.Ti
 			return mapErr(err)
 		}
 		type hit struct {
-			ExpiredLink
+			onboard.ExpiredLink
 			state string
 		}
 		hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hit, error) {
@@ -348,18 +268,10 @@ func (s *Store) RenewExpiredLinks(ctx context.Context, appID string, now time.Ti
 	return out, nil
 }
 
-// PollState is an application's authorization polling schedule.
-type PollState struct {
-	Round     int
-	Scheduled bool
-	NextAt    time.Time
-	Waiting   int // organizations awaiting authorization
-}
-
 // PollState returns appID's polling schedule and how many organizations
 // wait for authorization.
-func (s *Store) PollState(ctx context.Context, appID string) (PollState, error) {
-	var p PollState
+func (s *Store) PollState(ctx context.Context, appID string) (onboard.PollState, error) {
+	var p onboard.PollState
 	var next *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT coalesce(a.poll_round, 0), coalesce(a.poll_scheduled, false), a.poll_next_at,
 			(SELECT count(*) FROM organizations WHERE app_id = $1 AND state = $2)

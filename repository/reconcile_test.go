@@ -16,7 +16,7 @@ func TestUpdatePlatformStatus(t *testing.T) {
 	o1, o2 := org(t, app, "o1"), org(t, app, "o2")
 	webExec(t, `UPDATE organizations SET state = $2, auth_status = 'VERIFIED', platform_admin_open_id = 'admin-a' WHERE id = $1`, o1.ID, onboard.StateDone)
 
-	ups := []PlatformUpdate{
+	ups := []onboard.PlatformUpdate{
 		{ID: o1.ID, DataVersion: o1.DataVersion, Status: "VERIFIED", AdminOpenID: "admin-b", LegalOpenID: "legal-1", PlatformOrgID: "P1"},
 		{ID: o2.ID, DataVersion: o2.DataVersion, Status: "VERIFIED", AdminOpenID: "admin-c"}, // still queued: left alone
 	}

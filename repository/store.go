@@ -12,13 +12,15 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/migrations"
 )
 
 // Errors callers test with errors.Is.
 var (
-	// ErrNotFound means the thing asked for does not exist.
-	ErrNotFound = errors.New("not found")
+	// ErrNotFound means the thing asked for does not exist. It is
+	// onboard.ErrNotFound, which the workers test for too.
+	ErrNotFound = onboard.ErrNotFound
 	// ErrConflict means a uniqueness rule or a concurrent change refused the write.
 	ErrConflict = errors.New("conflict")
 	// ErrNoDatabase means the database named in the URL does not exist.

@@ -363,8 +363,8 @@ type batchView struct {
 	Rejections []repository.RejectedRow
 	Failures   []repository.FailedOrg
 	Links      []repository.IssuedLink
-	Runs       []repository.ReconcileRun
-	Drift      []repository.Drift // of the newest finished run that found any
+	Runs       []onboard.ReconcileRun
+	Drift      []onboard.Drift // of the newest finished run that found any
 	DriftRun   int64
 	CanRetry   bool
 	CanResume  bool

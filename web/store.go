@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 
+	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/repository"
 )
 
@@ -21,9 +22,9 @@ type Store interface {
 	// BatchLinks lists up to limit service links issued to a batch's organizations.
 	BatchLinks(ctx context.Context, id int64, limit int) ([]repository.IssuedLink, error)
 	// ReconcileRuns lists the newest reconciliation runs of an application.
-	ReconcileRuns(ctx context.Context, appID string, limit int) ([]repository.ReconcileRun, error)
+	ReconcileRuns(ctx context.Context, appID string, limit int) ([]onboard.ReconcileRun, error)
 	// ReconcileDrift lists the drift one reconciliation run recorded.
-	ReconcileDrift(ctx context.Context, runID int64) ([]repository.Drift, error)
+	ReconcileDrift(ctx context.Context, runID int64) ([]onboard.Drift, error)
 	// AppIDs lists the applications files were imported for.
 	AppIDs(ctx context.Context) ([]string, error)
 	// OrgStateCounts counts organizations per application and state.

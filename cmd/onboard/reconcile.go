@@ -15,7 +15,6 @@ import (
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/ess"
 	"github.com/ess-onboard/onboard/jobs"
-	"github.com/ess-onboard/onboard/jobs/pgstore"
 	"github.com/ess-onboard/onboard/repository"
 )
 
@@ -134,7 +133,7 @@ func printSweep(w io.Writer, r jobs.SweepReport) {
 	fmt.Fprintf(w, "  drift:            %d unknown to onboard, %d mismatched\n", r.UnknownOrgs, r.Mismatched)
 	for _, d := range r.Drift {
 		switch d.Kind {
-		case jobs.DriftUnknown:
+		case onboard.DriftUnknown:
 			fmt.Fprintf(w, "    %s: on the platform (%s), not in onboard\n", d.OpenID, d.Platform)
 		default:
 			fmt.Fprintf(w, "    %s: %s differs: onboard %q, platform %q\n", d.OpenID, d.Kind, d.Ours, d.Platform)
@@ -193,7 +192,7 @@ func openReconcileDeps(ctx context.Context, cfg Config, stale time.Duration, wcf
 	if wcfg.QueryIdentities == nil && cfg.AppID != "" {
 		wcfg.QueryIdentities = map[string]jobs.QueryIdentity{cfg.AppID: {OrgOpenID: cfg.QueryOrgOpenID, OperatorOpenID: cfg.QueryOperatorOpenID}}
 	}
-	d.workers = jobs.NewWorkers(pgstore.New(d.store), api, lim, client, wcfg)
+	d.workers = jobs.NewWorkers(d.store, api, lim, client, wcfg)
 	var closeRec func()
 	d.rec, closeRec = newReconciler(d.workers, d.store, d.redis, stale, wcfg.Logger)
 	d.closers = append(d.closers, closeRec)
@@ -209,84 +208,9 @@ func newReconciler(w *jobs.Workers, store *repository.Store, redisOpt asynq.Redi
 	insp := asynq.NewInspector(redisOpt)
 	return &jobs.Reconciler{
 		Workers:   w,
-		Store:     reconcileStore{store},
+		Store:     store,
 		Inspector: insp,
 		Stale:     stale,
 		Logger:    log,
 	}, func() { insp.Close() }
-}
-
-// reconcileStore is the sweep's view of the repository: each method is a
-// call and a type conversion.
-type reconcileStore struct{ r *repository.Store }
-
-var _ jobs.ReconcileStore = reconcileStore{}
-
-func (s reconcileStore) TryLockReconcile(ctx context.Context, appID string) (func(), bool, error) {
-	return s.r.TryLockReconcile(ctx, appID)
-}
-
-func (s reconcileStore) StartReconcileRun(ctx context.Context, appID, trigger string) (int64, error) {
-	return s.r.StartReconcileRun(ctx, appID, trigger)
-}
-
-func (s reconcileStore) FinishReconcileRun(ctx context.Context, r *jobs.ReconcileRun, drift []jobs.Drift) error {
-	run := repository.ReconcileRun(*r)
-	ds := make([]repository.Drift, len(drift))
-	for i, d := range drift {
-		ds[i] = repository.Drift(d)
-	}
-	return s.r.FinishReconcileRun(ctx, &run, ds)
-}
-
-func (s reconcileStore) KnownOrgs(ctx context.Context, appID string, openIDs []string) ([]jobs.KnownOrg, error) {
-	ks, err := s.r.KnownOrgs(ctx, appID, openIDs)
-	out := make([]jobs.KnownOrg, len(ks))
-	for i, k := range ks {
-		out[i] = jobs.KnownOrg(k)
-	}
-	return out, err
-}
-
-func (s reconcileStore) UpdatePlatformStatus(ctx context.Context, ups []jobs.PlatformUpdate) (int, error) {
-	in := make([]repository.PlatformUpdate, len(ups))
-	for i, u := range ups {
-		in[i] = repository.PlatformUpdate(u)
-	}
-	return s.r.UpdatePlatformStatus(ctx, in)
-}
-
-func (s reconcileStore) PendingTasks(ctx context.Context, appID string) ([]jobs.PendingTask, error) {
-	ps, err := s.r.PendingTasks(ctx, appID)
-	out := make([]jobs.PendingTask, len(ps))
-	for i, p := range ps {
-		out[i] = jobs.PendingTask(p)
-	}
-	return out, err
-}
-
-func (s reconcileStore) RenewExpiredLinks(ctx context.Context, appID string, now time.Time) ([]jobs.ExpiredLink, error) {
-	ls, err := s.r.RenewExpiredLinks(ctx, appID, now)
-	out := make([]jobs.ExpiredLink, len(ls))
-	for i, l := range ls {
-		out[i] = jobs.ExpiredLink(l)
-	}
-	return out, err
-}
-
-func (s reconcileStore) PollState(ctx context.Context, appID string) (jobs.PollState, error) {
-	p, err := s.r.PollState(ctx, appID)
-	return jobs.PollState(p), err
-}
-
-func (s reconcileStore) UnenqueuedOrgs(ctx context.Context, appID string) ([]onboard.OrgVersion, error) {
-	return s.r.UnenqueuedOrgs(ctx, appID)
-}
-
-func (s reconcileStore) MarkEnqueued(ctx context.Context, items []onboard.OrgVersion) error {
-	return s.r.MarkEnqueued(ctx, items)
-}
-
-func (s reconcileStore) ReconcileAppIDs(ctx context.Context) ([]string, error) {
-	return s.r.ReconcileAppIDs(ctx)
 }

@@ -290,9 +290,9 @@ func TestReconcileListingAndDrift(t *testing.T) {
 	if rep.PlatformOrgs != onPlatform {
 		t.Errorf("companies listed: %d, want %d", rep.PlatformOrgs, onPlatform)
 	}
-	wantDrift := map[string]jobs.Drift{
-		"ghost-org":   {OpenID: "ghost-org", Kind: jobs.DriftUnknown, Platform: "幽灵公司"},
-		"web-org-007": {OpenID: "web-org-007", Kind: jobs.DriftName, Ours: "网页测试公司007（北京）", Platform: "改过名的公司（北京）"},
+	wantDrift := map[string]onboard.Drift{
+		"ghost-org":   {OpenID: "ghost-org", Kind: onboard.DriftUnknown, Platform: "幽灵公司"},
+		"web-org-007": {OpenID: "web-org-007", Kind: onboard.DriftName, Ours: "网页测试公司007（北京）", Platform: "改过名的公司（北京）"},
 	}
 	if rep.UnknownOrgs != 1 || rep.Mismatched != 1 || len(rep.Drift) != 2 {
 		t.Errorf("drift: %d unknown, %d mismatched: %+v", rep.UnknownOrgs, rep.Mismatched, rep.Drift)

@@ -8,7 +8,6 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/ess-onboard/onboard/jobs"
-	"github.com/ess-onboard/onboard/jobs/pgstore"
 	"github.com/ess-onboard/onboard/repository"
 )
 
@@ -85,7 +84,7 @@ func runResume(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	w := jobs.NewWorkers(pgstore.New(store), nil, nil, client, jobs.Config{})
+	w := jobs.NewWorkers(store, nil, nil, client, jobs.Config{})
 	res, err := w.Resume(ctx, *appID)
 	if err != nil {
 		return err

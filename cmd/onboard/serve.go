@@ -14,7 +14,6 @@ import (
 
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/jobs"
-	"github.com/ess-onboard/onboard/jobs/pgstore"
 	"github.com/ess-onboard/onboard/repository"
 	"github.com/ess-onboard/onboard/results"
 	"github.com/ess-onboard/onboard/web"
@@ -139,7 +138,7 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 	enq := &jobs.Enqueuer{Client: d.client, Recorder: d.store, Queue: f.queuePrefix + jobs.QueueSync}
 	// Resume needs only the store and the queue: the workers are built
 	// without an API client or limiter.
-	workers := jobs.NewWorkers(pgstore.New(d.store), nil, nil, d.client, jobs.Config{Logger: log, QueuePrefix: f.queuePrefix})
+	workers := jobs.NewWorkers(d.store, nil, nil, d.client, jobs.Config{Logger: log, QueuePrefix: f.queuePrefix})
 	d.server, err = web.New(web.Options{
 		Addr:               f.addr,
 		Token:              cfg.DashboardToken,

@@ -14,7 +14,6 @@ import (
 
 	"github.com/ess-onboard/onboard/ess"
 	"github.com/ess-onboard/onboard/jobs"
-	"github.com/ess-onboard/onboard/jobs/pgstore"
 	"github.com/ess-onboard/onboard/repository"
 )
 
@@ -209,7 +208,7 @@ func openWorkers(ctx context.Context, cfg Config, f workerFlags, log *slog.Logge
 	if cfg.AppID != "" && cfg.QueryOrgOpenID != "" && cfg.QueryOperatorOpenID != "" {
 		jc.QueryIdentities = map[string]jobs.QueryIdentity{cfg.AppID: {OrgOpenID: cfg.QueryOrgOpenID, OperatorOpenID: cfg.QueryOperatorOpenID}}
 	}
-	p.workers = jobs.NewWorkers(pgstore.New(p.store), api, lim, client, jc)
+	p.workers = jobs.NewWorkers(p.store, api, lim, client, jc)
 	p.conc = jobs.DefaultConcurrency(float64(cfg.ESSRateLimit))
 	if f.concurrency > 0 {
 		p.conc[jobs.QueueSync] = f.concurrency

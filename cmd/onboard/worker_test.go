@@ -260,7 +260,7 @@ func TestResumeCommand(t *testing.T) {
 	store, batch := importTestOrgs(t, e, "rs", 4, nil)
 	ctx := context.Background()
 	if _, err := store.PauseApplication(ctx, esssim.DefaultAppID, ess.ActionSyncProxyOrganization,
-		repository.StepError{Code: "AuthFailure.SecretIdNotFound", Message: "m", RequestID: "r1"}); err != nil {
+		onboard.StepError{Code: "AuthFailure.SecretIdNotFound", Message: "m", RequestID: "r1"}); err != nil {
 		t.Fatal(err)
 	}
 	if reasons, _ := store.BlockedReasons(ctx, batch); reasons[batch] == "" {
