@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/ess-onboard/onboard/ess"
 	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
+	"github.com/ess-onboard/onboard/web"
 )
 
 func init() {
@@ -70,6 +72,7 @@ type workerFlags struct {
 	retryMax        time.Duration
 	checkInterval   time.Duration
 	queuePrefix     string
+	metricsAddr     string
 }
 
 func runWorker(ctx context.Context, env *Env, args []string) error {
@@ -88,6 +91,7 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	fs.DurationVar(&f.retryMax, "retry-max", 10*time.Minute, "longest back-off between tries")
 	fs.DurationVar(&f.checkInterval, "check-interval", 0, "how often scheduled and retried tasks are moved to their queue (0: asynq's 5s)")
 	fs.StringVar(&f.queuePrefix, "queue-prefix", "", "put this before every queue name and rate limiter key, to keep a separate set of workers apart on one Redis (import and the sweep use the plain names)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve this process's Prometheus metrics (calls by action and code, latency, limiter waits) at http://ADDR/metrics; empty: none")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
@@ -113,6 +117,18 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stderr, "onboard worker: serving %s (sync and service slots %d, limit %d calls/s per action)\n",
 		strings.Join(names, ", "), p.conc[jobs.QueueSync], cfg.ESSRateLimit)
+	if f.metricsAddr != "" {
+		ln, err := net.Listen("tcp", f.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("worker: --metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", web.WorkerMetricsHandler(web.WorkerCollector{Snapshot: p.workers.Metrics().Snapshot, Limiter: p.limiter.Stats}))
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go hs.Serve(ln) //nolint:errcheck // ends with Close
+		defer hs.Close()
+		fmt.Fprintf(env.Stderr, "onboard worker: metrics at http://%s/metrics\n", ln.Addr())
+	}
 	return p.run(ctx)
 }
 
@@ -135,6 +151,7 @@ func (f *workerFlags) validate() error {
 // workerProcess is everything one worker process runs on.
 type workerProcess struct {
 	workers *jobs.Workers
+	limiter *jobs.Limiter
 	store   *repository.Store
 	conc    map[string]int
 	run     func(ctx context.Context) error
@@ -180,6 +197,7 @@ func openWorkers(ctx context.Context, cfg Config, f workerFlags, log *slog.Logge
 	}
 
 	lim := jobs.NewLimiter(rc, jobs.LimiterConfig{Rate: float64(cfg.ESSRateLimit), Prefix: f.queuePrefix + "onboard:rl"})
+	p.limiter = lim
 	api, err := ess.New(ess.Config{
 		Endpoint: cfg.ESSEndpoint, SecretID: cfg.ESSSecretID, SecretKey: cfg.ESSSecretKey,
 		Region: cfg.ESSRegion, Timeout: cfg.ESSTimeout,

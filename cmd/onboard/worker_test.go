@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -314,4 +317,59 @@ func TestResumeCommand(t *testing.T) {
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// TestWorkerMetricsEndpoint runs 'onboard worker --metrics-addr' and reads
+// the calls it made from its /metrics.
+func TestWorkerMetricsEndpoint(t *testing.T) {
+	e := newCLIEnv(t)
+	redisURL, prefix := isolatedRedis(t, 6)
+	sim := esssim.New(esssim.Options{Lifecycle: &esssim.Lifecycle{Unverified: 100 * time.Millisecond,
+		Verifying: 100 * time.Millisecond, Pending: 100 * time.Millisecond}})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	const n = 3
+	store, batch := importTestOrgsTo(t, e, "metrics", n, nil, redisURL, prefix+jobs.QueueSync)
+	for k, v := range map[string]string{"REDIS_URL": redisURL, "ESS_ENDPOINT": srv.URL,
+		"ESS_SECRET_ID": esssim.DefaultSecretID, "ESS_SECRET_KEY": esssim.DefaultSecretKey,
+		"ESS_APP_ID": esssim.DefaultAppID, "ESS_QUERY_ORG_OPENID": esssim.DefaultQueryOrgOpenID,
+		"ESS_QUERY_OPERATOR_OPENID": esssim.DefaultQueryOperatorOpenID} {
+		e.vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &lockedBuffer{}
+	env := &Env{Getenv: func(k string) string { return e.vars[k] }, Stdin: strings.NewReader(""), Stdout: logs, Stderr: logs}
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"worker", "--metrics-addr", "127.0.0.1:0", "--queue-prefix", prefix,
+			"--poll-min", "300ms", "--poll-max", "1s", "--check-interval", "500ms", "--shutdown-timeout", "5s"}, env)
+	}()
+	waitUntil(t, 2*time.Minute, "every organization done", func() bool {
+		c, err := store.StateCounts(ctx, batch)
+		return err == nil && c[onboard.StateDone] == n
+	})
+	m := regexp.MustCompile(`metrics at (http://\S+/metrics)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("worker did not say where its metrics are:\n%s", logs)
+	}
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := fmt.Sprintf(`onboard_api_calls_total{action="SyncProxyOrganization",code="OK"} %d`, n)
+	if !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %q:\n%s", want, body)
+	}
+	cancel()
+	select {
+	case code := <-exited:
+		if code != 0 {
+			t.Errorf("worker exited with %d:\n%s", code, logs)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker still running 30s after it was stopped")
+	}
 }
