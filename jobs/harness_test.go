@@ -2,9 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -57,7 +54,7 @@ func newHarness(t *testing.T, opts esssim.Options) *harness {
 	if _, err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	redisURL, prefix := isolatedRedis(t, redisDB)
+	redisURL, prefix := testenv.IsolatedRedis(t, redisDB)
 	redisOpt, err := asynq.ParseRedisURI(redisURL)
 	if err != nil {
 		t.Fatal(err)
@@ -250,36 +247,4 @@ func inspector(t *testing.T, h *harness) *asynq.Inspector {
 	in := asynq.NewInspector(h.redisOpt)
 	t.Cleanup(func() { in.Close() })
 	return in
-}
-
-// isolatedRedis returns the URL of Redis db db and a key prefix unique to
-// this test; the keys under it are deleted when the test ends.
-func isolatedRedis(t *testing.T, db int) (url, prefix string) {
-	t.Helper()
-	url = fmt.Sprintf("%s/%d", testenv.RedisURL(), db)
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := redis.NewClient(opt)
-	if err := rc.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("Redis at %s: %v", url, err)
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	prefix = "t" + hex.EncodeToString(b) + "-"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		for _, pattern := range []string{"asynq:{" + prefix + "*", prefix + "*"} {
-			iter := rc.Scan(ctx, 0, pattern, 500).Iterator()
-			for iter.Next(ctx) {
-				rc.Del(ctx, iter.Val())
-			}
-		}
-		for _, q := range jobs.Queues {
-			rc.SRem(ctx, "asynq:queues", prefix+q)
-		}
-		rc.Close()
-	})
-	return url, prefix
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ess-onboard/onboard/internal/testenv"
 )
 
 // TestDemo runs 'onboard demo' to the end: every organization of the sample
@@ -19,7 +21,7 @@ func TestDemo(t *testing.T) {
 	// The demo keeps its work in Redis for seconds; db 3 is flushed by
 	// other tests of this package, so it runs on db 6 (its queues carry a
 	// prefix of their own and are removed at the end).
-	redisURL, _ := isolatedRedis(t, 6)
+	redisURL, _ := testenv.IsolatedRedis(t, 6)
 	e.vars["REDIS_URL"] = redisURL
 	out := t.TempDir()
 	code, stdout, stderr := e.run(t, "demo", "--out", out, "--timeout", "2m", "--serve", "")
@@ -47,7 +49,7 @@ func TestDemo(t *testing.T) {
 // stopped; with CI=true it ends after the summary instead.
 func TestDemoEndsWithTheDashboard(t *testing.T) {
 	e := newCLIEnv(t)
-	redisURL, _ := isolatedRedis(t, 6)
+	redisURL, _ := testenv.IsolatedRedis(t, 6)
 	e.vars["REDIS_URL"] = redisURL
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

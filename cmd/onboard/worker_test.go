@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,7 +17,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/ess"
@@ -87,7 +84,7 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 	// flushes db 3 as it starts. So this test uses db 6, which no test
 	// flushes, under queue names and limiter keys of its own, and deletes
 	// only its own keys at the end.
-	redisURL, prefix := isolatedRedis(t, 6)
+	redisURL, prefix := testenv.IsolatedRedis(t, 6)
 	sim := esssim.New(esssim.Options{Lifecycle: &esssim.Lifecycle{Unverified: 200 * time.Millisecond,
 		Verifying: 200 * time.Millisecond, Pending: 200 * time.Millisecond}})
 	srv := httptest.NewServer(sim)
@@ -176,38 +173,6 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("worker still running 30s after SIGTERM")
 	}
-}
-
-// isolatedRedis returns the URL of Redis db db and a key prefix unique to
-// this run; the keys under it are deleted when the test ends.
-func isolatedRedis(t *testing.T, db int) (url, prefix string) {
-	t.Helper()
-	url = fmt.Sprintf("%s/%d", testenv.RedisURL(), db)
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := redis.NewClient(opt)
-	if err := rc.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("Redis at %s: %v", url, err)
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	prefix = "t" + hex.EncodeToString(b) + "-"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		for _, pattern := range []string{"asynq:{" + prefix + "*", prefix + "*"} {
-			iter := rc.Scan(ctx, 0, pattern, 500).Iterator()
-			for iter.Next(ctx) {
-				rc.Del(ctx, iter.Val())
-			}
-		}
-		for _, q := range jobs.Queues {
-			rc.SRem(ctx, "asynq:queues", prefix+q)
-		}
-		rc.Close()
-	})
-	return url, prefix
 }
 
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -323,7 +288,7 @@ func itoa(n int64) string {
 // the calls it made from its /metrics.
 func TestWorkerMetricsEndpoint(t *testing.T) {
 	e := newCLIEnv(t)
-	redisURL, prefix := isolatedRedis(t, 6)
+	redisURL, prefix := testenv.IsolatedRedis(t, 6)
 	sim := esssim.New(esssim.Options{Lifecycle: &esssim.Lifecycle{Unverified: 100 * time.Millisecond,
 		Verifying: 100 * time.Millisecond, Pending: 100 * time.Millisecond}})
 	srv := httptest.NewServer(sim)

@@ -118,3 +118,37 @@ func redact(s string) string {
 	}
 	return u.Redacted()
 }
+
+// IsolatedRedis returns the URL of Redis database db and a key prefix unique
+// to this test, for work that must stay in Redis while other tests flush
+// their own databases: give it to queue names and limiter keys. When the test
+// ends, the keys under the prefix (asynq's included) are deleted and asynq's
+// list of queues forgets the prefixed ones; nothing else in db is touched.
+func IsolatedRedis(tb testing.TB, db int) (url, prefix string) {
+	tb.Helper()
+	url = fmt.Sprintf("%s/%d", RedisURL(), db)
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		tb.Fatalf("testenv: parse %s: %v", url, err)
+	}
+	rc := redis.NewClient(opt)
+	if err := rc.Ping(context.Background()).Err(); err != nil {
+		tb.Fatalf("testenv: Redis at %s (set TEST_REDIS_URL): %v", url, err)
+	}
+	prefix = "t" + randomHex(4) + "-"
+	tb.Cleanup(func() {
+		ctx := context.Background()
+		for _, pattern := range []string{"asynq:{" + prefix + "*", prefix + "*"} {
+			iter := rc.Scan(ctx, 0, pattern, 500).Iterator()
+			for iter.Next(ctx) {
+				rc.Del(ctx, iter.Val())
+			}
+		}
+		iter := rc.SScan(ctx, "asynq:queues", 0, prefix+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			rc.SRem(ctx, "asynq:queues", iter.Val())
+		}
+		rc.Close()
+	})
+	return url, prefix
+}
