@@ -138,7 +138,11 @@ Run 'onboard <command> --help' for a command's flags.
 Environment:
 `)
 	for _, v := range envVars {
-		fmt.Fprintf(w, "  %-26s %s\n", v.name, v.help)
+		fmt.Fprintf(w, "  %-27s %s", v.name, v.help)
+		if v.def != "" {
+			fmt.Fprintf(w, " (default %s)", v.def)
+		}
+		fmt.Fprintln(w)
 	}
 }
 
