@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -24,21 +23,10 @@ const operateURLLifetime = 24 * time.Hour
 // and the link stored with its expiry; no link means it is opened. The
 // organization is done once every service is opened or linked.
 func (w *Workers) handleOpenService(ctx context.Context, t *asynq.Task) error {
-	var p OrgPayload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.Service == "" {
-		return fmt.Errorf("org:open_service payload: %v: %w", err, asynq.SkipRetry)
+	p, org, res, err := w.beginOrgTask(ctx, t, false)
+	if org == nil {
+		return err
 	}
-	res := result{OrgID: p.OrgID, Service: p.Service}
-	org, _, skip, err := w.loadOrg(ctx, p, false)
-	if err != nil {
-		return retryAfter(err, w.cfg.Policy.Backoff(tries(ctx)))
-	}
-	if skip != "" {
-		res.Outcome = "skipped: " + skip
-		writeResult(t, res)
-		return nil
-	}
-	res.AppID, res.State = org.AppID, org.State
 	if org.State != onboard.StateOpeningServices {
 		res.Outcome = "skipped: organization is " + org.State
 		writeResult(t, res)

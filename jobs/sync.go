@@ -24,28 +24,43 @@ func loginLinkLifetime(endpoint string) time.Duration {
 	return 30 * 24 * time.Hour
 }
 
-// loadOrg reads the organization a task is about and says why the task has
-// nothing to do: the organization is gone, its data changed since the task
-// was made, or its application is paused.
-func (w *Workers) loadOrg(ctx context.Context, p OrgPayload, license bool) (*onboard.Org, *onboard.Application, string, error) {
-	org, err := w.store.OnboardingOrg(ctx, p.OrgID, license)
-	if err != nil {
-		if isNotFound(err) {
-			return nil, nil, "organization not found", nil
-		}
-		return nil, nil, "", err
+// beginOrgTask decodes an organization task's payload and loads its
+// organization. A nil organization with a nil error means the task has
+// nothing to do and its result is written: the organization is gone, its
+// data changed since the task was made, or its application is paused. An
+// error is ready to return from the handler.
+func (w *Workers) beginOrgTask(ctx context.Context, t *asynq.Task, license bool) (OrgPayload, *onboard.Org, result, error) {
+	var p OrgPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || (t.Type() == TypeOrgOpenService && p.Service == "") {
+		return p, nil, result{}, fmt.Errorf("%s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
 	}
-	if org.DataVersion != p.DataVersion {
-		return org, nil, "outdated data version", nil
+	res := result{OrgID: p.OrgID, Service: p.Service}
+	skip := func(why string) (OrgPayload, *onboard.Org, result, error) {
+		res.Outcome = "skipped: " + why
+		writeResult(t, res)
+		return p, nil, res, nil
+	}
+	fail := func(err error) (OrgPayload, *onboard.Org, result, error) {
+		return p, nil, res, retryAfter(err, w.cfg.Policy.Backoff(tries(ctx)))
+	}
+	org, err := w.store.OnboardingOrg(ctx, p.OrgID, license)
+	switch {
+	case isNotFound(err):
+		return skip("organization not found")
+	case err != nil:
+		return fail(err)
+	case org.DataVersion != p.DataVersion:
+		return skip("outdated data version")
 	}
 	app, err := w.store.Application(ctx, org.AppID)
 	if err != nil {
-		return nil, nil, "", err
+		return fail(err)
 	}
-	if !app.PausedAt.IsZero() {
-		return org, app, "application paused", nil
+	if app.Paused() {
+		return skip("application paused")
 	}
-	return org, app, "", nil
+	res.AppID, res.State = org.AppID, org.State
+	return p, org, res, nil
 }
 
 // ErrNotFound is what a Store returns (wrapped or not) for an organization
@@ -59,21 +74,10 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 // Each step is recorded when it succeeds, so a retry goes on from where the
 // last try stopped.
 func (w *Workers) handleSync(ctx context.Context, t *asynq.Task) error {
-	var p OrgPayload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil {
-		return fmt.Errorf("org:sync payload: %v: %w", err, asynq.SkipRetry)
+	_, org, res, err := w.beginOrgTask(ctx, t, true)
+	if org == nil {
+		return err
 	}
-	res := result{OrgID: p.OrgID}
-	org, _, skip, err := w.loadOrg(ctx, p, true)
-	if err != nil {
-		return retryAfter(err, w.cfg.Policy.Backoff(tries(ctx)))
-	}
-	if skip != "" {
-		res.Outcome = "skipped: " + skip
-		writeResult(t, res)
-		return nil
-	}
-	res.AppID, res.State = org.AppID, org.State
 	if org.State != onboard.StateQueued {
 		if org.State == onboard.StateAwaitingAuth {
 			// An earlier try may have stopped between recording the state
