@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,16 +32,30 @@ type Batch struct {
 	BlockedReason string // why the application is paused; "" when it is not
 }
 
-const batchColumns = `id, app_id, file_name, file_sha256, sheet, header_row, headers, created_at,
-	finished_at, rows, accepted, rejected, enqueued, unchanged, coalesce(blocked_reason, '')`
+// batchColumns are a batch's columns, selected from batches aliased b. A
+// batch's finishing time is derived from its organizations: the last of their
+// moves into a final state once all are final (the import itself for a batch
+// with no accepted row), none while any is not.
+var batchColumns = `b.id, b.app_id, b.file_name, b.file_sha256, b.sheet, b.header_row, b.headers, b.created_at,
+	(SELECT CASE WHEN count(*) = 0 THEN b.created_at
+			WHEN bool_and(o.state IN (` + finalStatesSQL + `)) THEN max(o.state_changed_at) END
+		FROM batch_rows br JOIN organizations o ON o.id = br.org_id
+		WHERE br.batch_id = b.id AND br.status = 'accepted'),
+	b.rows, b.accepted, b.rejected, b.enqueued, b.unchanged, coalesce(b.blocked_reason, '')`
 
-func scanBatch(r pgx.Row) (*Batch, error) {
+// finalStatesSQL is onboard.FinalStates as an SQL list of strings.
+var finalStatesSQL = "'" + strings.Join(onboard.FinalStates, "', '") + "'"
+
+// scanBatch scans batchColumns, then any columns selected after them into
+// extra.
+func scanBatch(r pgx.Row, extra ...any) (*Batch, error) {
 	var b Batch
 	var headers []byte
 	var finished *time.Time
-	if err := r.Scan(&b.ID, &b.AppID, &b.FileName, &b.FileSHA256, &b.Sheet, &b.HeaderRow, &headers,
+	dest := append([]any{&b.ID, &b.AppID, &b.FileName, &b.FileSHA256, &b.Sheet, &b.HeaderRow, &headers,
 		&b.CreatedAt, &finished, &b.Rows, &b.Accepted, &b.Rejected, &b.Enqueued, &b.Unchanged,
-		&b.BlockedReason); err != nil {
+		&b.BlockedReason}, extra...)
+	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
 	if finished != nil {
@@ -54,7 +69,7 @@ func scanBatch(r pgx.Row) (*Batch, error) {
 
 // Batch returns one batch, or ErrNotFound.
 func (s *Store) Batch(ctx context.Context, id int64) (*Batch, error) {
-	b, err := scanBatch(s.pool.QueryRow(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = $1`, id))
+	b, err := scanBatch(s.pool.QueryRow(ctx, `SELECT `+batchColumns+` FROM batches b WHERE b.id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("batch %d: %w", id, mapErr(err))
 	}
@@ -64,7 +79,7 @@ func (s *Store) Batch(ctx context.Context, id int64) (*Batch, error) {
 // Batches returns the newest batches first, at most limit of them (all when
 // limit <= 0).
 func (s *Store) Batches(ctx context.Context, limit int) ([]Batch, error) {
-	sql := `SELECT ` + batchColumns + ` FROM batches ORDER BY id DESC`
+	sql := `SELECT ` + batchColumns + ` FROM batches b ORDER BY b.id DESC`
 	args := []any{}
 	if limit > 0 {
 		sql += ` LIMIT $1`

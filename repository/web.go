@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ess-onboard/onboard"
 )
 
@@ -62,37 +64,22 @@ type StateCount struct {
 	Count int
 }
 
-// overviewColumns derive a batch's finishing time from its organizations:
-// the last of their moves into a final state once all are final (the import
-// itself for a batch with no accepted row), none while any is not.
-const overviewColumns = `b.id, b.app_id, b.file_name, b.file_sha256, b.sheet, b.header_row, b.headers, b.created_at,
-	coalesce(b.finished_at, (SELECT CASE WHEN count(*) = 0 THEN b.created_at
-			WHEN bool_and(o.state IN ('done', 'failed', 'auth_rejected', 'timed_out')) THEN max(o.state_changed_at) END
-		FROM batch_rows br JOIN organizations o ON o.id = br.org_id
-		WHERE br.batch_id = b.id AND br.status = 'accepted')), b.rows, b.accepted, b.rejected, b.enqueued, b.unchanged, coalesce(b.blocked_reason, ''),
+// overviewColumns are batchColumns and the batch's organizations counted by
+// state.
+var overviewColumns = batchColumns + `,
 	(SELECT coalesce(jsonb_object_agg(state, n), '{}'::jsonb) FROM (
 		SELECT o.state, count(DISTINCT o.id) AS n
 		FROM batch_rows br JOIN organizations o ON o.id = br.org_id
 		WHERE br.batch_id = b.id AND br.status = 'accepted'
 		GROUP BY o.state) s)`
 
-func scanOverview(r interface{ Scan(...any) error }) (*BatchOverview, error) {
-	var ov BatchOverview
+func scanOverview(r pgx.Row) (*BatchOverview, error) {
 	var states []byte
-	var finished *time.Time
-	var headers []byte
-	b := &ov.Batch
-	if err := r.Scan(&b.ID, &b.AppID, &b.FileName, &b.FileSHA256, &b.Sheet, &b.HeaderRow, &headers,
-		&b.CreatedAt, &finished, &b.Rows, &b.Accepted, &b.Rejected, &b.Enqueued, &b.Unchanged,
-		&b.BlockedReason, &states); err != nil {
+	b, err := scanBatch(r, &states)
+	if err != nil {
 		return nil, err
 	}
-	if finished != nil {
-		b.FinishedAt = *finished
-	}
-	if err := json.Unmarshal(headers, &b.Headers); err != nil {
-		return nil, fmt.Errorf("batch %d: headers: %w", b.ID, err)
-	}
+	ov := BatchOverview{Batch: *b}
 	if err := json.Unmarshal(states, &ov.States); err != nil {
 		return nil, fmt.Errorf("batch %d: states: %w", b.ID, err)
 	}
