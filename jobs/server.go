@@ -180,6 +180,24 @@ func (w *Workers) Resume(ctx context.Context, appID string) (ResumeResult, error
 	return res, nil
 }
 
+// RetryFailed queues the failed organizations of a batch again from sync,
+// with the TaskIDs of a new generation so they never collide with the
+// finished tasks. It returns how many it queued.
+func (w *Workers) RetryFailed(ctx context.Context, batchID int64) (int, error) {
+	gen, orgs, err := w.store.RetryFailed(ctx, batchID)
+	if err != nil {
+		return 0, err
+	}
+	tasks := make([]queued, len(orgs))
+	for i, o := range orgs {
+		tasks[i] = queued{NewResyncTask(o.OrgID, o.DataVersion, gen), w.Queue(QueueSync)}
+	}
+	if err := enqueueAll(ctx, w.enq, tasks); err != nil {
+		return 0, fmt.Errorf("%d organizations are queued again in the store, but enqueueing failed (the reconciliation sweep will enqueue the rest): %w", len(orgs), err)
+	}
+	return len(orgs), nil
+}
+
 // queued is a task and the queue it goes to.
 type queued struct {
 	task  *asynq.Task

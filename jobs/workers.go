@@ -73,6 +73,7 @@ type Store interface {
 	RecordService(ctx context.Context, id int64, version int, service string, r onboard.ServiceResult) (string, error)
 	PauseApplication(ctx context.Context, appID, action string, e onboard.StepError) (bool, error)
 	ResumeApplication(ctx context.Context, appID string) (int, []onboard.PendingOrg, error)
+	RetryFailed(ctx context.Context, batchID int64) (int, []onboard.OrgVersion, error)
 }
 
 // QueryIdentity is the verified company and operator an application's

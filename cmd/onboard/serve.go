@@ -154,7 +154,7 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 		},
 		WriteTemplate: importer.WriteTemplate,
 		RetryFailed: func(ctx context.Context, batchID int64) (int, error) {
-			return retryFailed(ctx, d.store, d.client, f.queuePrefix+jobs.QueueSync, batchID)
+			return workers.RetryFailed(ctx, batchID)
 		},
 		Resume: func(ctx context.Context, appID string) (int, error) {
 			r, err := workers.Resume(ctx, appID)
@@ -185,21 +185,6 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 	}
 	d.closers = append(d.closers, func() { d.server.Close() })
 	return d, nil
-}
-
-// retryFailed queues the failed organizations of a batch again, with the
-// TaskIDs of a new generation so they never collide with the finished tasks.
-func retryFailed(ctx context.Context, store *repository.Store, client *asynq.Client, queue string, batchID int64) (int, error) {
-	gen, orgs, err := store.RetryFailed(ctx, batchID)
-	if err != nil {
-		return 0, err
-	}
-	for i, o := range orgs {
-		if _, err := client.EnqueueContext(ctx, jobs.NewResyncTask(o.OrgID, o.DataVersion, gen), asynq.Queue(queue)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-			return i, fmt.Errorf("%d organizations are queued again in the store, but enqueueing stopped after %d (the reconciliation sweep will enqueue the rest): %w", len(orgs), i, err)
-		}
-	}
-	return len(orgs), nil
 }
 
 // importUpload stores an uploaded file in one transaction and enqueues its
