@@ -199,18 +199,6 @@ func (h *harness) waitFinal(batchID int64, timeout time.Duration) map[string]int
 	}
 }
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // org returns the test application's organization openID.
 func (h *harness) org(openID string) *onboard.Org {
 	h.t.Helper()

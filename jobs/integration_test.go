@@ -11,6 +11,7 @@ import (
 	"github.com/ess-onboard/onboard/ess"
 	"github.com/ess-onboard/onboard/esssim"
 	"github.com/ess-onboard/onboard/internal/benchrate"
+	"github.com/ess-onboard/onboard/internal/testenv"
 	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
 	"github.com/ess-onboard/onboard/results"
@@ -261,12 +262,12 @@ func TestSystemicErrorPausesAndResume(t *testing.T) {
 	_, stop := h.startWorker(workerOpts{secretKey: "a-wrong-secret-key", concurrency: 4})
 	batch := h.importOrgs(data)
 	ctx := context.Background()
-	waitFor(t, 60*time.Second, "the application to pause", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "the application to pause", func() bool {
 		a, err := h.store.Application(ctx, appID)
 		return err == nil && a.Paused()
 	})
 	// Let the tasks still queued run into the pause.
-	waitFor(t, 60*time.Second, "the sync queue to drain", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "the sync queue to drain", func() bool {
 		in := inspector(t, h)
 		q, err := in.GetQueueInfo(h.prefix + jobs.QueueSync)
 		return err == nil && q.Pending == 0 && q.Active == 0 && q.Retry == 0
@@ -363,7 +364,7 @@ func TestReimportStartsAgainFromSync(t *testing.T) {
 	h.startWorker(workerOpts{})
 	d := benchrate.Org("re", 1, []onboard.ServiceType{autoSign}, true)
 	h.importOrgs([]onboard.OrgData{d})
-	waitFor(t, 60*time.Second, "the first sync", func() bool { return h.org(d.OpenID).State == onboard.StateAwaitingAuth })
+	testenv.WaitFor(t, 60*time.Second, "the first sync", func() bool { return h.org(d.OpenID).State == onboard.StateAwaitingAuth })
 	first := h.org(d.OpenID)
 	if first.LoginOperator != d.AdminOpenID || first.LoginURL == "" {
 		t.Fatalf("first version: login link %q for %q", first.LoginURL, first.LoginOperator)
@@ -374,7 +375,7 @@ func TestReimportStartsAgainFromSync(t *testing.T) {
 	d2.Address = "广东省 广州市 天河区 体育西路2号"
 	d2.AdminOpenID = "re-admin-other"
 	batch2 := h.importOrgs([]onboard.OrgData{d2})
-	waitFor(t, 60*time.Second, "the second sync", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "the second sync", func() bool {
 		o := h.org(d.OpenID)
 		return o.DataVersion == 2 && o.State == onboard.StateAwaitingAuth
 	})
@@ -406,7 +407,7 @@ func TestReimportStartsAgainFromSync(t *testing.T) {
 	}
 	in := inspector(t, h)
 	var info *asynq.TaskInfo
-	waitFor(t, 60*time.Second, "the outdated task to run", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "the outdated task to run", func() bool {
 		info, err = in.GetTaskInfo(h.prefix+jobs.QueueSync, jobs.ResyncTaskID(o.ID, 1, 99))
 		return err == nil && info.State == asynq.TaskStateCompleted
 	})

@@ -61,7 +61,7 @@ func TestDemoEndsWithTheDashboard(t *testing.T) {
 	}()
 	addr := regexp.MustCompile(`dashboard: (http://127\.0\.0\.1:\d+/)`)
 	var url string
-	waitUntil(t, 3*time.Minute, "the demo's dashboard", func() bool {
+	testenv.WaitFor(t, 3*time.Minute, "the demo's dashboard", func() bool {
 		select {
 		case code := <-exited:
 			t.Fatalf("demo exited with %d before serving the dashboard:\n%s", code, stdout)

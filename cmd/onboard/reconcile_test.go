@@ -220,18 +220,6 @@ func (e *recEnv) startWorkers(t *testing.T) (stop func()) {
 
 func recQuietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 func (e *recEnv) stateCount(t *testing.T, state string) int {
 	return e.query(t, `SELECT count(*) FROM organizations WHERE app_id = $1 AND state = $2`, recApp, state)
 }
@@ -366,7 +354,7 @@ func TestReconcileRepairsAndCompletes(t *testing.T) {
 
 	// Workers sync everyone; the companies wait for verification.
 	stop := e.startWorkers(t)
-	waitFor(t, "every organization synced and awaiting authorization", func() bool {
+	testenv.WaitFor(t, 2*time.Minute, "every organization synced and awaiting authorization", func() bool {
 		return e.stateCount(t, onboard.StateAwaitingAuth) == n
 	})
 	stop()
@@ -402,7 +390,7 @@ func TestReconcileRepairsAndCompletes(t *testing.T) {
 		}
 	}
 	e.startWorkers(t)
-	waitFor(t, "every organization done", func() bool { return e.stateCount(t, onboard.StateDone) == n })
+	testenv.WaitFor(t, 2*time.Minute, "every organization done", func() bool { return e.stateCount(t, onboard.StateDone) == n })
 
 	// An AUTO_SIGN link expires while the service is not open: the sweep
 	// puts it back and the workers ask for a new one.
@@ -425,7 +413,7 @@ func TestReconcileRepairsAndCompletes(t *testing.T) {
 	if rep.LinksRenewed != 1 {
 		t.Errorf("links renewed: %d, want 1 (%+v)", rep.LinksRenewed, rep.ReconcileRun)
 	}
-	waitFor(t, "a new AUTO_SIGN link", func() bool {
+	testenv.WaitFor(t, 2*time.Minute, "a new AUTO_SIGN link", func() bool {
 		return e.query(t, `SELECT count(*) FROM organization_services WHERE org_id = $1 AND service = 'AUTO_SIGN'
 			AND state = 'linked' AND url_expires_at > now() AND operate_url <> $2`, orgID, oldURL) == 1 &&
 			e.stateCount(t, onboard.StateDone) == n
@@ -518,7 +506,7 @@ func TestScheduler(t *testing.T) {
 		}, Stdin: strings.NewReader(""), Stdout: out, Stderr: errb}
 		done <- run(ctx, []string{"scheduler"}, env)
 	}()
-	waitFor(t, "a scheduled sweep recorded", func() bool {
+	testenv.WaitFor(t, 2*time.Minute, "a scheduled sweep recorded", func() bool {
 		return e.query(t, `SELECT count(*) FROM reconcile_runs WHERE app_id = $1 AND trigger = 'schedule' AND finished_at IS NOT NULL AND error IS NULL`, recApp) > 0
 	})
 	cancel()

@@ -116,7 +116,7 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 	survivor, survivorLogs := start()
 
 	ctx := context.Background()
-	waitUntil(t, 60*time.Second, "the workers to get going", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "the workers to get going", func() bool {
 		c, err := store.StateCounts(ctx, batch)
 		return err == nil && c[onboard.StateQueued] < n-10
 	})
@@ -172,17 +172,6 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("worker still running 30s after SIGTERM")
-	}
-}
-
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -310,7 +299,7 @@ func TestWorkerMetricsEndpoint(t *testing.T) {
 		exited <- run(ctx, []string{"worker", "--metrics-addr", "127.0.0.1:0", "--queue-prefix", prefix,
 			"--poll-min", "300ms", "--poll-max", "1s", "--check-interval", "500ms", "--shutdown-timeout", "5s"}, env)
 	}()
-	waitUntil(t, 2*time.Minute, "every organization done", func() bool {
+	testenv.WaitFor(t, 2*time.Minute, "every organization done", func() bool {
 		c, err := store.StateCounts(ctx, batch)
 		return err == nil && c[onboard.StateDone] == n
 	})

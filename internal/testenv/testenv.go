@@ -152,3 +152,16 @@ func IsolatedRedis(tb testing.TB, db int) (url, prefix string) {
 	})
 	return url, prefix
 }
+
+// WaitFor polls cond until it holds, failing the test when timeout passes
+// first. what says what was awaited.
+func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
