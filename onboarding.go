@@ -13,6 +13,14 @@ import (
 // wrapped or not; callers test with errors.Is.
 var ErrNotFound = errors.New("not found")
 
+// ErrStale means the work a task was dispatched for has moved on: it was
+// handed out again under a newer attempt, replaced, or finished.
+var ErrStale = errors.New("work moved on since the task was dispatched")
+
+// ErrPaused means the work's application is paused; the work was handed
+// back and waits for resume.
+var ErrPaused = errors.New("application paused")
+
 // Org is an organization as the workers see it.
 type Org struct {
 	ID            int64
@@ -48,7 +56,6 @@ type Application struct {
 	PauseCode           string
 	PauseMessage        string
 	PauseRequestID      string
-	Resumes             int
 	QueryOrgOpenID      string
 	QueryOperatorOpenID string
 	PlatformTotal       int
@@ -71,14 +78,6 @@ type LoginURL struct {
 	Operator  string
 	Endpoint  string
 	RequestID string
-}
-
-// PollTicket asks the caller to enqueue authorization polling round Round of
-// AppID to run at At.
-type PollTicket struct {
-	AppID string
-	Round int
-	At    time.Time
 }
 
 // AwaitingOrg is an organization waiting for the company to verify itself.
@@ -124,14 +123,6 @@ type PollRound struct {
 	// PlatformTotal is the number of companies the platform listed, 0 when
 	// the round did not list.
 	PlatformTotal int
-}
-
-// PendingOrg is an organization with work left, as resume re-enqueues it.
-type PendingOrg struct {
-	ID          int64
-	DataVersion int
-	State       string
-	Services    []string // requested services, for opening_services
 }
 
 // ReconcileRun is the record of one reconciliation sweep of an application.
@@ -197,15 +188,6 @@ type PlatformUpdate struct {
 	LegalOpenID   string
 }
 
-// PendingTask is one piece of work that should have a task in the queue.
-type PendingTask struct {
-	OrgID       int64
-	DataVersion int
-	State       string    // StateQueued or StateOpeningServices
-	Service     string    // the requested service, for StateOpeningServices
-	ChangedAt   time.Time // when the work last moved
-}
-
 // ExpiredLink is a service whose link expired and was put back to requested.
 type ExpiredLink struct {
 	OrgID       int64
@@ -214,10 +196,53 @@ type ExpiredLink struct {
 	ExpiredAt   time.Time
 }
 
-// PollState is an application's authorization polling schedule.
-type PollState struct {
-	Round     int
-	Scheduled bool
-	NextAt    time.Time
-	Waiting   int // organizations awaiting authorization
+// Dispatch is what the dispatcher last did for an application.
+type Dispatch struct {
+	At      time.Time // zero: never
+	Tasks   int       // tasks handed out then
+	Error   string    // the last error, "" once a dispatch succeeded since
+	ErrorAt time.Time
+}
+
+// AppActivity is when an application's work was last handed out and its
+// last reconciliation sweep ran, for status pages.
+type AppActivity struct {
+	AppID     string
+	Paused    bool
+	Dispatch  Dispatch
+	LastSweep *ReconcileRun // nil: never swept
+	Due       int           // work due now and not in flight
+	InFlight  int           // work handed to the queue and not finished
+}
+
+// Awaiting says how an organization waits for its company to verify
+// itself: until Deadline, with the application's next polling round due by
+// PollAt.
+type Awaiting struct {
+	Deadline time.Time
+	PollAt   time.Time
+}
+
+// PollSchedule bounds the pause between polling rounds: Min doubled per
+// round in a row in which nothing changed, at most Max.
+type PollSchedule struct{ Min, Max time.Duration }
+
+// DispatchLimits bound what the dispatcher hands out.
+type DispatchLimits struct {
+	// AppIDs limits the dispatch to these applications; nil: every one.
+	AppIDs []string
+	// Window is, per kind of work, the most work of one application in
+	// the queue at once (dispatched and not finished); kinds missing take
+	// 1.
+	Window map[string]int
+	// Lease is how long the i-th work (from 0) of a kind and application
+	// handed out in one dispatch may sit in the queue before it is handed
+	// out again.
+	Lease func(kind string, i int) time.Duration
+}
+
+// AppDispatch is what one dispatch handed out for one application.
+type AppDispatch struct {
+	AppID string
+	Work  []Work // with their new attempts
 }

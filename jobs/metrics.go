@@ -43,9 +43,9 @@ func (m *Metrics) call(action string, d time.Duration, err error) {
 	m.mu.Unlock()
 }
 
-func (m *Metrics) callError(action string, class ess.Class) {
+func (m *Metrics) callError(action, class string) {
 	m.mu.Lock()
-	m.classes[[2]string{action, string(class)}]++
+	m.classes[[2]string{action, class}]++
 	m.mu.Unlock()
 }
 

@@ -28,6 +28,9 @@ type ServerConfig struct {
 	// Reconcile handles the tasks of QueueReconcile; nil: this process runs
 	// no reconcile server.
 	Reconcile asynq.Handler
+	// Dispatcher moves due work into the queue while the servers run; nil:
+	// this process dispatches nothing (another must).
+	Dispatcher *Dispatcher
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// LogLevel of asynq's own messages; zero is asynq's default (info).
@@ -42,17 +45,21 @@ func DefaultConcurrency(rate float64) map[string]int {
 	busy := int(math.Ceil(rate*0.4)) + 4
 	return map[string]int{
 		QueueSync:      busy,
+		QueueLogin:     busy,
 		QueueService:   busy,
 		QueueAuth:      4,
 		QueueReconcile: 2,
 	}
 }
 
-// Run serves onboard's queues until ctx ends, then shuts down gracefully:
-// the servers stop taking tasks, in-flight tasks get ShutdownTimeout to
-// finish and are handed back to their queue after that. Each queue has a
-// server of its own, so a queue waiting on the rate limiter never takes the
-// worker slots of another.
+// Run serves onboard's queues (and runs the dispatcher) until ctx ends,
+// then shuts down gracefully: the dispatcher stops, the servers stop taking
+// tasks, in-flight tasks get ShutdownTimeout to finish; one still running
+// then has its context canceled and hands its work back (due at once, no
+// try used), so a worker started right after loses nothing and repeats no
+// call whose result was recorded. Each queue has a server of its own, so a
+// queue waiting on the rate limiter never takes the worker slots of
+// another.
 func (w *Workers) Run(ctx context.Context, cfg ServerConfig) error {
 	if cfg.Redis == nil {
 		return errors.New("workers: no Redis connection")
@@ -71,7 +78,7 @@ func (w *Workers) Run(ctx context.Context, cfg ServerConfig) error {
 	}
 	mux := asynq.NewServeMux()
 	w.Register(mux)
-	queues := []queue{{QueueSync, mux}, {QueueAuth, mux}, {QueueService, mux}}
+	queues := []queue{{QueueSync, mux}, {QueueLogin, mux}, {QueueAuth, mux}, {QueueService, mux}}
 	if cfg.Reconcile != nil {
 		queues = append(queues, queue{QueueReconcile, cfg.Reconcile})
 	}
@@ -105,7 +112,17 @@ func (w *Workers) Run(ctx context.Context, cfg ServerConfig) error {
 		}
 		servers = append(servers, srv)
 	}
+	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		if cfg.Dispatcher != nil {
+			cfg.Dispatcher.Run(dctx)
+		}
+	}()
 	<-ctx.Done()
+	stopDispatch()
+	<-dispatched
 	log.Info("shutting down: no new tasks; in-flight tasks finish or go back to their queue", "timeout", cfg.ShutdownTimeout)
 	for _, s := range servers {
 		s.Stop()
@@ -127,109 +144,3 @@ func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
 func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
 func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)); panic(fmt.Sprint(args...)) }
-
-// ResumeResult says what a resume enqueued again.
-type ResumeResult struct {
-	Generation int
-	Syncs      int // org:sync tasks
-	Services   int // org:open_service tasks
-	Polling    bool
-}
-
-// Resume clears appID's pause (and its batches' blocked reasons) and
-// enqueues again every organization with work left: queued ones for sync,
-// those opening services for their requested services, and a polling round
-// for those awaiting authorization. TaskIDs carry the resume generation, so
-// they never collide with the tasks of before. Resuming an application that
-// is not paused only re-enqueues what is pending, which is harmless.
-func (w *Workers) Resume(ctx context.Context, appID string) (ResumeResult, error) {
-	gen, pending, err := w.store.ResumeApplication(ctx, appID)
-	if err != nil {
-		return ResumeResult{}, err
-	}
-	res := ResumeResult{Generation: gen}
-	var tasks []queued
-	awaiting := false
-	for _, p := range pending {
-		switch p.State {
-		case "queued":
-			tasks = append(tasks, queued{NewResyncTask(p.ID, p.DataVersion, gen), w.Queue(QueueSync)})
-			res.Syncs++
-		case "opening_services":
-			for _, s := range p.Services {
-				tasks = append(tasks, queued{NewOpenServiceTask(p.ID, p.DataVersion, s, gen), w.Queue(QueueService)})
-				res.Services++
-			}
-		case "awaiting_auth":
-			awaiting = true
-		}
-	}
-	if err := enqueueAll(ctx, w.enq, tasks); err != nil {
-		return res, err
-	}
-	if awaiting {
-		t, err := w.store.EnsureAuthPoll(ctx, appID, 0, 0)
-		if err != nil {
-			return res, err
-		}
-		if err := w.enqueuePoll(ctx, t); err != nil {
-			return res, err
-		}
-		res.Polling = true
-	}
-	return res, nil
-}
-
-// RetryFailed queues the failed organizations of a batch again from sync,
-// with the TaskIDs of a new generation so they never collide with the
-// finished tasks. It returns how many it queued.
-func (w *Workers) RetryFailed(ctx context.Context, batchID int64) (int, error) {
-	gen, orgs, err := w.store.RetryFailed(ctx, batchID)
-	if err != nil {
-		return 0, err
-	}
-	tasks := make([]queued, len(orgs))
-	for i, o := range orgs {
-		tasks[i] = queued{NewResyncTask(o.OrgID, o.DataVersion, gen), w.Queue(QueueSync)}
-	}
-	if err := enqueueAll(ctx, w.enq, tasks); err != nil {
-		return 0, fmt.Errorf("%d organizations are queued again in the store, but enqueueing failed (the reconciliation sweep will enqueue the rest): %w", len(orgs), err)
-	}
-	return len(orgs), nil
-}
-
-// queued is a task and the queue it goes to.
-type queued struct {
-	task  *asynq.Task
-	queue string
-}
-
-// enqueueAll enqueues tasks from a few goroutines; a TaskID already taken
-// counts as enqueued.
-func enqueueAll(ctx context.Context, enq TaskEnqueuer, tasks []queued) error {
-	ch := make(chan queued)
-	var mu sync.Mutex
-	var first error
-	var wg sync.WaitGroup
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for t := range ch {
-				if _, err := enq.EnqueueContext(ctx, t.task, asynq.Queue(t.queue)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-					mu.Lock()
-					if first == nil {
-						first = fmt.Errorf("enqueue %s: %w", t.task.Type(), err)
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for _, t := range tasks {
-		ch <- t
-	}
-	close(ch)
-	wg.Wait()
-	return first
-}

@@ -2,46 +2,53 @@ package jobs
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/ess"
-	"github.com/hibiken/asynq"
 )
+
+// ServiceStore is what the service step reads and writes.
+type ServiceStore interface {
+	OnboardingOrg(ctx context.Context, id int64, license bool) (*onboard.Org, error)
+	CompleteService(ctx context.Context, w onboard.Work, r onboard.ServiceResult, now time.Time) (string, error)
+	EndWork(ctx context.Context, w onboard.Work) error
+}
 
 // operateURLLifetime is how long an OperateUrl lives when the link does not
 // say (its expired_time parameter).
 const operateURLLifetime = 24 * time.Hour
 
-// handleOpenService runs org:open_service: ModifyExtendedService OPEN as the
-// company's super admin (or its legal representative when no admin is
-// known). A link means the admin must still confirm: the service is linked
-// and the link stored with its expiry; no link means it is opened. The
-// organization is done once every service is opened or linked.
-func (w *Workers) handleOpenService(ctx context.Context, t *asynq.Task) error {
-	p, org, res, err := w.beginOrgTask(ctx, t, false)
-	if org == nil {
+// serviceHandler runs org:open_service: ModifyExtendedService OPEN of one
+// service as the company's super admin (or its legal representative when no
+// admin is known). A link means the admin must still confirm: the service
+// is linked and the link stored with its expiry; no link means it is
+// opened. The organization is done once every service is opened or linked
+// (onboard.ServicesOutcome).
+type serviceHandler struct {
+	*runner
+	store ServiceStore
+	api   API
+}
+
+func (h *serviceHandler) open(ctx context.Context, t *asynq.Task, w onboard.Work, res *result) error {
+	var org *onboard.Org
+	err := h.persist(ctx, func(ctx context.Context) error {
+		var err error
+		org, err = h.store.OnboardingOrg(ctx, w.OrgID, false)
+		return err
+	})
+	if err != nil && !isNotFound(err) {
 		return err
 	}
-	if org.State != onboard.StateOpeningServices {
-		res.Outcome = "skipped: organization is " + org.State
-		writeResult(t, res)
-		return nil
-	}
-	requested := false
-	for _, s := range org.Services {
-		if s.Service == p.Service && s.State == onboard.ServiceRequested {
-			requested = true
-		}
-	}
-	if !requested {
-		res.Outcome = "skipped: service not waiting"
-		writeResult(t, res)
-		return nil
+	if err != nil || org.DataVersion != w.DataVersion || org.State != onboard.StateOpeningServices || !requested(org, w.Service) {
+		res.Outcome = "skipped: the service is not waiting"
+		return h.persist(ctx, func(ctx context.Context) error { return h.store.EndWork(ctx, w) })
 	}
 	operator := org.AdminOpenID
 	if operator == "" {
@@ -49,55 +56,60 @@ func (w *Workers) handleOpenService(ctx context.Context, t *asynq.Task) error {
 	}
 	if operator == "" {
 		e := onboard.StepError{Code: "onboard.NoOperator", Message: "the platform named neither a super admin nor a legal representative for this company"}
-		return w.recordService(ctx, t, org, p.Service, onboard.ServiceResult{State: onboard.ServiceFailed, Err: &e}, &res)
+		return h.record(ctx, w, onboard.ServiceResult{State: onboard.ServiceFailed, Err: &e}, res)
 	}
 	req := &ess.ModifyExtendedServiceRequest{
 		Agent: ess.Agent{AppId: org.AppID, ProxyOrganizationOpenId: org.Data.OpenID,
 			ProxyOperator: &ess.UserInfo{OpenId: operator}},
-		ServiceType: p.Service,
+		ServiceType: w.Service,
 		Operate:     "OPEN",
-		Endpoint:    w.cfg.ServiceEndpoint,
+		Endpoint:    h.cfg.ServiceEndpoint,
 	}
-	cctx := w.callCtx(ctx, org.AppID)
-	start := time.Now()
-	resp, err := w.api.ModifyExtendedService(cctx, req)
-	w.metrics.call(ess.ActionModifyExtendedService, time.Since(start), err)
+	var resp *ess.ModifyExtendedServiceResponse
+	cctx, err := h.call(ctx, org.AppID, ess.ActionModifyExtendedService, func(cctx context.Context) error {
+		var err error
+		resp, err = h.api.ModifyExtendedService(cctx, req)
+		return err
+	})
 	if err != nil {
-		err = w.callErr(cctx, err)
-		d := w.cfg.Policy.Decide(err, tries(ctx))
-		switch d.Outcome {
-		case Fail:
-			se := stepError(err)
-			res.Code, res.RequestID = se.Code, se.RequestID
-			if rerr := w.recordService(ctx, t, org, p.Service, onboard.ServiceResult{State: onboard.ServiceFailed, Err: &se}, &res); rerr != nil {
-				return rerr
-			}
-			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-		case Retry:
-			se := stepError(err)
-			_, _ = w.store.RecordService(ctx, org.ID, org.DataVersion, p.Service, onboard.ServiceResult{State: onboard.ServiceRequested, Err: &se})
+		f := h.decide(ctx, cctx, w, ess.ActionModifyExtendedService, err)
+		if f.Outcome != onboard.FailWork {
+			return h.later(ctx, w, "service:"+w.Service, ess.ActionModifyExtendedService, f, res)
 		}
-		return w.onCallError(ctx, t, org.AppID, ess.ActionModifyExtendedService, nil, "service:"+p.Service, err, false, &res)
+		res.Code, res.RequestID = f.Err.Code, f.Err.RequestID
+		return h.record(ctx, w, onboard.ServiceResult{State: onboard.ServiceFailed, Err: &f.Err}, res)
 	}
 	res.RequestID = resp.RequestId
 	r := onboard.ServiceResult{State: onboard.ServiceOpened, Err: &onboard.StepError{RequestID: resp.RequestId}}
 	if resp.OperateUrl != "" {
 		r = onboard.ServiceResult{State: onboard.ServiceLinked, URL: resp.OperateUrl,
-			ExpiresAt: linkExpiry(resp.OperateUrl, w.cfg.Now()), Err: &onboard.StepError{RequestID: resp.RequestId}}
+			ExpiresAt: linkExpiry(resp.OperateUrl, h.cfg.Now()), Err: &onboard.StepError{RequestID: resp.RequestId}}
 	}
-	return w.recordService(ctx, t, org, p.Service, r, &res)
+	return h.record(ctx, w, r, res)
 }
 
-func (w *Workers) recordService(ctx context.Context, t *asynq.Task, org *onboard.Org, service string, r onboard.ServiceResult, res *result) error {
-	state, err := w.store.RecordService(ctx, org.ID, org.DataVersion, service, r)
-	if err != nil {
-		return retryAfter(err, w.cfg.Policy.Backoff(tries(ctx)))
+func requested(org *onboard.Org, service string) bool {
+	for _, s := range org.Services {
+		if s.Service == service && s.State == onboard.ServiceRequested {
+			return true
+		}
 	}
-	if state != "" && state != org.State {
-		w.metrics.transition(state)
+	return false
+}
+
+func (h *serviceHandler) record(ctx context.Context, w onboard.Work, r onboard.ServiceResult, res *result) error {
+	var state string
+	if err := h.persist(ctx, func(ctx context.Context) error {
+		var err error
+		state, err = h.store.CompleteService(ctx, w, r, h.cfg.Now())
+		return err
+	}); err != nil {
+		return err
+	}
+	if state != "" && state != onboard.StateOpeningServices {
+		h.metrics.transition(state)
 	}
 	res.Outcome, res.State = "service "+r.State, state
-	writeResult(t, *res)
 	return nil
 }
 

@@ -14,6 +14,7 @@ type scopeKey struct{}
 type callScope struct {
 	scope   string
 	refused *WaitError
+	broken  error // the limiter could not reach Redis
 }
 
 func withScope(ctx context.Context, scope string) context.Context {
@@ -25,6 +26,15 @@ func withScope(ctx context.Context, scope string) context.Context {
 func limiterRefusal(ctx context.Context) *WaitError {
 	if cs, ok := ctx.Value(scopeKey{}).(*callScope); ok {
 		return cs.refused
+	}
+	return nil
+}
+
+// limiterBroken returns the error the limiter met (Redis unreachable)
+// during a call made with ctx, or nil.
+func limiterBroken(ctx context.Context) error {
+	if cs, ok := ctx.Value(scopeKey{}).(*callScope); ok {
+		return cs.broken
 	}
 	return nil
 }
@@ -54,6 +64,8 @@ func (t *LimitedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		if err := t.Limiter.Wait(req.Context(), scope, action); err != nil {
 			if we, ok := err.(*WaitError); ok && cs != nil {
 				cs.refused = we
+			} else if cs != nil && req.Context().Err() == nil {
+				cs.broken = err
 			}
 			if req.Body != nil {
 				req.Body.Close()

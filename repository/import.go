@@ -1,14 +1,13 @@
 package repository
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -33,6 +32,9 @@ type ImportParams struct {
 	HeaderRow  int
 	Headers    []string // header cells in file order
 	DryRun     bool     // do all the work, then roll it back
+	// Now is when the new and changed organizations' sync is due; zero:
+	// the time of the call.
+	Now time.Time
 }
 
 // ImportResult is what one import did (or, for a dry run, would have done).
@@ -41,14 +43,11 @@ type ImportResult struct {
 	Rows      int   // non-blank data rows read
 	Accepted  int
 	Rejected  int
-	Enqueued  int // organizations new or changed, now queued for sync
+	Enqueued  int // organizations new or changed, now due for sync
 	Unchanged int // accepted rows whose organization's data did not change
 
 	Rejections []onboard.RowError
 	Warnings   []onboard.RowWarning
-	// ToEnqueue lists the org:sync work the import created, in org id order.
-	// Nil for a dry run.
-	ToEnqueue []OrgVersion
 }
 
 // progressEvery is how many rows pass between calls of the progress function.
@@ -61,7 +60,9 @@ var errDryRun = errors.New("dry run")
 // organizations upserted from the accepted rows. A new organization gets data
 // version 1 and state queued; one whose data fingerprint is unchanged is left
 // as it is; one whose data changed gets the next data version, state queued,
-// its errors cleared and its services replaced.
+// its errors cleared and its services replaced. The sync of every new or
+// changed organization is recorded as due work in the same transaction:
+// once Import returns, the dispatcher hands it to the workers.
 //
 // Any error from rows (a refused file), or from the database, stores nothing.
 // Rows are streamed with COPY, so memory does not grow with their number
@@ -73,6 +74,9 @@ func (s *Store) Import(ctx context.Context, p ImportParams, rows RowSource, prog
 	}
 	if p.Headers == nil {
 		p.Headers = []string{}
+	}
+	if p.Now.IsZero() {
+		p.Now = time.Now()
 	}
 	res := &ImportResult{}
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
@@ -86,7 +90,6 @@ func (s *Store) Import(ctx context.Context, p ImportParams, rows RowSource, prog
 	})
 	if p.DryRun && errors.Is(err, errDryRun) {
 		res.BatchID = 0
-		res.ToEnqueue = nil
 		return res, nil
 	}
 	if err != nil {
@@ -156,6 +159,9 @@ func importFile(ctx context.Context, tx pgx.Tx, p ImportParams, rows RowSource, 
 		return fmt.Errorf("import: create batch: %w", mapErr(err))
 	}
 	res.BatchID = batchID
+	if err := ensureApp(ctx, tx, p.AppID); err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
 	if _, err := tx.Exec(ctx, createStaging); err != nil {
 		return fmt.Errorf("import: %w", mapErr(err))
 	}
@@ -172,7 +178,7 @@ func importFile(ctx context.Context, tx pgx.Tx, p ImportParams, rows RowSource, 
 			return fmt.Errorf("import: copy rows: %w", mapErr(err))
 		}
 		if src.n > 0 {
-			if err := mergeChunk(ctx, tx, p.AppID, batchID, res); err != nil {
+			if err := mergeChunk(ctx, tx, p, batchID, res); err != nil {
 				return err
 			}
 		}
@@ -183,8 +189,6 @@ func importFile(ctx context.Context, tx pgx.Tx, p ImportParams, rows RowSource, 
 	if progress != nil {
 		progress(res.Rows)
 	}
-	slices.SortFunc(res.ToEnqueue, func(a, b OrgVersion) int { return cmp.Compare(a.OrgID, b.OrgID) })
-	res.Enqueued = len(res.ToEnqueue)
 	res.Unchanged = res.Accepted - res.Enqueued
 
 	if _, err := tx.Exec(ctx, `UPDATE batches SET rows = $2, accepted = $3, rejected = $4, enqueued = $5, unchanged = $6
@@ -196,7 +200,8 @@ func importFile(ctx context.Context, tx pgx.Tx, p ImportParams, rows RowSource, 
 
 // mergeChunk merges the staged rows into the organizations and the batch,
 // then empties the staging tables.
-func mergeChunk(ctx context.Context, tx pgx.Tx, appID string, batchID int64, res *ImportResult) error {
+func mergeChunk(ctx context.Context, tx pgx.Tx, p ImportParams, batchID int64, res *ImportResult) error {
+	appID := p.AppID
 	// Two accepted rows for one organization would make the upsert ambiguous;
 	// the importer rejects the later one, so this is a guard, not a rule.
 	var staged, fresh int
@@ -235,7 +240,7 @@ func mergeChunk(ctx context.Context, tx pgx.Tx, appID string, batchID int64, res
 				fingerprint, data_version, state, state_changed_at, last_batch_id)
 			SELECT $1, open_id, name, credit_code, legal_name, legal_id_card_type,
 				legal_id_card_number, address, admin_open_id, license_sha256,
-				fingerprint, 1, $3, now(), $2
+				fingerprint, 1, $3, $4, $2
 			FROM import_staging WHERE status = 'accepted'
 			ORDER BY open_id
 			ON CONFLICT (app_id, open_id) DO UPDATE SET
@@ -250,16 +255,16 @@ func mergeChunk(ctx context.Context, tx pgx.Tx, appID string, batchID int64, res
 				fingerprint = EXCLUDED.fingerprint,
 				data_version = o.data_version + 1,
 				state = EXCLUDED.state,
-				state_changed_at = now(),
+				state_changed_at = EXCLUDED.state_changed_at,
 				last_error_code = NULL,
 				last_error_message = NULL,
 				last_request_id = NULL,
 				last_batch_id = EXCLUDED.last_batch_id,
-				updated_at = now()
+				updated_at = EXCLUDED.state_changed_at
 			WHERE o.fingerprint IS DISTINCT FROM EXCLUDED.fingerprint
 			RETURNING o.id, o.open_id, o.data_version)
 			INSERT INTO import_changed (id, open_id, data_version) SELECT id, open_id, data_version FROM up`,
-			[]any{appID, batchID, onboard.StateQueued}},
+			[]any{appID, batchID, onboard.StateQueued, p.Now}},
 		{"replace services", `DELETE FROM organization_services
 			WHERE org_id IN (SELECT id FROM import_changed WHERE data_version > 1)`, nil},
 		{"store services", `INSERT INTO organization_services (org_id, service, state)
@@ -268,6 +273,10 @@ func mergeChunk(ctx context.Context, tx pgx.Tx, appID string, batchID int64, res
 			JOIN import_staging s ON s.status = 'accepted' AND s.open_id = c.open_id
 			CROSS JOIN LATERAL unnest(s.services) AS svc(name)
 			ON CONFLICT (org_id, service) DO NOTHING`, []any{onboard.ServiceRequested}},
+		{"replace work", `DELETE FROM work WHERE org_id IN (SELECT id FROM import_changed)`, nil},
+		{"queue sync", `INSERT INTO work (app_id, kind, org_id, data_version, due_at, created_at)
+			SELECT $1, $2, id, data_version, $3, $3 FROM import_changed ORDER BY id`,
+			[]any{appID, onboard.WorkSync, p.Now}},
 		{"store rows", `INSERT INTO batch_rows (batch_id, row_number, cells, status, reasons, warnings, open_id, org_id)
 			SELECT $1, s.row_number, s.cells, s.status, s.reasons, s.warnings, s.open_id, o.id
 			FROM import_staging s
@@ -280,19 +289,11 @@ func mergeChunk(ctx context.Context, tx pgx.Tx, appID string, batchID int64, res
 		}
 	}
 
-	q, err := tx.Query(ctx, `SELECT id, data_version FROM import_changed`)
-	if err != nil {
+	var changed int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM import_changed`).Scan(&changed); err != nil {
 		return fmt.Errorf("import: %w", mapErr(err))
 	}
-	changed, err := pgx.CollectRows(q, func(r pgx.CollectableRow) (OrgVersion, error) {
-		var v OrgVersion
-		err := r.Scan(&v.OrgID, &v.DataVersion)
-		return v, err
-	})
-	if err != nil {
-		return fmt.Errorf("import: %w", mapErr(err))
-	}
-	res.ToEnqueue = append(res.ToEnqueue, changed...)
+	res.Enqueued += changed
 	if _, err := tx.Exec(ctx, `TRUNCATE import_staging, import_changed`); err != nil {
 		return fmt.Errorf("import: %w", mapErr(err))
 	}
@@ -500,47 +501,4 @@ func nullable(s string) any {
 		return nil
 	}
 	return s
-}
-
-// MarkEnqueued records that the org:sync tasks of these data versions are in
-// the queue. A version older than one already recorded is ignored.
-func (s *Store) MarkEnqueued(ctx context.Context, items []OrgVersion) error {
-	if len(items) == 0 {
-		return nil
-	}
-	ids := make([]int64, len(items))
-	versions := make([]int32, len(items))
-	for i, it := range items {
-		ids[i], versions[i] = it.OrgID, int32(it.DataVersion)
-	}
-	_, err := s.pool.Exec(ctx, `UPDATE organizations o
-		SET enqueued_version = v.data_version, enqueued_at = now()
-		FROM unnest($1::bigint[], $2::integer[]) AS v(id, data_version)
-		WHERE o.id = v.id AND (o.enqueued_version IS NULL OR o.enqueued_version < v.data_version)`,
-		ids, versions)
-	if err != nil {
-		return fmt.Errorf("mark enqueued: %w", mapErr(err))
-	}
-	return nil
-}
-
-// UnenqueuedOrgs lists the organizations of appID that wait for sync (state
-// queued) but whose current data version's task was never recorded as
-// enqueued: the gap a crash between commit and enqueue leaves. In org id order.
-func (s *Store) UnenqueuedOrgs(ctx context.Context, appID string) ([]OrgVersion, error) {
-	q, err := s.pool.Query(ctx, `SELECT id, data_version FROM organizations
-		WHERE app_id = $1 AND state = $2 AND enqueued_version IS DISTINCT FROM data_version
-		ORDER BY id`, appID, onboard.StateQueued)
-	if err != nil {
-		return nil, fmt.Errorf("unenqueued orgs: %w", mapErr(err))
-	}
-	out, err := pgx.CollectRows(q, func(r pgx.CollectableRow) (OrgVersion, error) {
-		var v OrgVersion
-		err := r.Scan(&v.OrgID, &v.DataVersion)
-		return v, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("unenqueued orgs: %w", mapErr(err))
-	}
-	return out, nil
 }

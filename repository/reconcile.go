@@ -11,11 +11,27 @@ import (
 	"github.com/ess-onboard/onboard"
 )
 
+// BeginReconcileRun takes appID's sweep lock (TryLockReconcile) and records
+// the start of a run at now. ok is false, and nothing recorded, when
+// another sweep holds the lock. Call unlock when the sweep ends.
+func (s *Store) BeginReconcileRun(ctx context.Context, appID, trigger string, now time.Time) (int64, func(), bool, error) {
+	unlock, ok, err := s.TryLockReconcile(ctx, appID)
+	if err != nil || !ok {
+		return 0, nil, ok, err
+	}
+	id, err := s.StartReconcileRun(ctx, appID, trigger, now)
+	if err != nil {
+		unlock()
+		return 0, nil, false, err
+	}
+	return id, unlock, true, nil
+}
+
 // StartReconcileRun records the start of a sweep and returns its id.
-func (s *Store) StartReconcileRun(ctx context.Context, appID, trigger string) (int64, error) {
+func (s *Store) StartReconcileRun(ctx context.Context, appID, trigger string, now time.Time) (int64, error) {
 	var id int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO reconcile_runs (app_id, trigger) VALUES ($1, $2) RETURNING id`,
-		appID, trigger).Scan(&id)
+	err := s.pool.QueryRow(ctx, `INSERT INTO reconcile_runs (app_id, trigger, started_at) VALUES ($1, $2, $3) RETURNING id`,
+		appID, trigger, now).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("record reconciliation start: %w", mapErr(err))
 	}
@@ -29,11 +45,11 @@ func (s *Store) FinishReconcileRun(ctx context.Context, r *onboard.ReconcileRun,
 		if r.Error != "" {
 			errText = &r.Error
 		}
-		if _, err := tx.Exec(ctx, `UPDATE reconcile_runs SET finished_at = now(), pages = $2, platform_orgs = $3,
+		if _, err := tx.Exec(ctx, `UPDATE reconcile_runs SET finished_at = $12, pages = $2, platform_orgs = $3,
 				status_updates = $4, verified = $5, rejected = $6, requeued = $7, links_renewed = $8,
 				unknown_orgs = $9, mismatched = $10, error = $11
 			WHERE id = $1`, r.ID, r.Pages, r.PlatformOrgs, r.StatusUpdates, r.Verified, r.Rejected,
-			r.Requeued, r.LinksRenewed, r.UnknownOrgs, r.Mismatched, errText); err != nil {
+			r.Requeued, r.LinksRenewed, r.UnknownOrgs, r.Mismatched, errText, r.FinishedAt); err != nil {
 			return fmt.Errorf("record reconciliation end: %w", mapErr(err))
 		}
 		if len(drift) == 0 {
@@ -158,7 +174,7 @@ func (s *Store) KnownOrgs(ctx context.Context, appID string, openIDs []string) (
 // ids of organizations past verification (opening_services, done, failed)
 // at the data version given, keeping a stored id the platform left empty.
 // It returns how many organizations changed.
-func (s *Store) UpdatePlatformStatus(ctx context.Context, ups []onboard.PlatformUpdate) (int, error) {
+func (s *Store) UpdatePlatformStatus(ctx context.Context, ups []onboard.PlatformUpdate, now time.Time) (int, error) {
 	if len(ups) == 0 {
 		return 0, nil
 	}
@@ -172,7 +188,7 @@ func (s *Store) UpdatePlatformStatus(ctx context.Context, ups []onboard.Platform
 			platform_org_id = COALESCE(NULLIF(u.org, ''), o.platform_org_id),
 			platform_admin_open_id = COALESCE(NULLIF(u.admin, ''), o.platform_admin_open_id),
 			platform_legal_open_id = COALESCE(NULLIF(u.legal, ''), o.platform_legal_open_id),
-			auth_checked_at = now(), updated_at = now()
+			auth_checked_at = $8, updated_at = $8
 		FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, version, status, org, admin, legal)
 		WHERE o.id = u.id AND o.data_version = u.version AND o.state = ANY($7)
 		  AND (o.auth_status IS DISTINCT FROM COALESCE(NULLIF(u.status, ''), o.auth_status)
@@ -180,47 +196,22 @@ func (s *Store) UpdatePlatformStatus(ctx context.Context, ups []onboard.Platform
 		    OR o.platform_admin_open_id IS DISTINCT FROM COALESCE(NULLIF(u.admin, ''), o.platform_admin_open_id)
 		    OR o.platform_legal_open_id IS DISTINCT FROM COALESCE(NULLIF(u.legal, ''), o.platform_legal_open_id))`,
 		ids, versions, status, org, admin, legal,
-		[]string{onboard.StateOpeningServices, onboard.StateDone, onboard.StateFailed})
+		[]string{onboard.StateOpeningServices, onboard.StateDone, onboard.StateFailed}, now)
 	if err != nil {
 		return 0, fmt.Errorf("update platform status: %w", mapErr(err))
 	}
 	return int(tag.RowsAffected()), nil
 }
 
-// PendingTasks lists appID's queued organizations whose sync task was
-// recorded as enqueued, and every requested service of its organizations
-// opening services.
-func (s *Store) PendingTasks(ctx context.Context, appID string) ([]onboard.PendingTask, error) {
-	rows, err := s.pool.Query(ctx, `SELECT o.id, o.data_version, o.state, '', greatest(o.state_changed_at, o.updated_at)
-			FROM organizations o
-			WHERE o.app_id = $1 AND o.state = $2 AND o.enqueued_version = o.data_version
-		UNION ALL
-		SELECT o.id, o.data_version, o.state, sv.service, greatest(o.state_changed_at, sv.updated_at)
-			FROM organizations o JOIN organization_services sv ON sv.org_id = o.id
-			WHERE o.app_id = $1 AND o.state = $3 AND sv.state = $4
-		ORDER BY 1, 4`, appID, onboard.StateQueued, onboard.StateOpeningServices, onboard.ServiceRequested)
-	if err != nil {
-		return nil, fmt.Errorf("pending work: %w", mapErr(err))
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (onboard.PendingTask, error) {
-		var p onboard.PendingTask
-		err := r.Scan(&p.OrgID, &p.DataVersion, &p.State, &p.Service, &p.ChangedAt)
-		return p, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pending work: %w", mapErr(err))
-	}
-	return out, nil
-}
-
 // RenewExpiredLinks puts appID's linked services whose link expired before
-// now back to requested, so that a new link is asked for, and moves their
-// organizations from done back to opening_services (recording the event).
-// It returns the services it changed.
+// now back to requested, makes their service work due, so that a new link
+// is asked for, and moves their organizations from done back to
+// opening_services (recording the event). It returns the services it
+// changed.
 func (s *Store) RenewExpiredLinks(ctx context.Context, appID string, now time.Time) ([]onboard.ExpiredLink, error) {
 	var out []onboard.ExpiredLink
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE organization_services sv SET state = $3, updated_at = now()
+		rows, err := tx.Query(ctx, `UPDATE organization_services sv SET state = $3, updated_at = $4
 			FROM organizations o
 			WHERE o.id = sv.org_id AND o.app_id = $1 AND sv.state = $2 AND sv.url_expires_at < $4
 			  AND o.state = ANY($5)
@@ -230,13 +221,10 @@ func (s *Store) RenewExpiredLinks(ctx context.Context, appID string, now time.Ti
 		if err != nil {
 			return mapErr(err)
 		}
-		type hit struct {
-			onboard.ExpiredLink
-			state string
-		}
-		hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hit, error) {
-			var h hit
-			err := r.Scan(&h.OrgID, &h.DataVersion, &h.state, &h.Service, &h.ExpiredAt)
+		hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (onboard.ExpiredLink, error) {
+			var h onboard.ExpiredLink
+			var state string
+			err := r.Scan(&h.OrgID, &h.DataVersion, &state, &h.Service, &h.ExpiredAt)
 			return h, err
 		})
 		if err != nil {
@@ -244,7 +232,11 @@ func (s *Store) RenewExpiredLinks(ctx context.Context, appID string, now time.Ti
 		}
 		moved := map[int64]bool{}
 		for _, h := range hits {
-			out = append(out, h.ExpiredLink)
+			out = append(out, h)
+			if err := putWork(ctx, tx, onboard.Work{AppID: appID, Kind: onboard.WorkService, OrgID: h.OrgID,
+				DataVersion: h.DataVersion, Service: h.Service, DueAt: now}, now); err != nil {
+				return err
+			}
 			if moved[h.OrgID] {
 				continue
 			}
@@ -256,7 +248,7 @@ func (s *Store) RenewExpiredLinks(ctx context.Context, appID string, now time.Ti
 			if state == "" {
 				continue
 			}
-			if err := setState(ctx, tx, h.OrgID, h.DataVersion, "service:"+h.Service+":link_expired", state, onboard.StateOpeningServices, nil); err != nil {
+			if err := setState(ctx, tx, h.OrgID, h.DataVersion, "service:"+h.Service+":link_expired", state, onboard.StateOpeningServices, nil, now); err != nil {
 				return err
 			}
 		}
@@ -266,24 +258,6 @@ func (s *Store) RenewExpiredLinks(ctx context.Context, appID string, now time.Ti
 		return nil, fmt.Errorf("renew expired links of %s: %w", appID, err)
 	}
 	return out, nil
-}
-
-// PollState returns appID's polling schedule and how many organizations
-// wait for authorization.
-func (s *Store) PollState(ctx context.Context, appID string) (onboard.PollState, error) {
-	var p onboard.PollState
-	var next *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(a.poll_round, 0), coalesce(a.poll_scheduled, false), a.poll_next_at,
-			(SELECT count(*) FROM organizations WHERE app_id = $1 AND state = $2)
-		FROM (SELECT $1::text AS app_id) x LEFT JOIN applications a ON a.app_id = x.app_id`,
-		appID, onboard.StateAwaitingAuth).Scan(&p.Round, &p.Scheduled, &next, &p.Waiting)
-	if err != nil {
-		return p, fmt.Errorf("polling state of %s: %w", appID, mapErr(err))
-	}
-	if next != nil {
-		p.NextAt = *next
-	}
-	return p, nil
 }
 
 // ReconcileAppIDs lists every application onboard has organizations of.

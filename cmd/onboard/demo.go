@@ -119,7 +119,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	// (a random prefix): Redis keeps finished tasks for a day, and their
 	// TaskIDs, made of database ids, would collide with this run's when the
 	// database was created afresh.
-	imp, err := demoImport(ctx, cfg, samplePath, prefix)
+	imp, err := demoImport(ctx, cfg, samplePath)
 	if err != nil {
 		return err
 	}
@@ -133,8 +133,9 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(logw, nil))
 	wf := workerFlags{rateScope: "app", loginEndpoint: "H5", authTimeout: *timeout, pollMin: 500 * time.Millisecond,
-		pollMax: 2 * time.Second, shutdownTimeout: 5 * time.Second, maxTries: 6, retryBase: time.Second,
-		retryMax: 5 * time.Second, checkInterval: 500 * time.Millisecond, queuePrefix: prefix}
+		pollMax: 2 * time.Second, shutdownTimeout: 5 * time.Second, retryBudget: *timeout, retryBase: time.Second,
+		retryMax: 5 * time.Second, checkInterval: 500 * time.Millisecond, lease: 30 * time.Second,
+		dispatchEvery: 200 * time.Millisecond, queuePrefix: prefix, dispatchApps: []string{cfg.AppID}}
 	p, err := openWorkers(ctx, cfg, wf, log)
 	if err != nil {
 		return err
@@ -261,8 +262,8 @@ func demoPrefix() (string, error) {
 	return "demo-" + hex.EncodeToString(b) + "-", nil
 }
 
-// demoImport imports the sample and queues its sync tasks under prefix.
-func demoImport(ctx context.Context, cfg Config, path, prefix string) (*importOutput, error) {
+// demoImport imports the sample; the demo's workers take its work.
+func demoImport(ctx context.Context, cfg Config, path string) (*importOutput, error) {
 	rd, err := importer.Open(path, importer.Options{})
 	if err != nil {
 		return nil, refused(path, err)
@@ -273,14 +274,7 @@ func demoImport(ctx context.Context, cfg Config, path, prefix string) (*importOu
 		return nil, err
 	}
 	defer store.Close()
-	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	client := asynq.NewClient(redisOpt)
-	defer client.Close()
-	enq := &jobs.Enqueuer{Client: client, Recorder: store, Queue: prefix + jobs.QueueSync}
-	return storeAndQueue(ctx, store, enq, rd, repository.ImportParams{AppID: cfg.AppID, FileName: rd.FileName(),
+	return storeAndQueue(ctx, store, rd, repository.ImportParams{AppID: cfg.AppID, FileName: rd.FileName(),
 		FileSHA256: rd.SHA256(), Sheet: rd.Sheet(), HeaderRow: rd.HeaderRow(), Headers: rd.Headers()}, importHooks{})
 }
 

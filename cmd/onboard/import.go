@@ -10,12 +10,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/importer"
-	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
 )
 
@@ -40,11 +38,12 @@ reason" and each warning. With --json, prints exactly one JSON object:
    "unchanged": 1, "rejections": [{"row": 4, "column": "...", "field": "...",
    "reason": "..."}], "warnings": [{"row": 3, "field": "...", "message": "..."}]}
 (batch_id is null for --dry-run), or {"error": "..."} when the file is refused.
-Work queued in an earlier import that stopped between storing and queueing is
-queued as well.
+"enqueued" counts the organizations whose sync is now due: it is recorded in
+the same transaction as the rows, and the workers take it from there (Redis
+need not be reachable for an import).
 
 Exit status: 0 when the file was processed (even with rejected rows), 1 when
-the file was refused, a server could not be reached or queueing failed, 2 for
+the file was refused or Postgres could not be reached, 2 for
 a wrong command line.`
 
 type importFlags struct {
@@ -131,9 +130,8 @@ func parseInterspersed(env *Env, fs *flag.FlagSet, args []string) ([]string, err
 
 // importOutput is what an import did, for printing.
 type importOutput struct {
-	res      *repository.ImportResult
-	dryRun   bool
-	requeued int // queued from an earlier import that stored but did not queue
+	res    *repository.ImportResult
+	dryRun bool
 }
 
 // importJSON is the --json object.
@@ -146,7 +144,6 @@ type importJSON struct {
 	Unchanged  int                  `json:"unchanged"`
 	Rejections []onboard.RowError   `json:"rejections"`
 	Warnings   []onboard.RowWarning `json:"warnings"`
-	Error      string               `json:"error,omitempty"` // queueing failed after the commit
 }
 
 // jsonOf returns the --json object for out and err: {"error": ...} alone
@@ -169,9 +166,6 @@ func jsonOf(out *importOutput, err error) any {
 	if j.Warnings == nil {
 		j.Warnings = []onboard.RowWarning{}
 	}
-	if err != nil {
-		j.Error = err.Error()
-	}
 	return j
 }
 
@@ -184,20 +178,6 @@ func importFile(ctx context.Context, env *Env, cfg Config, f importFlags) (*impo
 	}
 	defer rd.Close()
 
-	var client *asynq.Client
-	if !f.dryRun {
-		// Check Redis before storing anything, so an unreachable server
-		// refuses the import instead of leaving work unqueued.
-		redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
-		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
-		}
-		client = asynq.NewClient(redisOpt)
-		defer client.Close()
-		if err := client.Ping(); err != nil {
-			return nil, fmt.Errorf("connect to Redis: %w", err)
-		}
-	}
 	store, err := openMigratedStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -210,16 +190,8 @@ func importFile(ctx context.Context, env *Env, cfg Config, f importFlags) (*impo
 		bar = newBar(env, rd.EstimatedRows(), "reading "+filepath.Base(f.filePath))
 		hooks.reading = func(n int) { setBar(bar, n) }
 		hooks.readDone = func() { _ = bar.Finish(); fmt.Fprintln(env.Stderr) }
-		hooks.queueing = func(total int) (func(int), func()) {
-			qb := newBar(env, total, "queueing")
-			return func(n int) { setBar(qb, n) }, func() { _ = qb.Finish(); fmt.Fprintln(env.Stderr) }
-		}
 	}
-	var enq *jobs.Enqueuer
-	if !f.dryRun {
-		enq = &jobs.Enqueuer{Client: client, Recorder: store}
-	}
-	out, err := storeAndQueue(ctx, store, enq, rd, repository.ImportParams{
+	out, err := storeAndQueue(ctx, store, rd, repository.ImportParams{
 		AppID:      f.appID,
 		FileName:   rd.FileName(),
 		FileSHA256: rd.SHA256(),
@@ -237,22 +209,19 @@ func importFile(ctx context.Context, env *Env, cfg Config, f importFlags) (*impo
 	return out, err
 }
 
-// importHooks report an import's progress; any of them may be nil.
+// importHooks report an import's progress; either may be nil.
 type importHooks struct {
-	reading  func(rows int)                                      // rows read so far
-	readDone func()                                              // the batch is stored
-	queueing func(total int) (progress func(n int), done func()) // tasks about to be queued
+	reading  func(rows int) // rows read so far
+	readDone func()         // the batch is stored
 }
 
-// storeAndQueue stores the rows of rd as one batch in one transaction and,
-// when enq is not nil, queues the new and changed organizations after the
-// commit, then any work an earlier import stored but did not get to queue.
-// It is the one import path of the command line, the upload form and the
-// demo. A nil output means nothing was stored; an output with an error means
-// the batch is stored but queueing failed (the reconciliation sweep or the
-// next import queues what is left). A nil enq is a dry run when
-// p.DryRun is set, or storing without queueing otherwise.
-func storeAndQueue(ctx context.Context, store *repository.Store, enq *jobs.Enqueuer, rd *importer.Reader, p repository.ImportParams, h importHooks) (*importOutput, error) {
+// storeAndQueue stores the rows of rd as one batch in one transaction,
+// the sync of every new and changed organization recorded as due work in
+// the same transaction: once it returns, the workers' dispatcher hands that
+// work out (Redis need not even be up). It is the one import path of the
+// command line, the upload form and the demo. A nil output means nothing
+// was stored.
+func storeAndQueue(ctx context.Context, store *repository.Store, rd *importer.Reader, p repository.ImportParams, h importHooks) (*importOutput, error) {
 	res, err := store.Import(ctx, p, rd, h.reading)
 	if h.readDone != nil {
 		h.readDone()
@@ -260,29 +229,7 @@ func storeAndQueue(ctx context.Context, store *repository.Store, enq *jobs.Enque
 	if err != nil {
 		return nil, err
 	}
-	out := &importOutput{res: res, dryRun: p.DryRun}
-	if enq == nil {
-		return out, nil
-	}
-	queue := enq
-	if h.queueing != nil && len(res.ToEnqueue) > 0 {
-		progress, done := h.queueing(len(res.ToEnqueue))
-		defer done()
-		withBar := *enq // enq may be shared by concurrent uploads: leave it as it is
-		withBar.Progress = progress
-		queue = &withBar
-	}
-	if _, err := queue.EnqueueSync(ctx, res.ToEnqueue); err != nil {
-		return out, fmt.Errorf("batch %d is stored, but queueing its work failed (the reconciliation sweep or the next import will queue it): %w", res.BatchID, err)
-	}
-	left, err := store.UnenqueuedOrgs(ctx, p.AppID)
-	if err != nil {
-		return out, fmt.Errorf("batch %d is stored and queued; looking for older unqueued work failed: %w", res.BatchID, err)
-	}
-	if out.requeued, err = enq.EnqueueSync(ctx, left); err != nil {
-		return out, fmt.Errorf("batch %d is stored and queued; queueing older unqueued work failed: %w", res.BatchID, err)
-	}
-	return out, nil
+	return &importOutput{res: res, dryRun: p.DryRun}, nil
 }
 
 // refused describes a file that was not imported.
@@ -332,9 +279,6 @@ func printImport(w io.Writer, o *importOutput) {
 	}
 	fmt.Fprintf(w, "rows:      %d\naccepted:  %d\nrejected:  %d\nenqueued:  %d\nunchanged: %d\n",
 		r.Rows, r.Accepted, r.Rejected, r.Enqueued, r.Unchanged)
-	if o.requeued > 0 {
-		fmt.Fprintf(w, "also queued %d organizations an earlier import stored but did not queue\n", o.requeued)
-	}
 	if len(r.Rejections) > 0 {
 		fmt.Fprintln(w, "rejections:")
 		for _, x := range r.Rejections {

@@ -36,10 +36,10 @@ Runs one reconciliation sweep of an application (--app-id, default ESS_APP_ID;
     their service requests queued;
   - reports drift: companies the platform lists that onboard does not know,
     and names or credit codes that differ;
-  - enqueues again, under the same task ids, work whose task Redis lost, or
-    whose task finished more than --stale ago while the work is still
-    pending, and work an import stored but never queued;
   - asks again for service links that expired while the service is not open.
+
+Work whose task Redis lost, or whose worker died, is not the sweep's to find:
+the workers' dispatcher hands it out again within a minute.
 
 One sweep per application runs at a time, however many processes try
 (a Postgres advisory lock); a second one is skipped. Every sweep is recorded
@@ -56,19 +56,15 @@ Exit status: 0 when the sweep ran (even if the listing failed: see "error"),
 2 for a wrong command line.`
 
 func runReconcile(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "reconcile", "reconcile [--app-id ID | --all] [--stale 30m] [--json]", reconcileDescription)
+	fs := newFlagSet(env, "reconcile", "reconcile [--app-id ID | --all] [--json]", reconcileDescription)
 	appID := fs.String("app-id", "", "application to sweep (default $ESS_APP_ID)")
 	all := fs.Bool("all", false, "sweep every application onboard has organizations of")
-	stale := fs.Duration("stale", jobs.DefaultStale, "re-run pending work whose task finished longer ago than this")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("reconcile: unexpected argument %q (see 'onboard reconcile --help')", fs.Arg(0))
-	}
-	if *stale <= 0 {
-		return usagef("reconcile: --stale must be a positive duration such as 30m")
 	}
 	cfg, err := loadConfig(env.Getenv)
 	if err != nil {
@@ -83,7 +79,7 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 	if *appID != "" && *all {
 		return usagef("reconcile: give --app-id or --all, not both")
 	}
-	deps, err := openReconcileDeps(ctx, cfg, *stale, jobs.Config{Logger: slog.New(slog.NewTextHandler(env.Stderr, nil))})
+	deps, err := openReconcileDeps(ctx, cfg, jobs.Config{Logger: slog.New(slog.NewTextHandler(env.Stderr, nil))})
 	if err != nil {
 		return err
 	}
@@ -162,7 +158,7 @@ func (d *reconcileDeps) close() {
 // openReconcileDeps builds a Reconciler, and the workers it applies
 // statuses with, from the configuration and the workers' settings wcfg
 // (its query identities default to the configured one of ESS_APP_ID).
-func openReconcileDeps(ctx context.Context, cfg Config, stale time.Duration, wcfg jobs.Config) (_ *reconcileDeps, err error) {
+func openReconcileDeps(ctx context.Context, cfg Config, wcfg jobs.Config) (_ *reconcileDeps, err error) {
 	d := &reconcileDeps{}
 	defer func() {
 		if err != nil {
@@ -193,24 +189,6 @@ func openReconcileDeps(ctx context.Context, cfg Config, stale time.Duration, wcf
 		wcfg.QueryIdentities = map[string]jobs.QueryIdentity{cfg.AppID: {OrgOpenID: cfg.QueryOrgOpenID, OperatorOpenID: cfg.QueryOperatorOpenID}}
 	}
 	d.workers = jobs.NewWorkers(d.store, api, lim, client, wcfg)
-	var closeRec func()
-	d.rec, closeRec = newReconciler(d.workers, d.store, d.redis, stale, wcfg.Logger)
-	d.closers = append(d.closers, closeRec)
+	d.rec = &jobs.Reconciler{Workers: d.workers, Store: d.store, Logger: wcfg.Logger}
 	return d, nil
-}
-
-// newReconciler returns the reconciliation sweep over store for workers w
-// (whose handlers the worker process also runs). A worker process hands it to
-// jobs.ServerConfig.Reconcile (or jobs.RegisterReconcile) so that it handles
-// the scheduler's reconcile:sweep tasks. The function returned closes the
-// Redis inspector it opened.
-func newReconciler(w *jobs.Workers, store *repository.Store, redisOpt asynq.RedisConnOpt, stale time.Duration, log *slog.Logger) (*jobs.Reconciler, func()) {
-	insp := asynq.NewInspector(redisOpt)
-	return &jobs.Reconciler{
-		Workers:   w,
-		Store:     store,
-		Inspector: insp,
-		Stale:     stale,
-		Logger:    log,
-	}, func() { insp.Close() }
 }

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/hibiken/asynq"
 
 	"github.com/ess-onboard/onboard/jobs"
-	"github.com/ess-onboard/onboard/repository"
 )
 
 func init() {
@@ -23,22 +21,22 @@ const resumeDescription = `
 Resumes an application the workers paused after an error that would have
 failed every row (wrong credentials, a banned or unknown application, a
 missing feature, no query identity): clears the pause and the blocked reason
-of its batches, and queues again every organization with work left, each
-from where it stopped. Fix the cause first (for example ESS_SECRET_KEY of the
+of its batches; the workers then take up its work, each organization from
+where it stopped (nothing of it was lost while it was paused). Fix the cause first (for example ESS_SECRET_KEY of the
 workers), then resume.
 
 --query-org-openid and --query-operator-openid store the verified company
 and operator the application's authorization status is queried as
 (DescribeChannelOrganizations); they take precedence over
 ESS_QUERY_ORG_OPENID and ESS_QUERY_OPERATOR_OPENID. Resuming an application
-that is not paused only queues its pending work again, which is harmless.`
+that is not paused changes nothing else.`
 
 func runResume(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "resume", "resume --app-id ID [--query-org-openid O --query-operator-openid P] [--json]", resumeDescription)
 	appID := fs.String("app-id", "", "the application to resume (default ESS_APP_ID)")
 	qOrg := fs.String("query-org-openid", "", "verified company OpenId to query authorization status as")
 	qOp := fs.String("query-operator-openid", "", "verified operator OpenId of that company")
-	asJSON := fs.Bool("json", false, "print what was queued as JSON")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
@@ -58,23 +56,11 @@ func runResume(ctx context.Context, env *Env, args []string) error {
 	if *appID == "" {
 		return usagef("resume: no application: give --app-id or set ESS_APP_ID")
 	}
-	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
-	}
-	store, err := repository.Open(ctx, cfg.DatabaseURL)
+	store, err := openMigratedStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if _, err := store.Migrate(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	client := asynq.NewClient(redisOpt)
-	defer client.Close()
-	if err := client.Ping(); err != nil {
-		return fmt.Errorf("connect to Redis: %w", err)
-	}
 	app, err := store.Application(ctx, *appID)
 	if err != nil {
 		return err
@@ -84,14 +70,13 @@ func runResume(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	w := jobs.NewWorkers(store, nil, nil, client, jobs.Config{})
+	w := jobs.NewWorkers(store, nil, nil, nil, jobs.Config{})
 	res, err := w.Resume(ctx, *appID)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		b, _ := json.Marshal(map[string]any{"app_id": *appID, "was_paused": app.Paused(),
-			"syncs": res.Syncs, "services": res.Services, "polling": res.Polling})
+		b, _ := json.Marshal(map[string]any{"app_id": *appID, "was_paused": app.Paused(), "due": res.Due})
 		fmt.Fprintf(env.Stdout, "%s\n", b)
 		return nil
 	}
@@ -99,12 +84,8 @@ func runResume(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "application %s resumed (it was paused: %s answered %s: %s)\n",
 			*appID, app.PauseAction, app.PauseCode, app.PauseMessage)
 	} else {
-		fmt.Fprintf(env.Stdout, "application %s was not paused; its pending work is queued again\n", *appID)
+		fmt.Fprintf(env.Stdout, "application %s was not paused\n", *appID)
 	}
-	fmt.Fprintf(env.Stdout, "queued: %d syncs, %d service requests", res.Syncs, res.Services)
-	if res.Polling {
-		fmt.Fprint(env.Stdout, ", authorization polling")
-	}
-	fmt.Fprintln(env.Stdout)
+	fmt.Fprintf(env.Stdout, "work due now: %d steps; the workers take them from where they stopped\n", res.Due)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/robfig/cron/v3"
 
 	"github.com/ess-onboard/onboard/jobs"
 )
@@ -26,18 +27,17 @@ minutes, "*/10 * * * *"; "@every 5m" works too). 'onboard worker' processes
 run the sweeps: each sweeps every application onboard knows (see 'onboard
 reconcile --help').
 
-Any number of schedulers may run for availability: a tick whose sweep is
-still waiting or running adds no second task, and a sweep finding another
-sweep of the same application running skips it (Postgres advisory lock).
+Each tick's sweep has a task id of its own (the tick's time), so any number
+of schedulers may run for availability and each tick is swept once; a sweep
+that fails is retried a few times and never holds back the next tick. A
+sweep finding another sweep of the same application running skips it
+(Postgres advisory lock, released when the sweep ends or its process dies).
 Stops on SIGINT/SIGTERM.`
 
-// reconcileUnique keeps a scheduler tick from adding a sweep while the one
-// before is still waiting or running.
-const reconcileUnique = time.Hour
-
 func runScheduler(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "scheduler", "scheduler [--cron SPEC]", schedulerDescription)
+	fs := newFlagSet(env, "scheduler", "scheduler [--cron SPEC] [--queue-prefix P]", schedulerDescription)
 	spec := fs.String("cron", "", "schedule to use instead of $ONBOARD_RECONCILE_CRON")
+	prefix := fs.String("queue-prefix", "", "put this before the reconcile queue's name (as the workers' --queue-prefix)")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
@@ -51,39 +51,20 @@ func runScheduler(ctx context.Context, env *Env, args []string) error {
 	if *spec == "" {
 		*spec = cfg.ReconcileCron
 	}
+	sched, err := cron.ParseStandard(*spec)
+	if err != nil {
+		return usagef("scheduler: ONBOARD_RECONCILE_CRON (or --cron) %q is not a cron schedule: %v", *spec, err)
+	}
 	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
+	client := asynq.NewClient(redisOpt)
+	defer client.Close()
 	log := slog.New(slog.NewTextHandler(env.Stderr, nil))
-	s := asynq.NewScheduler(redisOpt, &asynq.SchedulerOpts{
-		Location: time.UTC,
-		Logger:   asynqSlog{log},
-		PostEnqueueFunc: func(info *asynq.TaskInfo, err error) {
-			if err != nil {
-				log.Info("reconcile sweep not enqueued", "reason", err)
-				return
-			}
-			log.Info("reconcile sweep enqueued", "task", info.ID, "queue", info.Queue)
-		},
-	})
-	if _, err := s.Register(*spec, jobs.NewReconcileTask(""), asynq.Unique(reconcileUnique)); err != nil {
-		return usagef("scheduler: ONBOARD_RECONCILE_CRON (or --cron) %q is not a cron schedule: %v", *spec, err)
-	}
-	if err := s.Start(); err != nil {
-		return fmt.Errorf("scheduler: %w", err)
-	}
-	fmt.Fprintf(env.Stdout, "scheduling %s on queue %s at %q (UTC)\n", jobs.TypeReconcileSweep, jobs.QueueReconcile, *spec)
-	<-ctx.Done()
-	s.Shutdown()
+	q := &jobs.Queue{Client: client, Prefix: *prefix}
+	s := &jobs.Scheduler{Queue: q, Next: func(t time.Time) time.Time { return sched.Next(t.UTC()) }, Logger: log}
+	fmt.Fprintf(env.Stdout, "scheduling %s on queue %s at %q (UTC)\n", jobs.TypeReconcileSweep, q.Name(jobs.QueueReconcile), *spec)
+	s.Run(ctx)
 	return nil
 }
-
-// asynqSlog passes asynq's messages to slog.
-type asynqSlog struct{ l *slog.Logger }
-
-func (a asynqSlog) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
-func (a asynqSlog) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
-func (a asynqSlog) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
-func (a asynqSlog) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
-func (a asynqSlog) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }

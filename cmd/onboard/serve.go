@@ -135,7 +135,6 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 
-	enq := &jobs.Enqueuer{Client: d.client, Recorder: d.store, Queue: f.queuePrefix + jobs.QueueSync}
 	// Resume needs only the store and the queue: the workers are built
 	// without an API client or limiter.
 	workers := jobs.NewWorkers(d.store, nil, nil, d.client, jobs.Config{Logger: log, QueuePrefix: f.queuePrefix})
@@ -150,7 +149,7 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 		MonitoringReadOnly: f.readOnly,
 		Store:              d.store,
 		Import: func(ctx context.Context, req web.ImportRequest) (web.ImportResult, error) {
-			return importUpload(ctx, d.store, enq, req)
+			return importUpload(ctx, d.store, req)
 		},
 		WriteTemplate: importer.WriteTemplate,
 		RetryFailed: func(ctx context.Context, batchID int64) (int, error) {
@@ -158,11 +157,7 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 		},
 		Resume: func(ctx context.Context, appID string) (int, error) {
 			r, err := workers.Resume(ctx, appID)
-			n := r.Syncs + r.Services
-			if r.Polling {
-				n++
-			}
-			return n, err
+			return r.Due, err
 		},
 		WriteResults: func(ctx context.Context, w io.Writer, batchID int64) error {
 			b, err := d.store.Batch(ctx, batchID)
@@ -187,15 +182,15 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 	return d, nil
 }
 
-// importUpload stores an uploaded file in one transaction and enqueues its
-// work after the commit, as 'onboard import' does.
-func importUpload(ctx context.Context, store *repository.Store, enq *jobs.Enqueuer, req web.ImportRequest) (web.ImportResult, error) {
+// importUpload stores an uploaded file in one transaction, its work due, as
+// 'onboard import' does.
+func importUpload(ctx context.Context, store *repository.Store, req web.ImportRequest) (web.ImportResult, error) {
 	rd, err := importer.Open(req.Path, importer.Options{MaxFileSize: req.MaxSize})
 	if err != nil {
 		return web.ImportResult{}, err
 	}
 	defer rd.Close()
-	o, err := storeAndQueue(ctx, store, enq, rd, repository.ImportParams{
+	o, err := storeAndQueue(ctx, store, rd, repository.ImportParams{
 		AppID:      req.AppID,
 		FileName:   req.FileName,
 		FileSHA256: rd.SHA256(),
@@ -203,13 +198,8 @@ func importUpload(ctx context.Context, store *repository.Store, enq *jobs.Enqueu
 		HeaderRow:  rd.HeaderRow(),
 		Headers:    rd.Headers(),
 	}, importHooks{})
-	if o == nil {
-		return web.ImportResult{}, err
-	}
 	if err != nil {
-		// The batch is committed: the upload succeeded, and the sweep queues
-		// what is left.
-		slog.Warn("upload stored; queueing its work failed", "batch", o.res.BatchID, "error", err)
+		return web.ImportResult{}, err
 	}
 	res := o.res
 	return web.ImportResult{BatchID: res.BatchID, Rows: res.Rows, Accepted: res.Accepted,

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/ess"
 	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
@@ -42,11 +43,20 @@ credential with --rate-scope credential). Each action has its own queue and
 its own worker slots (--concurrency), so a throttled action never starves
 the others.
 
-Errors are handled by class: transient ones are retried with back-off, a
-row the platform refuses fails at once with its code, message and RequestId,
-and an error that would fail every row (credentials, an unknown or banned
-application) pauses the application and marks its batches blocked until
-'onboard resume --app-id ID'.
+Postgres decides what work is due, Redis only carries it: every step
+records in Postgres, with its outcome, the step due next. Each worker runs a
+dispatcher (they take turns) that moves due work into the queues, a window
+of the next seconds of work per application at a time, and hands out again,
+within about --lease, work whose task Redis lost or whose worker died.
+
+Errors are handled by class: transient ones are retried with back-off
+(--retry-base doubling up to --retry-max, with jitter) for as long as
+--retry-budget from the first of a run of them; a row the platform refuses
+fails at once with its code, message and RequestId; an error that would fail
+every row (credentials, an unknown or banned application) pauses the
+application and marks its batches blocked until 'onboard resume --app-id
+ID'. Postgres or Redis being unreachable, a killed worker or a shutdown use
+up nothing: the work waits and goes on when the server is back.
 
 Authorization status is queried as a verified company and operator of the
 application: ESS_QUERY_ORG_OPENID and ESS_QUERY_OPERATOR_OPENID for
@@ -54,7 +64,9 @@ ESS_APP_ID, or per application with 'onboard resume --app-id ID
 --query-org-openid O --query-operator-openid P'.
 
 On shutdown the workers stop taking tasks; tasks in flight get
---shutdown-timeout to finish and are handed back to their queue after that.
+--shutdown-timeout to finish, and those still running then hand their work
+back (due at once): a worker started right after repeats no call whose
+result was recorded.
 Pending database migrations are applied at start.`
 
 // workerFlags are the worker command's flags (also used by demo).
@@ -67,12 +79,17 @@ type workerFlags struct {
 	pollMin         time.Duration
 	pollMax         time.Duration
 	shutdownTimeout time.Duration
-	maxTries        int
+	retryBudget     time.Duration
 	retryBase       time.Duration
 	retryMax        time.Duration
 	checkInterval   time.Duration
+	lease           time.Duration
+	dispatchEvery   time.Duration
 	queuePrefix     string
 	metricsAddr     string
+	// dispatchApps limits the dispatcher to these applications (the
+	// demo's); nil: every application.
+	dispatchApps []string
 }
 
 func runWorker(ctx context.Context, env *Env, args []string) error {
@@ -86,11 +103,13 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	fs.DurationVar(&f.pollMin, "poll-min", time.Minute, "pause between authorization polling rounds while things change")
 	fs.DurationVar(&f.pollMax, "poll-max", time.Hour, "longest pause between polling rounds (it doubles every round nothing changes)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long tasks in flight may finish after SIGTERM before they go back to the queue")
-	fs.IntVar(&f.maxTries, "max-tries", 6, "tries of a call that fails transiently before the row fails")
-	fs.DurationVar(&f.retryBase, "retry-base", 5*time.Second, "back-off after the first transient failure (doubles per try)")
-	fs.DurationVar(&f.retryMax, "retry-max", 10*time.Minute, "longest back-off between tries")
-	fs.DurationVar(&f.checkInterval, "check-interval", 0, "how often scheduled and retried tasks are moved to their queue (0: asynq's 5s)")
-	fs.StringVar(&f.queuePrefix, "queue-prefix", "", "put this before every queue name and rate limiter key, to keep a separate set of workers apart on one Redis (import and the sweep use the plain names)")
+	fs.DurationVar(&f.retryBudget, "retry-budget", 24*time.Hour, "how long transient errors of a company may go on, from the first of a run of them, before it fails")
+	fs.DurationVar(&f.retryBase, "retry-base", 5*time.Second, "back-off after the first transient failure (doubles per try, with jitter)")
+	fs.DurationVar(&f.retryMax, "retry-max", 5*time.Minute, "longest back-off between tries")
+	fs.DurationVar(&f.checkInterval, "check-interval", 0, "how often asynq moves retried tasks to their queue (0: asynq's 5s)")
+	fs.DurationVar(&f.lease, "lease", 30*time.Second, "how long dispatched work may wait in the queue, and a running task may go without a heartbeat, before the work is handed out again")
+	fs.DurationVar(&f.dispatchEvery, "dispatch-interval", time.Second, "how often the dispatcher moves due work into the queues")
+	fs.StringVar(&f.queuePrefix, "queue-prefix", "", "put this before every queue name and rate limiter key, to keep a separate set of workers apart on one Redis")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve this process's Prometheus metrics (calls by action and code, latency, limiter waits) at http://ADDR/metrics; empty: none")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
@@ -140,10 +159,12 @@ func (f *workerFlags) validate() error {
 		return usagef("worker: --rate-scope must be app or credential, not %q", f.rateScope)
 	case f.authTimeout <= 0 || f.pollMin <= 0 || f.pollMax < f.pollMin:
 		return usagef("worker: --auth-timeout and --poll-min must be positive and --poll-max at least --poll-min")
-	case f.maxTries < 1:
-		return usagef("worker: --max-tries must be at least 1")
+	case f.retryBudget <= 0:
+		return usagef("worker: --retry-budget must be a positive duration such as 24h")
 	case f.shutdownTimeout <= 0 || f.retryBase <= 0 || f.retryMax < f.retryBase:
 		return usagef("worker: --shutdown-timeout and --retry-base must be positive and --retry-max at least --retry-base")
+	case f.lease < 3*time.Second || f.dispatchEvery <= 0:
+		return usagef("worker: --lease must be at least 3s and --dispatch-interval positive")
 	}
 	return nil
 }
@@ -215,7 +236,8 @@ func openWorkers(ctx context.Context, cfg Config, f workerFlags, log *slog.Logge
 		AuthTimeout:     f.authTimeout,
 		PollMin:         f.pollMin,
 		PollMax:         f.pollMax,
-		Policy:          jobs.RetryPolicy{MaxTries: f.maxTries, BaseDelay: f.retryBase, MaxDelay: f.retryMax},
+		Policy:          onboard.RetryPolicy{Budget: f.retryBudget, BaseDelay: f.retryBase, MaxDelay: f.retryMax},
+		Lease:           f.lease,
 		Logger:          log,
 		QueuePrefix:     f.queuePrefix,
 	}
@@ -234,12 +256,15 @@ func openWorkers(ctx context.Context, cfg Config, f workerFlags, log *slog.Logge
 	}
 	// The reconciliation sweeps the scheduler enqueues run here too, on
 	// their own queue and server.
-	rec, closeRec := newReconciler(p.workers, p.store, redisOpt, 0, log)
-	p.closers = append(p.closers, closeRec)
+	rec := &jobs.Reconciler{Workers: p.workers, Store: p.store, Logger: log}
 	recMux := asynq.NewServeMux()
 	jobs.RegisterReconcile(recMux, rec)
+	disp := p.workers.NewDispatcher(float64(cfg.ESSRateLimit), f.dispatchEvery)
+	disp.Lease = f.lease
+	disp.AppIDs = f.dispatchApps
 	sc := jobs.ServerConfig{
 		Reconcile:                recMux,
+		Dispatcher:               disp,
 		Redis:                    redisOpt,
 		Concurrency:              p.conc,
 		ShutdownTimeout:          f.shutdownTimeout,
@@ -280,3 +305,6 @@ func limiterRedisOpt(opt asynq.RedisConnOpt, rate int) asynq.RedisConnOpt {
 	}
 	return opt
 }
+
+// The store the workers run on is the repository's.
+var _ jobs.Store = (*repository.Store)(nil)

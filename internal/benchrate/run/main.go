@@ -20,7 +20,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ess-onboard/onboard"
@@ -28,7 +27,6 @@ import (
 	"github.com/ess-onboard/onboard/esssim"
 	"github.com/ess-onboard/onboard/internal/benchrate"
 	"github.com/ess-onboard/onboard/internal/testenv"
-	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
 )
 
@@ -109,13 +107,7 @@ func run(bin string, n, limit, nWorkers, redisDB int) error {
 	if err != nil {
 		return err
 	}
-	aopt, _ := asynq.ParseRedisURI(redisURL)
-	client := asynq.NewClient(aopt)
-	defer client.Close()
-	if _, err := (&jobs.Enqueuer{Client: client, Recorder: store}).EnqueueSync(ctx, res.ToEnqueue); err != nil {
-		return err
-	}
-	fmt.Printf("imported and queued %d companies; starting %d worker processes at %d calls/s per action\n", n, nWorkers, limit)
+	fmt.Printf("imported %d companies (%d due for sync); starting %d worker processes at %d calls/s per action\n", n, res.Enqueued, nWorkers, limit)
 
 	env := append(os.Environ(), "DATABASE_URL="+dbURL, "REDIS_URL="+redisURL,
 		"ESS_ENDPOINT=http://"+ln.Addr().String(), "ESS_SECRET_ID="+esssim.DefaultSecretID,
