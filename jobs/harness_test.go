@@ -75,7 +75,7 @@ type workerOpts struct {
 	secretKey   string // "" is the simulator's
 	rate        float64
 	concurrency int
-	maxTries    int
+	budget      time.Duration // transient errors' budget; default 1 minute
 	authTimeout time.Duration
 	configure   func(*jobs.Config)
 }
@@ -91,8 +91,8 @@ func (h *harness) startWorker(o workerOpts) (*jobs.Workers, func()) {
 	if o.rate == 0 {
 		o.rate = 20
 	}
-	if o.maxTries == 0 {
-		o.maxTries = 6
+	if o.budget == 0 {
+		o.budget = time.Minute
 	}
 	opt, err := redis.ParseURL(h.redisURL)
 	if err != nil {
@@ -115,7 +115,8 @@ func (h *harness) startWorker(o workerOpts) (*jobs.Workers, func()) {
 		AuthTimeout:     o.authTimeout,
 		PollMin:         300 * time.Millisecond,
 		PollMax:         time.Second,
-		Policy:          jobs.RetryPolicy{MaxTries: o.maxTries, BaseDelay: time.Second, MaxDelay: 2 * time.Second},
+		Policy:          onboard.RetryPolicy{Budget: o.budget, BaseDelay: 200 * time.Millisecond, MaxDelay: time.Second, InfraDelay: 200 * time.Millisecond},
+		Lease:           3 * time.Second,
 		Logger:          logger,
 		QueuePrefix:     h.prefix,
 	}
@@ -132,8 +133,10 @@ func (h *harness) startWorker(o workerOpts) (*jobs.Workers, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
+		d := w.NewDispatcher(o.rate, 100*time.Millisecond)
+		d.Lease = 3 * time.Second
 		done <- w.Run(ctx, jobs.ServerConfig{Redis: h.redisOpt, Concurrency: conc, ShutdownTimeout: 5 * time.Second,
-			DelayedTaskCheckInterval: 300 * time.Millisecond, Logger: logger, LogLevel: asynq.ErrorLevel})
+			DelayedTaskCheckInterval: 300 * time.Millisecond, Logger: logger, LogLevel: asynq.ErrorLevel, Dispatcher: d})
 	}()
 	var once sync.Once
 	stop := func() {
@@ -154,18 +157,14 @@ type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
-// importOrgs stores data as one batch and enqueues its sync tasks, as
-// 'onboard import' does.
+// importOrgs stores data as one batch, as 'onboard import' does: the
+// workers' dispatcher takes its work from there.
 func (h *harness) importOrgs(data []onboard.OrgData) int64 {
 	h.t.Helper()
 	ctx := context.Background()
 	res, err := h.store.Import(ctx, repository.ImportParams{AppID: appID, FileName: "test.xlsx", FileSHA256: "x",
 		Sheet: "Sheet1", HeaderRow: 1, Headers: benchrate.Headers}, benchrate.Rows(data), nil)
 	if err != nil {
-		h.t.Fatal(err)
-	}
-	e := &jobs.Enqueuer{Client: h.client, Recorder: h.store, Queue: h.prefix + jobs.QueueSync}
-	if _, err := e.EnqueueSync(ctx, res.ToEnqueue); err != nil {
 		h.t.Fatal(err)
 	}
 	return res.BatchID

@@ -230,7 +230,7 @@ func TestTransientFaults(t *testing.T) {
 	for i := 0; i < 15; i++ {
 		data = append(data, benchrate.Org("flaky", i, []onboard.ServiceType{autoSign, mobileChk}, i%2 == 0))
 	}
-	h.startWorker(workerOpts{maxTries: 14})
+	h.startWorker(workerOpts{})
 	batch := h.importOrgs(data)
 	counts := h.waitFinal(batch, 3*time.Minute)
 	if counts[onboard.StateDone] != len(data) {
@@ -311,8 +311,8 @@ func TestSystemicErrorPausesAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Syncs != len(data) {
-		t.Errorf("resume enqueued %d syncs, want %d", res.Syncs, len(data))
+	if res.Due != len(data) {
+		t.Errorf("resume found %d steps due, want the %d syncs", res.Due, len(data))
 	}
 	counts = h.waitFinal(batch, 90*time.Second)
 	if counts[onboard.StateDone] != len(data) {
@@ -401,21 +401,29 @@ func TestReimportStartsAgainFromSync(t *testing.T) {
 		t.Errorf("no event explains the withheld console link: %+v", events)
 	}
 
-	// A task of data version 1 arrives late: it does nothing.
-	if _, err := h.client.Enqueue(jobs.NewResyncTask(o.ID, 1, 99), asynq.Queue(h.prefix+jobs.QueueSync)); err != nil {
+	// A task of an older attempt arrives late (Redis kept it, a worker
+	// held it): it does nothing.
+	ws, err := h.store.DueWork(ctx, appID, 10)
+	if err != nil || len(ws) != 1 || ws[0].Kind != onboard.WorkPoll {
+		t.Fatalf("work while waiting: %+v, %v; want the polling round alone", ws, err)
+	}
+	old := ws[0]
+	old.Attempt = 0
+	q := &jobs.Queue{Client: h.client, Prefix: h.prefix}
+	if err := q.PutWork(ctx, []onboard.Work{old}); err != nil {
 		t.Fatal(err)
 	}
 	in := inspector(t, h)
 	var info *asynq.TaskInfo
 	testenv.WaitFor(t, 60*time.Second, "the outdated task to run", func() bool {
-		info, err = in.GetTaskInfo(h.prefix+jobs.QueueSync, jobs.ResyncTaskID(o.ID, 1, 99))
+		info, err = in.GetTaskInfo(h.prefix+jobs.QueueAuth, jobs.WorkTaskID(old))
 		return err == nil && info.State == asynq.TaskStateCompleted
 	})
-	if !strings.Contains(string(info.Result), "outdated") {
+	if !strings.Contains(string(info.Result), "moved on") {
 		t.Errorf("outdated task's result %s", info.Result)
 	}
 	if v, _ := h.sim.Org(appID, d.OpenID); v.Syncs != 2 {
-		t.Errorf("the outdated task synced: %d syncs", v.Syncs)
+		t.Errorf("the platform has %d syncs, want 2", v.Syncs)
 	}
 
 	// The company verifies; the new version's services are opened.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/ess"
 )
 
@@ -14,59 +15,39 @@ func apiErr(code string, class ess.Class) error {
 	return fmt.Errorf("call: %w", &ess.APIError{Action: ess.ActionSyncProxyOrganization, Code: code, Message: "m", RequestID: "r", Class: class})
 }
 
-func TestRetryPolicyDecide(t *testing.T) {
-	p := RetryPolicy{MaxTries: 5, BaseDelay: time.Second, MaxDelay: 8 * time.Second, RateLimitedDelay: 2 * time.Second,
-		Rand: func() float64 { return 0.5 }}
+// TestClassify checks that every kind of failed call becomes the failure
+// the retry policy decides on.
+func TestClassify(t *testing.T) {
+	live := context.Background()
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	refused := withScope(live, "a")
+	refused.Value(scopeKey{}).(*callScope).refused = &WaitError{Delay: 7 * time.Second}
+	broken := withScope(live, "a")
+	broken.Value(scopeKey{}).(*callScope).broken = errors.New("dial tcp: connection refused")
 	cases := []struct {
-		name    string
-		err     error
-		tries   int
-		outcome Outcome
-		delay   time.Duration // 0: not checked
+		name      string
+		ctx, cctx context.Context
+		err       error
+		want      onboard.Failure
 	}{
-		{"transient first try", apiErr("InternalError", ess.ClassTransient), 1, Retry, 750 * time.Millisecond},
-		{"transient third try", apiErr("InternalError", ess.ClassTransient), 3, Retry, 3 * time.Second},
-		{"transient capped delay", apiErr("InternalError", ess.ClassTransient), 4, Retry, 6 * time.Second},
-		{"transient out of tries", apiErr("InternalError", ess.ClassTransient), 5, Fail, 0},
-		{"FailedOperation low cap", apiErr("FailedOperation", ess.ClassTransient), 3, Fail, 0},
-		{"FailedOperation before its cap", apiErr("FailedOperation", ess.ClassTransient), 2, Retry, 0},
-		{"network error", apiErr(ess.CodeNetworkError, ess.ClassTransient), 1, Retry, 0},
-		{"plain error is transient", errors.New("boom"), 1, Retry, 0},
-		{"rate limited uses no try", apiErr("RequestLimitExceeded", ess.ClassRateLimited), 99, Snooze, 1500 * time.Millisecond},
-		{"permanent fails at once", apiErr("InvalidParameter.CardNumber", ess.ClassPermanent), 1, Fail, 0},
-		{"systemic pauses", apiErr("AuthFailure.SignatureFailure", ess.ClassSystemic), 1, Pause, 0},
-		{"systemic pauses on the last try too", apiErr("AuthFailure.SecretIdNotFound", ess.ClassSystemic), 5, Pause, 0},
-		{"shutdown hands back", fmt.Errorf("x: %w", context.Canceled), 1, Snooze, time.Second},
-		{"limiter wait", &WaitError{Delay: 7 * time.Second}, 1, Snooze, 7 * time.Second},
+		{"transient", live, live, apiErr("InternalError", ess.ClassTransient), onboard.Failure{Class: onboard.ClassTransient}},
+		{"FailedOperation keeps its low cap", live, live, apiErr("FailedOperation", ess.ClassTransient), onboard.Failure{Class: onboard.ClassTransient, MaxTries: 3}},
+		{"plain error is transient", live, live, errors.New("boom"), onboard.Failure{Class: onboard.ClassTransient}},
+		{"rate limited", live, live, apiErr("RequestLimitExceeded", ess.ClassRateLimited), onboard.Failure{Class: onboard.ClassRateLimited}},
+		{"permanent", live, live, apiErr("InvalidParameter.CardNumber", ess.ClassPermanent), onboard.Failure{Class: onboard.ClassPermanent}},
+		{"systemic", live, live, apiErr("AuthFailure.SignatureFailure", ess.ClassSystemic), onboard.Failure{Class: onboard.ClassSystemic}},
+		{"shutdown", done, done, fmt.Errorf("x: %w", context.Canceled), onboard.Failure{Class: onboard.ClassCanceled}},
+		{"a request's own timeout is a slow platform", live, live, fmt.Errorf("x: %w", context.DeadlineExceeded), onboard.Failure{Class: onboard.ClassTransient}},
+		{"limiter wait", live, refused, errors.New("rate limiter"), onboard.Failure{Class: onboard.ClassRateLimited, Wait: 7 * time.Second}},
+		{"limiter without Redis", live, broken, errors.New("rate limiter"), onboard.Failure{Class: onboard.ClassInfra}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := p.Decide(c.err, c.tries)
-			if d.Outcome != c.outcome {
-				t.Fatalf("outcome %v, want %v", d.Outcome, c.outcome)
-			}
-			if c.delay != 0 && d.Delay != c.delay {
-				t.Errorf("delay %v, want %v", d.Delay, c.delay)
+			if got := classify(c.ctx, c.cctx, c.err); got != c.want {
+				t.Fatalf("classify = %+v, want %+v", got, c.want)
 			}
 		})
-	}
-}
-
-func TestBackoffJitterStaysInRange(t *testing.T) {
-	p := RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Minute}
-	seen := map[time.Duration]bool{}
-	for i := 0; i < 200; i++ {
-		d := p.Backoff(3) // 4s before jitter
-		if d < 2*time.Second || d > 4*time.Second {
-			t.Fatalf("Backoff(3) = %v, want within [2s, 4s]", d)
-		}
-		seen[d] = true
-	}
-	if len(seen) < 10 {
-		t.Errorf("only %d distinct delays in 200 draws: no jitter", len(seen))
-	}
-	if d := p.Backoff(30); d > time.Minute || d < 30*time.Second {
-		t.Errorf("Backoff(30) = %v, want capped near 1m", d)
 	}
 }
 
@@ -75,10 +56,10 @@ func TestIsFailureAndRetryDelay(t *testing.T) {
 	if IsFailure(snooze(base, time.Second)) {
 		t.Error("a snoozed task counted as a failure")
 	}
-	if !IsFailure(retryAfter(base, time.Second)) || !IsFailure(base) {
+	if !IsFailure(base) {
 		t.Error("a failed task not counted as a failure")
 	}
-	f := RetryDelayFunc(RetryPolicy{BaseDelay: time.Second})
+	f := RetryDelayFunc(onboard.RetryPolicy{BaseDelay: time.Second})
 	if d := f(0, fmt.Errorf("w: %w", snooze(base, 3*time.Second)), nil); d != 3*time.Second {
 		t.Errorf("delay of a snooze = %v, want 3s", d)
 	}
