@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -35,10 +37,12 @@ func TestImportNewFile(t *testing.T) {
 		BatchID: res.BatchID, Rows: 3, Accepted: 2, Rejected: 1, Enqueued: 2, Unchanged: 0,
 		Rejections: []onboard.RowError{{Row: 4, Column: "企业名称", Field: onboard.FieldName, Reason: "is empty"}},
 		Warnings:   []onboard.RowWarning{{Row: 3, Field: onboard.FieldName, Message: "brackets converted"}},
-		ToEnqueue:  []OrgVersion{{OrgID: a.ID, DataVersion: 1}, {OrgID: b.ID, DataVersion: 1}},
 	}
 	if diff := cmp.Diff(want, res); diff != "" {
 		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]OrgVersion{{OrgID: a.ID, DataVersion: 1}, {OrgID: b.ID, DataVersion: 1}}, syncWork(t, app)); diff != "" {
+		t.Errorf("sync work (-want +got):\n%s", diff)
 	}
 	if len(calls) == 0 || calls[len(calls)-1] != 3 {
 		t.Errorf("progress calls %v, want the last to report 3 rows", calls)
@@ -86,7 +90,7 @@ func TestImportSameFileTwiceQueuesNothing(t *testing.T) {
 	if second.BatchID == first.BatchID {
 		t.Fatal("the second import reused the first batch")
 	}
-	if second.Enqueued != 0 || second.Unchanged != 2 || len(second.ToEnqueue) != 0 || second.Rejected != 1 {
+	if second.Enqueued != 0 || second.Unchanged != 2 || second.Rejected != 1 {
 		t.Fatalf("second import: %+v, want nothing queued, 2 unchanged, 1 rejected", second)
 	}
 	a2 := org(t, app, "org-a")
@@ -121,8 +125,9 @@ func TestImportChangedRowQueuesExactlyThatRow(t *testing.T) {
 
 	fixed := acceptedRow(2, "org-a", "甲公司（北京）", onboard.ServiceMobileCheckApprover, onboard.ServiceAutoSign)
 	res := mustImport(t, params(app), source(fixed, acceptedRow(3, "org-b", "乙公司"), acceptedRow(4, "org-c", "丙公司")))
-	if diff := cmp.Diff([]OrgVersion{{OrgID: a.ID, DataVersion: 2}}, res.ToEnqueue); diff != "" {
-		t.Fatalf("ToEnqueue (-want +got):\n%s", diff)
+	b, c := org(t, app, "org-b"), org(t, app, "org-c")
+	if diff := cmp.Diff([]OrgVersion{{OrgID: a.ID, DataVersion: 2}, {OrgID: b.ID, DataVersion: 1}, {OrgID: c.ID, DataVersion: 1}}, syncWork(t, app)); diff != "" {
+		t.Fatalf("sync work (-want +got):\n%s", diff)
 	}
 	if res.Enqueued != 1 || res.Unchanged != 2 {
 		t.Errorf("enqueued %d, unchanged %d; want 1 and 2", res.Enqueued, res.Unchanged)
@@ -282,10 +287,8 @@ func TestImportManyChunks(t *testing.T) {
 		t.Fatalf("result: rows %d accepted %d rejected %d enqueued %d; want %d rows, %d rejected",
 			res.Rows, res.Accepted, res.Rejected, res.Enqueued, n, rejected)
 	}
-	for i := 1; i < len(res.ToEnqueue); i++ {
-		if res.ToEnqueue[i-1].OrgID >= res.ToEnqueue[i].OrgID {
-			t.Fatalf("ToEnqueue not in org id order at %d", i)
-		}
+	if c := count(t, `SELECT count(*) FROM work WHERE app_id = $1 AND kind = 'sync'`, app); c != n-rejected {
+		t.Errorf("%d organizations due for sync, want %d", c, n-rejected)
 	}
 	if c := count(t, `SELECT count(*) FROM batch_rows WHERE batch_id = $1`, res.BatchID); c != n {
 		t.Errorf("%d batch rows, want %d", c, n)
@@ -380,56 +383,69 @@ func TestConcurrentImportsOfOneApplication(t *testing.T) {
 	}
 }
 
-func TestMarkEnqueuedAndUnenqueuedOrgs(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	app := newAppID(t)
-	res := mustImport(t, params(app), source(acceptedRow(2, "org-a", "甲"), acceptedRow(3, "org-b", "乙"), acceptedRow(4, "org-c", "丙")))
-
-	// A crash between commit and enqueue: nothing recorded.
-	got, err := testStore.UnenqueuedOrgs(ctx, app)
+// syncWork lists the sync work recorded for app, by organization.
+func syncWork(t *testing.T, app string) []OrgVersion {
+	t.Helper()
+	ws, err := testStore.DueWork(context.Background(), app, 100000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(res.ToEnqueue, got); diff != "" {
-		t.Fatalf("UnenqueuedOrgs after the crash (-want +got):\n%s", diff)
+	var out []OrgVersion
+	for _, w := range ws {
+		if w.Kind == onboard.WorkSync {
+			out = append(out, OrgVersion{OrgID: w.OrgID, DataVersion: w.DataVersion})
+		}
 	}
+	slices.SortFunc(out, func(a, b OrgVersion) int { return int(a.OrgID - b.OrgID) })
+	return out
+}
 
-	if err := testStore.MarkEnqueued(ctx, res.ToEnqueue[:2]); err != nil {
+// TestImportRecordsWorkInItsTransaction: the sync of every new or changed
+// organization is due work the moment the import commits; a re-import
+// replaces the work of a changed organization (a new attempt, so a task of
+// the old data finds nothing to claim) and leaves the rest alone; a dry run
+// records none.
+func TestImportRecordsWorkInItsTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	p := params(app)
+	p.DryRun = true
+	mustImport(t, p, source(acceptedRow(2, "org-a", "甲")))
+	if c := count(t, `SELECT count(*) FROM work WHERE app_id = $1`, app); c != 0 {
+		t.Fatalf("a dry run recorded %d work", c)
+	}
+	mustImport(t, params(app), source(acceptedRow(2, "org-a", "甲"), acceptedRow(3, "org-b", "乙")))
+	before, err := testStore.DueWork(ctx, app, 10)
+	if err != nil || len(before) != 2 {
+		t.Fatalf("work after the import: %+v, %v", before, err)
+	}
+	// org-b's sync is in flight when new data for it arrives.
+	b := org(t, app, "org-b")
+	var bw onboard.Work
+	for _, w := range before {
+		if w.OrgID == b.ID {
+			bw = w
+		}
+	}
+	if _, err := testStore.ClaimWork(ctx, bw.ID, bw.Attempt, time.Now(), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = testStore.UnenqueuedOrgs(ctx, app)
-	if diff := cmp.Diff(res.ToEnqueue[2:], got); diff != "" {
-		t.Fatalf("UnenqueuedOrgs after two were marked (-want +got):\n%s", diff)
+	mustImport(t, params(app), source(acceptedRow(2, "org-a", "甲"), acceptedRow(3, "org-b", "乙（新）")))
+	after, _ := testStore.DueWork(ctx, app, 10)
+	if len(after) != 2 {
+		t.Fatalf("work after the re-import: %+v", after)
 	}
-	if err := testStore.MarkEnqueued(ctx, res.ToEnqueue[2:]); err != nil {
-		t.Fatal(err)
+	for _, w := range after {
+		switch {
+		case w.OrgID != b.ID && (w.ID != before[0].ID && w.ID != before[1].ID):
+			t.Errorf("unchanged org-a's work was replaced: %+v", w)
+		case w.OrgID == b.ID && w.DataVersion != 2:
+			t.Errorf("org-b's work is for data version %d, want 2", w.DataVersion)
+		}
 	}
-	if got, _ = testStore.UnenqueuedOrgs(ctx, app); len(got) != 0 {
-		t.Fatalf("UnenqueuedOrgs after all were marked: %v", got)
-	}
-
-	// New data for org-b: version 2 is not in the queue yet.
-	res2 := mustImport(t, params(app), source(acceptedRow(3, "org-b", "乙（新）")))
-	got, _ = testStore.UnenqueuedOrgs(ctx, app)
-	if diff := cmp.Diff(res2.ToEnqueue, got); diff != "" || len(got) != 1 || got[0].DataVersion != 2 {
-		t.Fatalf("UnenqueuedOrgs after a change: %v, want %v", got, res2.ToEnqueue)
-	}
-	// A late record of the old version does not hide the new one.
-	if err := testStore.MarkEnqueued(ctx, []OrgVersion{{OrgID: got[0].OrgID, DataVersion: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if got2, _ := testStore.UnenqueuedOrgs(ctx, app); len(got2) != 1 {
-		t.Fatalf("UnenqueuedOrgs after recording an old version: %v, want org-b v2", got2)
-	}
-	// Orgs no longer queued are not listed even if never recorded.
-	if _, err := testStore.pool.Exec(ctx, `UPDATE organizations SET state = 'awaiting_auth' WHERE id = $1`, got[0].OrgID); err != nil {
-		t.Fatal(err)
-	}
-	if got3, _ := testStore.UnenqueuedOrgs(ctx, app); len(got3) != 0 {
-		t.Fatalf("UnenqueuedOrgs lists an organization past the queued state: %v", got3)
-	}
-	if got4, _ := testStore.UnenqueuedOrgs(ctx, newAppID(t)); len(got4) != 0 {
-		t.Fatalf("UnenqueuedOrgs of another application: %v", got4)
+	// The task of the old data cannot finish the new work.
+	if _, err := testStore.ClaimWork(ctx, bw.ID, bw.Attempt, time.Now(), time.Minute); !errors.Is(err, ErrStale) {
+		t.Errorf("claiming the replaced work: %v, want ErrStale", err)
 	}
 }

@@ -2,6 +2,7 @@ package repository
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,9 @@ func importOrgs(t *testing.T, appID string, services []onboard.ServiceType, open
 	for i, id := range openIDs {
 		rows = append(rows, acceptedRow(i+2, id, "测试公司"+id, services...))
 	}
-	mustImport(t, params(appID), source(rows...))
+	p := params(appID)
+	p.Now = clock
+	mustImport(t, p, source(rows...))
 	var err error
 	ids := make([]int64, len(openIDs))
 	for i, id := range openIDs {
@@ -29,119 +32,330 @@ func importOrgs(t *testing.T, appID string, services []onboard.ServiceType, open
 	return ids
 }
 
-// TestAuthPollSchedule checks that one polling round is scheduled however
-// many organizations start waiting, that the pause between rounds doubles
-// while nothing changes, that a stale round is ignored, and that polling
-// stops when nothing waits.
-func TestAuthPollSchedule(t *testing.T) {
+var clock = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+var testLimits = onboard.DispatchLimits{
+	Window: map[string]int{onboard.WorkSync: 100, onboard.WorkLogin: 100, onboard.WorkService: 100, onboard.WorkPoll: 1},
+	Lease:  func(string, int) time.Duration { return 30 * time.Second },
+}
+
+// dispatch runs one dispatch at now (limited to app) and returns what it
+// handed out.
+func dispatch(t *testing.T, app string, now time.Time, lim onboard.DispatchLimits) []onboard.Work {
+	t.Helper()
+	lim.AppIDs = []string{app}
+	out, ok, err := testStore.Dispatch(context.Background(), now, lim, func(context.Context, []onboard.Work) error { return nil })
+	if err != nil || !ok {
+		t.Fatalf("dispatch: ok %v, %v", ok, err)
+	}
+	var ws []onboard.Work
+	for _, d := range out {
+		ws = append(ws, d.Work...)
+	}
+	return ws
+}
+
+func claim(t *testing.T, w onboard.Work, now time.Time) onboard.Work {
+	t.Helper()
+	c, err := testStore.ClaimWork(context.Background(), w.ID, w.Attempt, now, 30*time.Second)
+	if err != nil {
+		t.Fatalf("claim %s work %d attempt %d: %v", w.Kind, w.ID, w.Attempt, err)
+	}
+	return c
+}
+
+func ofKind(ws []onboard.Work, kind string) []onboard.Work {
+	var out []onboard.Work
+	for _, w := range ws {
+		if w.Kind == kind {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func stateOf(t *testing.T, id int64) string {
+	t.Helper()
+	o, err := testStore.OnboardingOrg(context.Background(), id, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.State
+}
+
+// syncAll dispatches the sync work of app at now and completes it (no
+// console link): every organization then waits for authorization.
+func syncAll(t *testing.T, app string, now time.Time) {
+	t.Helper()
+	for _, w := range ofKind(dispatch(t, app, now, testLimits), onboard.WorkSync) {
+		w = claim(t, w, now)
+		if err := testStore.CompleteSync(context.Background(), w, "req", false,
+			onboard.Awaiting{Deadline: now.Add(time.Hour), PollAt: now.Add(time.Second)}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestWorkLifecycle: the import's work is handed out once while it is in
+// flight, handed out again under a new attempt when its lease runs out (the
+// task was lost), a task of the old attempt finds nothing to claim, and the
+// outcome and the next step are recorded together, once.
+func TestWorkLifecycle(t *testing.T) {
 	ctx := context.Background()
 	app := newAppID(t)
 	ids := importOrgs(t, app, nil, "a", "b")
-	deadline := time.Now().Add(time.Hour)
-	t1, changed, err := testStore.MarkAwaitingAuth(ctx, ids[0], 1, deadline, time.Second)
-	if err != nil || !changed || t1 == nil || t1.Round != 1 {
-		t.Fatalf("first waiting organization: ticket %+v changed %v err %v; want round 1", t1, changed, err)
+	first := ofKind(dispatch(t, app, clock, testLimits), onboard.WorkSync)
+	if len(first) != 2 || first[0].Attempt != 1 {
+		t.Fatalf("first dispatch: %+v; want both syncs, attempt 1", first)
 	}
-	t2, changed, err := testStore.MarkAwaitingAuth(ctx, ids[1], 1, deadline, time.Second)
-	if err != nil || !changed || t2 != nil {
-		t.Fatalf("second waiting organization: ticket %+v err %v; want none (round 1 is scheduled)", t2, err)
+	if again := dispatch(t, app, clock.Add(10*time.Second), testLimits); len(again) != 0 {
+		t.Fatalf("work in flight handed out twice: %+v", again)
 	}
-	if _, again, _ := testStore.MarkAwaitingAuth(ctx, ids[1], 1, deadline, time.Second); again {
-		t.Error("an organization already waiting moved again")
+	// Redis lost the tasks: once the lease is over they come back.
+	lost := dispatch(t, app, clock.Add(31*time.Second), testLimits)
+	if len(lost) != 2 || lost[0].Attempt != 2 {
+		t.Fatalf("after the lease: %+v; want both again, attempt 2", lost)
 	}
-	if tk, _, _ := testStore.MarkAwaitingAuth(ctx, ids[0], 7, deadline, time.Second); tk != nil {
-		t.Error("a task of a data version that does not exist scheduled polling")
+	if _, err := testStore.ClaimWork(ctx, first[0].ID, first[0].Attempt, clock, time.Minute); !errors.Is(err, ErrStale) {
+		t.Fatalf("claim of the lost attempt: %v, want ErrStale", err)
 	}
+	now := clock.Add(32 * time.Second)
+	w := claim(t, lost[0], now)
+	aw := onboard.Awaiting{Deadline: now.Add(time.Hour), PollAt: now.Add(5 * time.Second)}
+	if err := testStore.CompleteSync(ctx, w, "req-1", false, aw, now); err != nil {
+		t.Fatal(err)
+	}
+	if st := stateOf(t, w.OrgID); st != onboard.StateAwaitingAuth {
+		t.Fatalf("after sync: %s, want awaiting_auth", st)
+	}
+	events, _ := testStore.OrgEvents(ctx, w.OrgID)
+	// The same outcome recorded again (a retried write) changes nothing.
+	if err := testStore.CompleteSync(ctx, w, "req-1", false, aw, now); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := testStore.OrgEvents(ctx, w.OrgID); len(again) != len(events) {
+		t.Errorf("a repeated outcome added events: %d, then %d", len(events), len(again))
+	}
+	// The next step is due with it: one polling round, not before PollAt.
+	if ws := ofKind(dispatch(t, app, now.Add(time.Second), testLimits), onboard.WorkPoll); len(ws) != 0 {
+		t.Errorf("polling handed out before it is due: %+v", ws)
+	}
+	polls := ofKind(dispatch(t, app, now.Add(6*time.Second), testLimits), onboard.WorkPoll)
+	if len(polls) != 1 {
+		t.Fatalf("polling after the sync: %+v, want one round", polls)
+	}
+	// The other organization's admin gets a console link first.
+	w2 := claim(t, lost[1], now)
+	if err := testStore.CompleteSync(ctx, w2, "req-2", true, aw, now); err != nil {
+		t.Fatal(err)
+	}
+	if st := stateOf(t, ids[1]); st != onboard.StateQueued {
+		t.Fatalf("synced, link pending: %s, want still queued", st)
+	}
+	logins := ofKind(dispatch(t, app, now.Add(7*time.Second), testLimits), onboard.WorkLogin)
+	if len(logins) != 1 || logins[0].OrgID != ids[1] {
+		t.Fatalf("login work: %+v", logins)
+	}
+	lw := claim(t, logins[0], now)
+	link := &onboard.LoginURL{URL: "https://console/x", ExpiresAt: now.Add(24 * time.Hour), Operator: "adm", Endpoint: "H5", RequestID: "req-3"}
+	if err := testStore.CompleteLogin(ctx, lw, link, nil, aw, now); err != nil {
+		t.Fatal(err)
+	}
+	o, _ := testStore.OnboardingOrg(ctx, ids[1], false)
+	if o.State != onboard.StateAwaitingAuth || o.LoginURL != link.URL {
+		t.Errorf("after the link: %s %q", o.State, o.LoginURL)
+	}
+	left, _ := testStore.DueWork(ctx, app, 10)
+	if len(left) != 1 || left[0].Kind != onboard.WorkPoll {
+		t.Errorf("work left: %+v, want the polling round alone", left)
+	}
+}
 
-	// Nothing changed in round 1: round 2 comes after twice the pause.
-	start := time.Now()
-	next, err := testStore.FinishAuthPoll(ctx, app, onboard.PollRound{Round: 1, StartedAt: start, Mode: "single", Waiting: 2, AppOrgs: 3, Calls: 2},
-		time.Minute, time.Hour, false)
-	if err != nil || next == nil || next.Round != 2 {
-		t.Fatalf("after round 1: %+v, %v; want round 2", next, err)
+// TestDispatchWindowPauseAndFailedPut: the window bounds what is in flight
+// per application and kind; a paused application gets nothing; a put that
+// fails records nothing, so the same attempts are handed out next time.
+func TestDispatchWindowPauseAndFailedPut(t *testing.T) {
+	ctx := context.Background()
+	app := newAppID(t)
+	importOrgs(t, app, nil, "w1", "w2", "w3")
+	lim := testLimits
+	lim.Window = map[string]int{onboard.WorkSync: 2}
+	if got := dispatch(t, app, clock, lim); len(got) != 2 {
+		t.Fatalf("window 2: %d handed out", len(got))
 	}
-	if d := time.Until(next.At); d < 110*time.Second || d > 130*time.Second {
-		t.Errorf("round 2 in %v, want about 2 minutes", d)
+	if got := dispatch(t, app, clock.Add(time.Second), lim); len(got) != 0 {
+		t.Fatalf("a full window: %d more handed out", len(got))
 	}
-	// A late duplicate of round 1 changes nothing.
-	if dup, err := testStore.FinishAuthPoll(ctx, app, onboard.PollRound{Round: 1, StartedAt: start, Mode: "single"}, time.Minute, time.Hour, false); err != nil || dup != nil {
-		t.Errorf("stale round 1 again: %+v, %v; want nothing", dup, err)
+	lim.AppIDs = []string{app}
+	_, _, err := testStore.Dispatch(ctx, clock.Add(40*time.Second), lim, func(context.Context, []onboard.Work) error {
+		return errors.New("redis: connection refused")
+	})
+	if err == nil {
+		t.Fatal("a failed put was not reported")
 	}
+	if err := testStore.RecordDispatchError(ctx, err, clock.Add(40*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	act, err := testStore.Activity(ctx, app, clock.Add(40*time.Second))
+	if err != nil || len(act) != 1 || !strings.Contains(act[0].Dispatch.Error, "connection refused") {
+		t.Fatalf("activity after a failed dispatch: %+v, %v", act, err)
+	}
+	again := dispatch(t, app, clock.Add(41*time.Second), lim)
+	if len(again) != 2 || again[0].Attempt != 2 {
+		t.Fatalf("after the failed put: %+v; want 2 at attempt 2 (the first lease ran out)", again)
+	}
+	if act, _ := testStore.Activity(ctx, app, clock.Add(41*time.Second)); act[0].Dispatch.Error != "" || act[0].Dispatch.Tasks != 2 {
+		t.Errorf("activity after a good dispatch: %+v", act[0].Dispatch)
+	}
+	if _, err := testStore.PauseApplication(ctx, app, "SyncProxyOrganization", onboard.StepError{Code: "AuthFailure"}, clock); err != nil {
+		t.Fatal(err)
+	}
+	if got := dispatch(t, app, clock.Add(2*time.Minute), testLimits); len(got) != 0 {
+		t.Fatalf("a paused application got %d tasks", len(got))
+	}
+	if _, err := testStore.ClaimWork(ctx, again[0].ID, again[0].Attempt, clock.Add(2*time.Minute), time.Minute); !errors.Is(err, ErrPaused) {
+		t.Fatalf("claim while paused: %v, want ErrPaused", err)
+	}
+	if due, err := testStore.ResumeApplication(ctx, app, clock.Add(3*time.Minute)); err != nil || due != 3 {
+		t.Fatalf("resume: %d due, %v; want the 3 syncs", due, err)
+	}
+	if got := dispatch(t, app, clock.Add(3*time.Minute), testLimits); len(got) != 3 {
+		t.Fatalf("after resume: %d handed out, want 3", len(got))
+	}
+}
 
-	// Round 2 sees one verified and one rejected: polling stops.
-	out, err := testStore.ApplyAuthStatus(ctx, ids[0], 1, onboard.AuthObservation{Status: "VERIFIED", AdminOpenID: "adm", LegalOpenID: "leg"}, time.Now())
+// TestRetryWork: a counted retry adds a try and starts the run of errors
+// once; a wait counts nothing; both make the work due again at their time.
+func TestRetryWork(t *testing.T) {
+	ctx := context.Background()
+	app := newAppID(t)
+	ids := importOrgs(t, app, nil, "r1")
+	w := claim(t, dispatch(t, app, clock, testLimits)[0], clock)
+	e := &onboard.StepError{Code: "InternalError", Message: "busy", RequestID: "rq"}
+	if err := testStore.RetryWork(ctx, w, onboard.RetryDecision{Outcome: onboard.RetryLater, At: clock.Add(5 * time.Second)}, "sync", e, clock); err != nil {
+		t.Fatal(err)
+	}
+	w = claim(t, dispatch(t, app, clock.Add(5*time.Second), testLimits)[0], clock.Add(5*time.Second))
+	if w.Tries != 1 || !w.FirstErrorAt.Equal(clock) {
+		t.Fatalf("after one counted retry: tries %d since %v", w.Tries, w.FirstErrorAt)
+	}
+	if err := testStore.RetryWork(ctx, w, onboard.RetryDecision{Outcome: onboard.WaitLater, At: clock.Add(6 * time.Second)}, "sync", nil, clock.Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	w = claim(t, dispatch(t, app, clock.Add(6*time.Second), testLimits)[0], clock.Add(6*time.Second))
+	if err := testStore.RetryWork(ctx, w, onboard.RetryDecision{Outcome: onboard.RetryLater, At: clock.Add(9 * time.Second)}, "sync", e, clock.Add(7*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := testStore.DueWork(ctx, app, 1)
+	if ws[0].Tries != 2 || !ws[0].FirstErrorAt.Equal(clock) || !ws[0].DueAt.Equal(clock.Add(9*time.Second)) {
+		t.Errorf("after a wait and a second retry: %+v; want 2 tries since the first error, due at +9s", ws[0])
+	}
+	o, _ := testStore.OnboardingOrg(ctx, ids[0], false)
+	if o.State != onboard.StateQueued {
+		t.Errorf("a retried company moved to %s", o.State)
+	}
+	w = claim(t, ws[0], clock.Add(9*time.Second))
+	if err := testStore.FailSync(ctx, w, onboard.StepError{Code: "InvalidParameter", Message: "bad"}, clock.Add(9*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if st := stateOf(t, ids[0]); st != onboard.StateFailed {
+		t.Errorf("after a permanent error: %s, want failed", st)
+	}
+	if left, _ := testStore.DueWork(ctx, app, 10); len(left) != 0 {
+		t.Errorf("a failed company keeps work: %+v", left)
+	}
+}
+
+// TestPollRounds: one polling round however many organizations wait; the
+// pause between rounds doubles while nothing changes; polling ends when
+// nothing waits; the deadline times a company out.
+func TestPollRounds(t *testing.T) {
+	ctx := context.Background()
+	app := newAppID(t)
+	ids := importOrgs(t, app, nil, "a", "b", "late")
+	syncAll(t, app, clock)
+	sched := onboard.PollSchedule{Min: time.Minute, Max: time.Hour}
+	now := clock.Add(2 * time.Second)
+	polls := ofKind(dispatch(t, app, now, testLimits), onboard.WorkPoll)
+	if len(polls) != 1 {
+		t.Fatalf("rounds handed out: %d, want 1", len(polls))
+	}
+	w := claim(t, polls[0], now)
+	round, next, err := testStore.FinishPollRound(ctx, w, onboard.PollRound{StartedAt: now, Mode: "single", Waiting: 3, AppOrgs: 4, Calls: 3}, sched, false, now)
+	if err != nil || round != 1 || next.Sub(now) != 2*time.Minute {
+		t.Fatalf("after round 1 (nothing changed): round %d next in %v, %v; want round 1, next in 2m", round, next.Sub(now), err)
+	}
+	out, err := testStore.ApplyAuthStatus(ctx, ids[0], 1, onboard.AuthObservation{Status: onboard.AuthVerified, AdminOpenID: "adm"}, now)
 	if err != nil || out.To != onboard.StateDone {
-		t.Fatalf("verified without services: %+v, %v; want done", out, err)
+		t.Fatalf("verified without services: %+v, %v", out, err)
 	}
-	out, err = testStore.ApplyAuthStatus(ctx, ids[1], 1, onboard.AuthObservation{Status: "VERIFYINGAUTHORIZATIONFILEREJECT"}, time.Now())
-	if err != nil || out.To != onboard.StateAuthRejected {
-		t.Fatalf("rejected: %+v, %v", out, err)
+	out, _ = testStore.ApplyAuthStatus(ctx, ids[1], 1, onboard.AuthObservation{Status: onboard.AuthRejected}, now)
+	if out.To != onboard.StateAuthRejected {
+		t.Fatalf("rejected: %+v", out)
 	}
-	if last, err := testStore.FinishAuthPoll(ctx, app, onboard.PollRound{Round: 2, StartedAt: time.Now(), Mode: "list", Waiting: 2, AppOrgs: 3, Calls: 1, Changed: 2},
-		time.Minute, time.Hour, false); err != nil || last != nil {
-		t.Errorf("nothing waits after round 2: %+v, %v; want polling to stop", last, err)
+	if out, _ := testStore.ApplyAuthStatus(ctx, ids[2], 1, onboard.AuthObservation{Status: "VERIFYING"}, now); out.To != onboard.StateAwaitingAuth {
+		t.Errorf("before the deadline: %+v", out)
+	}
+	if out, _ := testStore.ApplyAuthStatus(ctx, ids[2], 1, onboard.AuthObservation{}, clock.Add(2*time.Hour)); out.To != onboard.StateTimedOut {
+		t.Errorf("after the deadline: %+v, want timed_out", out)
+	}
+	if o, _ := testStore.OnboardingOrg(ctx, ids[2], false); o.AuthStatus != "VERIFYING" {
+		t.Errorf("an empty status overwrote the last one seen: %q", o.AuthStatus)
+	}
+	now2 := now.Add(2 * time.Minute)
+	w = claim(t, ofKind(dispatch(t, app, now2, testLimits), onboard.WorkPoll)[0], now2)
+	if round, next, err := testStore.FinishPollRound(ctx, w, onboard.PollRound{StartedAt: now2, Mode: "single", Waiting: 3, Calls: 3, Changed: 3}, sched, false, now2); err != nil || round != 2 || !next.IsZero() {
+		t.Errorf("nothing waits after round 2: round %d next %v, %v; want polling to end", round, next, err)
+	}
+	if left, _ := testStore.DueWork(ctx, app, 10); len(left) != 0 {
+		t.Errorf("work left after polling ended: %+v", left)
 	}
 	rounds, err := testStore.PollRounds(ctx, app)
-	if err != nil || len(rounds) != 2 || rounds[1].Changed != 2 || rounds[0].Calls != 2 {
+	if err != nil || len(rounds) != 2 || rounds[1].Changed != 3 || rounds[0].Calls != 3 {
 		t.Errorf("recorded rounds %+v, %v", rounds, err)
 	}
-	// A rejected company that gets verified later moves on.
-	if out, _ := testStore.ApplyAuthStatus(ctx, ids[1], 1, onboard.AuthObservation{Status: "VERIFIED"}, time.Now()); out.To != onboard.StateDone {
+	// A rejected company verified later moves on.
+	if out, _ := testStore.ApplyAuthStatus(ctx, ids[1], 1, onboard.AuthObservation{Status: onboard.AuthVerified}, now2); out.To != onboard.StateDone {
 		t.Errorf("rejected then verified: %+v, want done", out)
 	}
 }
 
-func TestAuthDeadline(t *testing.T) {
-	ctx := context.Background()
-	app := newAppID(t)
-	ids := importOrgs(t, app, nil, "late")
-	now := time.Now()
-	if _, _, err := testStore.MarkAwaitingAuth(ctx, ids[0], 1, now.Add(time.Minute), time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if out, _ := testStore.ApplyAuthStatus(ctx, ids[0], 1, onboard.AuthObservation{Status: "VERIFYING"}, now); out.To != onboard.StateAwaitingAuth {
-		t.Errorf("before the deadline: %+v, want still waiting", out)
-	}
-	out, err := testStore.ApplyAuthStatus(ctx, ids[0], 1, onboard.AuthObservation{}, now.Add(2*time.Minute))
-	if err != nil || out.To != onboard.StateTimedOut {
-		t.Fatalf("after the deadline: %+v, %v; want timed_out", out, err)
-	}
-	o, err := testStore.OnboardingOrg(ctx, ids[0], false)
-	if err != nil || o.AuthStatus != "VERIFYING" {
-		t.Errorf("an unknown status overwrote the last one seen: %+v, %v", o, err)
-	}
-}
-
-// TestServicesDecideTheEnd: done once every service is opened or linked,
-// failed when one was refused; a second answer for a service changes nothing.
+// TestServicesDecideTheEnd: verification makes each requested service's
+// work due; the organization is done once every service is opened or
+// linked, failed when one was refused; an answer for work that moved on
+// changes nothing.
 func TestServicesDecideTheEnd(t *testing.T) {
 	ctx := context.Background()
 	app := newAppID(t)
 	ids := importOrgs(t, app, []onboard.ServiceType{onboard.ServiceAutoSign, onboard.ServiceMobileCheckApprover}, "ok", "bad")
+	syncAll(t, app, clock)
 	for _, id := range ids {
-		if _, _, err := testStore.MarkAwaitingAuth(ctx, id, 1, time.Now().Add(time.Hour), time.Second); err != nil {
-			t.Fatal(err)
-		}
-		out, err := testStore.ApplyAuthStatus(ctx, id, 1, onboard.AuthObservation{Status: "VERIFIED", AdminOpenID: "a"}, time.Now())
+		out, err := testStore.ApplyAuthStatus(ctx, id, 1, onboard.AuthObservation{Status: onboard.AuthVerified, AdminOpenID: "a"}, clock)
 		if err != nil || out.To != onboard.StateOpeningServices || len(out.Services) != 2 {
 			t.Fatalf("verified: %+v, %v; want opening 2 services", out, err)
 		}
 	}
-	exp := time.Now().Add(24 * time.Hour)
-	st, err := testStore.RecordService(ctx, ids[0], 1, "AUTO_SIGN", onboard.ServiceResult{State: onboard.ServiceLinked, URL: "https://x/y", ExpiresAt: exp})
+	svc := map[[2]any]onboard.Work{}
+	for _, w := range ofKind(dispatch(t, app, clock, testLimits), onboard.WorkService) {
+		svc[[2]any{w.OrgID, w.Service}] = claim(t, w, clock)
+	}
+	if len(svc) != 4 {
+		t.Fatalf("%d service work handed out, want 4", len(svc))
+	}
+	exp := clock.Add(24 * time.Hour)
+	st, err := testStore.CompleteService(ctx, svc[[2]any{ids[0], "AUTO_SIGN"}], onboard.ServiceResult{State: onboard.ServiceLinked, URL: "https://x/y", ExpiresAt: exp}, clock)
 	if err != nil || st != onboard.StateOpeningServices {
 		t.Fatalf("first service: %q, %v; want still opening", st, err)
 	}
-	if st, _ := testStore.RecordService(ctx, ids[0], 1, "MOBILE_CHECK_APPROVER", onboard.ServiceResult{State: onboard.ServiceOpened}); st != onboard.StateDone {
+	if st, _ := testStore.CompleteService(ctx, svc[[2]any{ids[0], "MOBILE_CHECK_APPROVER"}], onboard.ServiceResult{State: onboard.ServiceOpened}, clock); st != onboard.StateDone {
 		t.Errorf("both services: %q, want done", st)
 	}
-	if st, _ := testStore.RecordService(ctx, ids[0], 1, "AUTO_SIGN", onboard.ServiceResult{State: onboard.ServiceFailed}); st != "" {
-		t.Errorf("an answer for a finished organization: %q, want nothing", st)
+	if st, _ := testStore.CompleteService(ctx, svc[[2]any{ids[0], "AUTO_SIGN"}], onboard.ServiceResult{State: onboard.ServiceFailed}, clock); st != "" {
+		t.Errorf("an answer for work that moved on: %q, want nothing", st)
 	}
-
 	e := onboard.StepError{Code: "OperationDenied", Message: "no", RequestID: "r9"}
-	testStore.RecordService(ctx, ids[1], 1, "AUTO_SIGN", onboard.ServiceResult{State: onboard.ServiceFailed, Err: &e})
-	st, err = testStore.RecordService(ctx, ids[1], 1, "MOBILE_CHECK_APPROVER", onboard.ServiceResult{State: onboard.ServiceOpened})
+	testStore.CompleteService(ctx, svc[[2]any{ids[1], "AUTO_SIGN"}], onboard.ServiceResult{State: onboard.ServiceFailed, Err: &e}, clock)
+	st, err = testStore.CompleteService(ctx, svc[[2]any{ids[1], "MOBILE_CHECK_APPROVER"}], onboard.ServiceResult{State: onboard.ServiceOpened}, clock)
 	if err != nil || st != onboard.StateFailed {
 		t.Fatalf("a refused service: %q, %v; want failed", st, err)
 	}
@@ -153,17 +367,16 @@ func TestServicesDecideTheEnd(t *testing.T) {
 }
 
 // TestPauseAndResume: a pause keeps the first error and blocks the
-// application's unfinished batches; resume lists the pending work with a
-// new generation and unblocks.
+// application's unfinished batches; resume unblocks, with the work kept.
 func TestPauseAndResume(t *testing.T) {
 	ctx := context.Background()
 	app := newAppID(t)
-	ids := importOrgs(t, app, []onboard.ServiceType{onboard.ServiceAutoSign}, "p1", "p2")
+	importOrgs(t, app, []onboard.ServiceType{onboard.ServiceAutoSign}, "p1", "p2")
 	first := onboard.StepError{Code: "AuthFailure.SignatureFailure", Message: "bad signature", RequestID: "r1"}
-	if paused, err := testStore.PauseApplication(ctx, app, "SyncProxyOrganization", first); err != nil || !paused {
+	if paused, err := testStore.PauseApplication(ctx, app, "SyncProxyOrganization", first, clock); err != nil || !paused {
 		t.Fatalf("pause: %v, %v", paused, err)
 	}
-	if paused, _ := testStore.PauseApplication(ctx, app, "SyncProxyOrganization", onboard.StepError{Code: "Other"}); paused {
+	if paused, _ := testStore.PauseApplication(ctx, app, "SyncProxyOrganization", onboard.StepError{Code: "Other"}, clock); paused {
 		t.Error("a second pause replaced the first")
 	}
 	a, _ := testStore.Application(ctx, app)
@@ -180,9 +393,9 @@ func TestPauseAndResume(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d batches blocked with the reason, want 1: %v", n, blocked)
 	}
-	gen, pending, err := testStore.ResumeApplication(ctx, app)
-	if err != nil || gen != 1 || len(pending) != 2 || pending[0].ID != ids[0] || pending[0].State != onboard.StateQueued {
-		t.Fatalf("resume: gen %d pending %+v err %v", gen, pending, err)
+	due, err := testStore.ResumeApplication(ctx, app, clock)
+	if err != nil || due != 2 {
+		t.Fatalf("resume: %d due, %v; want the 2 syncs", due, err)
 	}
 	if a, _ := testStore.Application(ctx, app); a.Paused() {
 		t.Error("still paused")
@@ -191,9 +404,6 @@ func TestPauseAndResume(t *testing.T) {
 		if containsAll(r, app) {
 			t.Errorf("still blocked: %s", r)
 		}
-	}
-	if gen, _, _ := testStore.ResumeApplication(ctx, app); gen != 2 {
-		t.Errorf("second resume: generation %d, want 2", gen)
 	}
 }
 

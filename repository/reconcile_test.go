@@ -20,7 +20,7 @@ func TestUpdatePlatformStatus(t *testing.T) {
 		{ID: o1.ID, DataVersion: o1.DataVersion, Status: "VERIFIED", AdminOpenID: "admin-b", LegalOpenID: "legal-1", PlatformOrgID: "P1"},
 		{ID: o2.ID, DataVersion: o2.DataVersion, Status: "VERIFIED", AdminOpenID: "admin-c"}, // still queued: left alone
 	}
-	n, err := testStore.UpdatePlatformStatus(ctx, ups)
+	n, err := testStore.UpdatePlatformStatus(ctx, ups, time.Now())
 	if err != nil || n != 1 {
 		t.Fatalf("first update: %d, %v; want 1", n, err)
 	}
@@ -42,27 +42,23 @@ func TestUpdatePlatformStatus(t *testing.T) {
 	}
 	// The same answer again changes nothing; an empty id keeps the stored one.
 	ups[0].LegalOpenID = ""
-	if n, err := testStore.UpdatePlatformStatus(ctx, ups); err != nil || n != 0 {
+	if n, err := testStore.UpdatePlatformStatus(ctx, ups, time.Now()); err != nil || n != 0 {
 		t.Errorf("repeated update: %d, %v; want 0", n, err)
 	}
 }
 
-func TestRenewExpiredLinksAndPendingTasks(t *testing.T) {
+func TestRenewExpiredLinksMakesServiceWorkDue(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	app := newAppID(t)
 	mustImport(t, params(app), source(acceptedRow(3, "o1", "一号公司", onboard.ServiceAutoSign, onboard.ServiceMobileCheckApprover)))
 	o1 := org(t, app, "o1")
 	now := time.Now()
-	webExec(t, `UPDATE organizations SET state = $2, enqueued_version = data_version WHERE id = $1`, o1.ID, onboard.StateDone)
+	webExec(t, `UPDATE organizations SET state = $2 WHERE id = $1`, o1.ID, onboard.StateDone)
 	webExec(t, `UPDATE organization_services SET state = 'linked', operate_url = 'https://x.test/a', url_expires_at = $2
 		WHERE org_id = $1 AND service = 'AUTO_SIGN'`, o1.ID, now.Add(-time.Minute))
 	webExec(t, `UPDATE organization_services SET state = 'opened' WHERE org_id = $1 AND service = 'MOBILE_CHECK_APPROVER'`, o1.ID)
-
-	pending, err := testStore.PendingTasks(ctx, app)
-	if err != nil || len(pending) != 0 {
-		t.Fatalf("pending work of a done organization: %+v %v", pending, err)
-	}
+	webExec(t, `DELETE FROM work WHERE org_id = $1`, o1.ID)
 	links, err := testStore.RenewExpiredLinks(ctx, app, now)
 	if err != nil || len(links) != 1 || links[0].Service != "AUTO_SIGN" || links[0].OrgID != o1.ID {
 		t.Fatalf("renewed links: %+v %v", links, err)
@@ -70,20 +66,15 @@ func TestRenewExpiredLinksAndPendingTasks(t *testing.T) {
 	if got := org(t, app, "o1").State; got != onboard.StateOpeningServices {
 		t.Errorf("state after the renewal: %s, want opening_services", got)
 	}
-	pending, err = testStore.PendingTasks(ctx, app)
-	if err != nil || len(pending) != 1 || pending[0].Service != "AUTO_SIGN" || pending[0].State != onboard.StateOpeningServices {
-		t.Fatalf("pending work after the renewal: %+v %v", pending, err)
+	ws, err := testStore.DueWork(ctx, app, 10)
+	if err != nil || len(ws) != 1 || ws[0].Kind != onboard.WorkService || ws[0].Service != "AUTO_SIGN" || ws[0].DueAt.After(now) {
+		t.Fatalf("work after the renewal: %+v %v; want AUTO_SIGN due now", ws, err)
 	}
 	if again, err := testStore.RenewExpiredLinks(ctx, app, now); err != nil || len(again) != 0 {
 		t.Errorf("second renewal: %+v %v", again, err)
 	}
 	if n := count(t, `SELECT count(*) FROM onboarding_events WHERE org_id = $1 AND to_state = 'opening_services'`, o1.ID); n != 1 {
 		t.Errorf("events of the renewal: %d, want 1", n)
-	}
-
-	ps, err := testStore.PollState(ctx, app)
-	if err != nil || ps.Waiting != 0 || ps.Scheduled {
-		t.Errorf("poll state of an application never polled: %+v %v", ps, err)
 	}
 }
 
@@ -95,9 +86,13 @@ func TestRetryFailed(t *testing.T) {
 	o1 := org(t, app, "o1")
 	webExec(t, `UPDATE organizations SET state = 'failed', last_error_code = 'X' WHERE id = $1`, o1.ID)
 	webExec(t, `UPDATE organization_services SET state = 'failed' WHERE org_id = $1`, o1.ID)
-	gen, orgs, err := testStore.RetryFailed(ctx, res.BatchID)
-	if err != nil || gen != 1 || len(orgs) != 1 || orgs[0].OrgID != o1.ID {
-		t.Fatalf("RetryFailed: gen %d orgs %+v err %v", gen, orgs, err)
+	webExec(t, `DELETE FROM work WHERE org_id = $1`, o1.ID)
+	n, err := testStore.RetryFailed(ctx, res.BatchID, time.Now())
+	if err != nil || n != 1 {
+		t.Fatalf("RetryFailed: %d, %v; want 1", n, err)
+	}
+	if ws := syncWork(t, app); len(ws) != 2 || ws[0].OrgID != o1.ID {
+		t.Errorf("sync work after the retry: %+v; want o1's again beside o2's", ws)
 	}
 	if o := org(t, app, "o1"); o.State != onboard.StateQueued || o.ErrorCode != "" {
 		t.Errorf("retried organization: %+v", o)
@@ -105,7 +100,7 @@ func TestRetryFailed(t *testing.T) {
 	if got := services(t, o1.ID); len(got) != 1 || got[0] != "AUTO_SIGN:requested" {
 		t.Errorf("services after the retry: %v", got)
 	}
-	if gen, orgs, err := testStore.RetryFailed(ctx, res.BatchID); err != nil || len(orgs) != 0 {
-		t.Errorf("second retry with nothing failed: gen %d orgs %+v err %v", gen, orgs, err)
+	if n, err := testStore.RetryFailed(ctx, res.BatchID, time.Now()); err != nil || n != 0 {
+		t.Errorf("second retry with nothing failed: %d, %v", n, err)
 	}
 }

@@ -121,7 +121,7 @@ func TestReconcileRunRecords(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	app := newAppID(t)
-	id, err := testStore.StartReconcileRun(ctx, app, "cli")
+	id, err := testStore.StartReconcileRun(ctx, app, "cli", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestReconcileRunRecords(t *testing.T) {
 	if len(runs) != 1 || !runs[0].FinishedAt.IsZero() {
 		t.Fatalf("a started run: %+v", runs)
 	}
-	run := onboard.ReconcileRun{ID: id, Pages: 3, PlatformOrgs: 450, StatusUpdates: 7, Verified: 2, Requeued: 1, UnknownOrgs: 1, Mismatched: 1}
+	run := onboard.ReconcileRun{ID: id, FinishedAt: time.Now(), Pages: 3, PlatformOrgs: 450, StatusUpdates: 7, Verified: 2, Requeued: 1, UnknownOrgs: 1, Mismatched: 1}
 	drift := []onboard.Drift{{OpenID: "ghost", Kind: onboard.DriftUnknown, Platform: "幽灵公司"}, {OpenID: "o1", Kind: onboard.DriftName, Ours: "甲", Platform: "乙"}}
 	if err := testStore.FinishReconcileRun(ctx, &run, drift); err != nil {
 		t.Fatal(err)
