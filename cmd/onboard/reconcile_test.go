@@ -189,9 +189,10 @@ func (e *recEnv) startWorkers(t *testing.T) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps, err := openReconcileDeps(context.Background(), cfg, time.Minute, jobs.Config{
+	deps, err := openReconcileDeps(context.Background(), cfg, jobs.Config{
 		PollMin: 200 * time.Millisecond, PollMax: 500 * time.Millisecond,
-		Policy: jobs.RetryPolicy{MaxTries: 6, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second},
+		Policy: onboard.RetryPolicy{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second},
+		Lease:  3 * time.Second,
 		Logger: recQuietLogger(),
 	})
 	if err != nil {
@@ -200,7 +201,9 @@ func (e *recEnv) startWorkers(t *testing.T) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- deps.workers.Run(ctx, jobs.ServerConfig{Redis: deps.redis, Reconcile: deps.rec,
+		disp := deps.workers.NewDispatcher(20, 100*time.Millisecond)
+		disp.Lease = 3 * time.Second
+		done <- deps.workers.Run(ctx, jobs.ServerConfig{Redis: deps.redis, Reconcile: deps.rec, Dispatcher: disp,
 			DelayedTaskCheckInterval: 200 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
 			Logger: recQuietLogger(), LogLevel: asynq.ErrorLevel})
 	}()
@@ -232,9 +235,6 @@ func TestReconcileUsage(t *testing.T) {
 	if code, _, _ := e.run(t, "reconcile", "--app-id", "a", "--all"); code != exitUsage {
 		t.Errorf("reconcile --app-id with --all: exit %d", code)
 	}
-	if code, _, _ := e.run(t, "reconcile", "--app-id", "a", "--stale", "0s"); code != exitUsage {
-		t.Errorf("reconcile --stale 0s: exit %d", code)
-	}
 	if code, out, _ := e.run(t, "reconcile", "--help"); code != exitOK || !strings.Contains(out, "drift") {
 		t.Errorf("reconcile --help: exit %d, %q", code, out)
 	}
@@ -242,16 +242,12 @@ func TestReconcileUsage(t *testing.T) {
 
 // TestReconcileListingAndDrift: a sweep over N companies reads the list in
 // ceil(N/200) pages, plus at most the one call that tells how the platform
-// reads Offset, reports companies onboard does not know and names that differ,
-// and queues work an import stored without queueing.
+// reads Offset, and reports companies onboard does not know and names that
+// differ; it leaves the work of the import to the dispatcher.
 func TestReconcileListingAndDrift(t *testing.T) {
 	e := newRecEnv(t, esssim.Options{RateLimit: -1, Lifecycle: &esssim.Lifecycle{Manual: true}})
 	const n = 450
 	e.importFile(t, n)
-	// A crash between the import's commit and its enqueue: nothing is in
-	// Redis and the store does not record the tasks as enqueued.
-	e.flush()
-	e.exec(t, `UPDATE organizations SET enqueued_version = NULL, enqueued_at = NULL`)
 
 	c := e.essClient(t)
 	for i := 0; i < n; i++ {
@@ -290,11 +286,11 @@ func TestReconcileListingAndDrift(t *testing.T) {
 			t.Errorf("drift %+v, want %+v", d, wantDrift[d.OpenID])
 		}
 	}
-	if rep.Requeued != n || e.liveTasks(t, jobs.QueueSync) != n {
-		t.Errorf("unqueued work: requeued %d, sync tasks in Redis %d; want %d", rep.Requeued, e.liveTasks(t, jobs.QueueSync), n)
+	if rep.Requeued != 0 || e.liveTasks(t, jobs.QueueSync) != 0 {
+		t.Errorf("the sweep queued work: requeued %d, sync tasks in Redis %d", rep.Requeued, e.liveTasks(t, jobs.QueueSync))
 	}
-	if left := e.query(t, `SELECT count(*) FROM organizations WHERE enqueued_version IS DISTINCT FROM data_version`); left != 0 {
-		t.Errorf("%d organizations still not recorded as enqueued", left)
+	if due := e.query(t, `SELECT count(*) FROM work WHERE kind = 'sync'`); due != n {
+		t.Errorf("%d organizations due for sync, want %d", due, n)
 	}
 	// The run and its drift are recorded.
 	if got := e.query(t, `SELECT count(*) FROM reconcile_drift d JOIN reconcile_runs r ON r.id = d.run_id
@@ -333,24 +329,13 @@ func TestReconcileListingAndDrift(t *testing.T) {
 	}
 }
 
-// TestReconcileRepairsAndCompletes: losing Redis mid-batch and sweeping
-// brings every unfinished organization back; a company verified while no
-// task waits for it is picked up; an expired link is replaced; two sweeps
-// at once do the work once; the batch completes.
-func TestReconcileRepairsAndCompletes(t *testing.T) {
+// TestReconcileSweepAndCompletes: a company verified while nothing polls
+// is picked up by the sweep, its services made due; an expired link is
+// replaced; two sweeps at once do the work once; the batch completes.
+func TestReconcileSweepAndCompletes(t *testing.T) {
 	e := newRecEnv(t, esssim.Options{Lifecycle: &esssim.Lifecycle{Manual: true}})
 	const n = 12
 	e.importFile(t, n)
-	if got := e.liveTasks(t, jobs.QueueSync); got != n {
-		t.Fatalf("sync tasks after import: %d, want %d", got, n)
-	}
-
-	// Redis loses everything before any worker ran.
-	e.flush()
-	rep := e.sweep(t)
-	if rep.Requeued != n || e.liveTasks(t, jobs.QueueSync) != n {
-		t.Fatalf("after losing Redis: requeued %d, sync tasks %d; want %d", rep.Requeued, e.liveTasks(t, jobs.QueueSync), n)
-	}
 
 	// Workers sync everyone; the companies wait for verification.
 	stop := e.startWorkers(t)
@@ -367,7 +352,7 @@ func TestReconcileRepairsAndCompletes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rep = e.sweep(t)
+	rep := e.sweep(t)
 	if rep.Verified != len(verified) || rep.StatusUpdates < len(verified) {
 		t.Errorf("verified while nothing polled: sweep verified %d (status updates %d), want %d", rep.Verified, rep.StatusUpdates, len(verified))
 	}
@@ -375,11 +360,11 @@ func TestReconcileRepairsAndCompletes(t *testing.T) {
 		t.Errorf("organizations opening services: %d, want %d", got, len(verified))
 	}
 	// Two services each for the verified ones, and the polling round for
-	// the rest, are back in Redis.
-	if got := e.liveTasks(t, jobs.QueueService); got != 2*len(verified) {
-		t.Errorf("service tasks after the sweep: %d, want %d", got, 2*len(verified))
+	// the rest, are due.
+	if got := e.query(t, `SELECT count(*) FROM work WHERE kind = 'service'`); got != 2*len(verified) {
+		t.Errorf("service work after the sweep: %d, want %d", got, 2*len(verified))
 	}
-	if got := e.liveTasks(t, jobs.QueueAuth); got != 1 {
+	if got := e.query(t, `SELECT count(*) FROM work WHERE kind = 'poll'`); got != 1 {
 		t.Errorf("polling rounds after the sweep: %d, want 1", got)
 	}
 
@@ -484,8 +469,10 @@ func TestReconcileRepairsAndCompletes(t *testing.T) {
 }
 
 // TestScheduler: 'onboard scheduler' enqueues reconcile:sweep on its
-// schedule, the workers' reconcile server runs it, and the run is recorded
-// and shown on the dashboard.
+// schedule and the workers' reconcile server runs it. Two schedulers at once
+// sweep each tick once; a sweep that fails (the platform's listing refused)
+// is recorded with its error and the next tick sweeps again, with no lock
+// left behind.
 func TestScheduler(t *testing.T) {
 	e := newRecEnv(t, esssim.Options{Lifecycle: &esssim.Lifecycle{Manual: true}})
 	if code, _, errOut := e.run(t, "scheduler", "--cron", "every now and then"); code != exitUsage || !strings.Contains(errOut, "not a cron schedule") {
@@ -493,27 +480,59 @@ func TestScheduler(t *testing.T) {
 	}
 	e.importFile(t, 3)
 	e.startWorkers(t)
+	// The platform refuses every listing at first.
+	e.sim.SetFaults([]esssim.Fault{{Action: ess.ActionDescribeChannelOrganizations, Share: 1, Code: "InternalError.System"}})
 
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	out, errb := newServeBuffer(), newServeBuffer()
-	go func() {
-		env := &Env{Getenv: func(k string) string {
-			if k == "ONBOARD_RECONCILE_CRON" {
-				return "@every 1s"
-			}
-			return e.vars[k]
-		}, Stdin: strings.NewReader(""), Stdout: out, Stderr: errb}
-		done <- run(ctx, []string{"scheduler"}, env)
-	}()
-	testenv.WaitFor(t, 2*time.Minute, "a scheduled sweep recorded", func() bool {
+	done := make(chan int, 2)
+	outs := []*serveBuffer{newServeBuffer(), newServeBuffer()}
+	started := time.Now()
+	for i := range 2 {
+		go func() {
+			env := &Env{Getenv: func(k string) string {
+				if k == "ONBOARD_RECONCILE_CRON" {
+					return "@every 1s"
+				}
+				return e.vars[k]
+			}, Stdin: strings.NewReader(""), Stdout: outs[i], Stderr: newServeBuffer()}
+			done <- run(ctx, []string{"scheduler"}, env)
+		}()
+	}
+	testenv.WaitFor(t, time.Minute, "a failed scheduled sweep recorded", func() bool {
+		return e.query(t, `SELECT count(*) FROM reconcile_runs WHERE app_id = $1 AND trigger = 'schedule' AND error IS NOT NULL`, recApp) > 0
+	})
+	e.sim.SetFaults(nil)
+	testenv.WaitFor(t, time.Minute, "a good scheduled sweep after the failed one", func() bool {
 		return e.query(t, `SELECT count(*) FROM reconcile_runs WHERE app_id = $1 AND trigger = 'schedule' AND finished_at IS NOT NULL AND error IS NULL`, recApp) > 0
 	})
+	time.Sleep(2 * time.Second)
 	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("scheduler exit %d\n%s", code, errb.String())
+	elapsed := time.Since(started)
+	for range 2 {
+		if code := <-done; code != 0 {
+			t.Errorf("scheduler exit %d", code)
+		}
 	}
-	if !strings.Contains(out.String(), "@every 1s") {
-		t.Errorf("scheduler did not say what it schedules: %q", out.String())
+	if !strings.Contains(outs[0].String(), "@every 1s") {
+		t.Errorf("scheduler did not say what it schedules: %q", outs[0].String())
 	}
+	// One sweep per tick, not one per scheduler (a tick's sweep may also
+	// be skipped while the one before still runs).
+	runs := e.query(t, `SELECT count(*) FROM reconcile_runs WHERE app_id = $1 AND trigger = 'schedule'`, recApp)
+	if ticks := int(elapsed/time.Second) + 1; runs > ticks {
+		t.Errorf("%d scheduled sweeps in %v from two schedulers: more than one a tick", runs, elapsed.Round(time.Second))
+	}
+	// Nothing is left holding the application's sweep lock.
+	store, err := repository.Open(context.Background(), e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	testenv.WaitFor(t, 30*time.Second, "the sweep lock to be free", func() bool {
+		unlock, ok, err := store.TryLockReconcile(context.Background(), recApp)
+		if err == nil && ok {
+			unlock()
+		}
+		return err == nil && ok
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,26 +17,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/ess"
 	"github.com/ess-onboard/onboard/esssim"
 	"github.com/ess-onboard/onboard/internal/benchrate"
 	"github.com/ess-onboard/onboard/internal/testenv"
-	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
 )
 
 // importTestOrgs stores n generated companies as one batch of the
-// simulator's application and queues their sync tasks.
+// simulator's application, as 'onboard import' does: their sync is due.
 func importTestOrgs(t *testing.T, e *cliEnv, prefix string, n int, services []onboard.ServiceType) (*repository.Store, int64) {
-	return importTestOrgsTo(t, e, prefix, n, services, e.redisURL, "")
-}
-
-// importTestOrgsTo is importTestOrgs with the sync tasks sent to queue of
-// the Redis at redisURL.
-func importTestOrgsTo(t *testing.T, e *cliEnv, prefix string, n int, services []onboard.ServiceType, redisURL, queue string) (*repository.Store, int64) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := openMigratedStore(ctx, Config{DatabaseURL: e.dbURL})
@@ -52,12 +47,6 @@ func importTestOrgsTo(t *testing.T, e *cliEnv, prefix string, n int, services []
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt, _ := asynq.ParseRedisURI(redisURL)
-	client := asynq.NewClient(opt)
-	defer client.Close()
-	if _, err := (&jobs.Enqueuer{Client: client, Recorder: store, Queue: queue}).EnqueueSync(ctx, res.ToEnqueue); err != nil {
-		t.Fatal(err)
-	}
 	return store, res.BatchID
 }
 
@@ -71,29 +60,33 @@ func buildOnboard(t *testing.T) string {
 	return bin
 }
 
-// TestWorkerProcessesShareTheLimitAndSurviveAKill runs two real 'onboard
-// worker' processes against the simulator, SIGKILLs one mid-batch, and
-// checks that every organization still gets through, that the platform never
-// refused a call for the rate limit, and that the survivor shuts down
-// cleanly on SIGTERM.
-func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
+// TestWorkersSurviveEveryFault is the chaos test: two real 'onboard worker'
+// processes work through a batch against a simulator that answers 30% of
+// calls with a transient error and 5% slowly, while one worker is killed
+// with SIGKILL (and another started), every asynq key of the workers'
+// queues is deleted, every Postgres connection of the database is
+// terminated, and the platform refuses every call for longer than the old
+// budget of six tries. Every company still reaches the state its data and
+// the simulator imply (done, services as asked), none fails, the platform
+// never refuses a call for the rate limit, few syncs are repeated (at most
+// the tasks in flight at the kill), the batch finishes within a minute of
+// the last fault, and the workers shut down cleanly on SIGTERM.
+func TestWorkersSurviveEveryFault(t *testing.T) {
 	bin := buildOnboard(t)
 	e := newCLIEnv(t)
-	// The worker processes need their tasks to stay in Redis for minutes,
-	// but every other test of this package (and other people's runs of it)
-	// flushes db 3 as it starts. So this test uses db 6, which no test
-	// flushes, under queue names and limiter keys of its own, and deletes
-	// only its own keys at the end.
+	// The workers need their tasks to stay in Redis for a while, but other
+	// tests of this package flush db 3 as they start: db 6, which no test
+	// flushes, under queue names and limiter keys of this test.
 	redisURL, prefix := testenv.IsolatedRedis(t, 6)
-	sim := esssim.New(esssim.Options{Lifecycle: &esssim.Lifecycle{Unverified: 200 * time.Millisecond,
+	faults := []esssim.Fault{{Share: 0.3, Code: "InternalError.System"}, {Share: 0.05, Latency: time.Second}}
+	sim := esssim.New(esssim.Options{Seed: 11, Faults: faults, Lifecycle: &esssim.Lifecycle{Unverified: 200 * time.Millisecond,
 		Verifying: 200 * time.Millisecond, Pending: 200 * time.Millisecond}})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
-	const n = 80
-	store, batch := importTestOrgsTo(t, e, "kill", n, []onboard.ServiceType{onboard.ServiceAutoSign}, redisURL, prefix+jobs.QueueSync)
-	opt, _ := asynq.ParseRedisURI(redisURL)
-	insp := asynq.NewInspector(opt)
-	defer insp.Close()
+	const n, syncSlots = 150, 6
+	services := []onboard.ServiceType{onboard.ServiceAutoSign, onboard.ServiceMobileCheckApprover}
+	store, batch := importTestOrgs(t, e, "chaos", n, services)
+	ctx := context.Background()
 
 	environ := append(os.Environ(),
 		"DATABASE_URL="+e.dbURL, "REDIS_URL="+redisURL, "ESS_ENDPOINT="+srv.URL,
@@ -102,8 +95,9 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 		"ESS_QUERY_OPERATOR_OPENID="+esssim.DefaultQueryOperatorOpenID, "ESS_RATE_LIMIT=20")
 	start := func() (*exec.Cmd, *lockedBuffer) {
 		logs := &lockedBuffer{}
-		cmd := exec.Command(bin, "worker", "--poll-min", "300ms", "--poll-max", "1s", "--retry-base", "1s",
-			"--retry-max", "2s", "--check-interval", "500ms", "--shutdown-timeout", "5s", "--queue-prefix", prefix)
+		cmd := exec.Command(bin, "worker", "--poll-min", "300ms", "--poll-max", "1s", "--retry-base", "200ms",
+			"--retry-max", "1s", "--lease", "5s", "--dispatch-interval", "200ms", "--check-interval", "500ms",
+			"--shutdown-timeout", "5s", "--concurrency", itoa(syncSlots), "--queue-prefix", prefix)
 		cmd.Env = environ
 		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
@@ -114,45 +108,123 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 	}
 	victim, victimLogs := start()
 	survivor, survivorLogs := start()
-
-	ctx := context.Background()
-	testenv.WaitFor(t, 60*time.Second, "the workers to get going", func() bool {
+	counts := func() map[string]int {
 		c, err := store.StateCounts(ctx, batch)
-		return err == nil && c[onboard.StateQueued] < n-10
+		if err != nil {
+			return nil
+		}
+		return c
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("states %v\nkilled worker's log:\n%s\nsurvivor's log:\n%s", counts(), victimLogs, survivorLogs)
+		}
+	}()
+	testenv.WaitFor(t, 60*time.Second, "the workers to get going", func() bool {
+		c := counts()
+		return c != nil && c[onboard.StateQueued] < n-20
 	})
+
+	// 1. A worker dies mid-batch; another takes its place.
 	if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	victim.Wait()
-	defer func() {
-		if t.Failed() {
-			t.Logf("killed worker's log:\n%s", victimLogs)
-		}
-	}()
+	_, thirdLogs := start()
+	time.Sleep(time.Second)
 
-	var counts map[string]int
-	deadline := time.Now().Add(4 * time.Minute)
-	for counts[onboard.StateDone] != n {
-		if time.Now().After(deadline) {
-			var queues []string
-			for _, q := range jobs.Queues {
-				if qi, err := insp.GetQueueInfo(prefix + q); err == nil {
-					queues = append(queues, fmt.Sprintf("%s: %d pending %d active %d scheduled %d retry %d archived %d completed",
-						q, qi.Pending, qi.Active, qi.Scheduled, qi.Retry, qi.Archived, qi.Completed))
-				}
-			}
-			app, _ := store.Application(ctx, esssim.DefaultAppID)
-			t.Fatalf("not all done after the kill: %v\napplication: %+v\nsimulator: %v\nqueues: %s\nsurvivor's log:\n%s",
-				counts, app, sim.Stats().Calls, strings.Join(queues, "; "), survivorLogs)
+	// 2. Redis loses every task of the workers' queues.
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	deleted := 0
+	iter := rdb.Scan(ctx, 0, "asynq:{"+prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		deleted += int(rdb.Del(ctx, iter.Val()).Val())
+	}
+	if deleted == 0 {
+		t.Error("no asynq key of the workers' queues to delete: the fault did not apply")
+	}
+	time.Sleep(time.Second)
+
+	// 3. Postgres drops every connection of the database.
+	admin, err := pgx.Connect(ctx, testenv.AdminDatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	dbName := strings.TrimPrefix(mustParseURL(t, e.dbURL).Path, "/")
+	var terminated int
+	if err := admin.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = $1 AND pid <> pg_backend_pid()`, dbName).Scan(&terminated); err != nil {
+		t.Fatal(err)
+	}
+	if terminated == 0 {
+		t.Error("no Postgres connection to terminate: the fault did not apply")
+	}
+
+	// 4. The platform refuses every call for 20 seconds: far more than the
+	// six tries (about 5 seconds at this back-off) that once failed a
+	// company for good.
+	if err := sim.SetFaults([]esssim.Fault{{Share: 1, Code: "InternalError.System"}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Second)
+	if err := sim.SetFaults(faults); err != nil {
+		t.Fatal(err)
+	}
+	lastFault := time.Now()
+
+	testenv.WaitFor(t, 2*time.Minute, "every company done", func() bool { return counts()[onboard.StateDone] == n })
+	recovery := time.Since(lastFault)
+	t.Logf("batch of %d finished %v after the last fault (%d keys deleted, %d connections terminated)",
+		n, recovery.Round(100*time.Millisecond), deleted, terminated)
+	if recovery > time.Minute {
+		t.Errorf("the batch finished %v after the last fault, want within a minute", recovery.Round(time.Second))
+	}
+
+	// Every company as its data implies: synced, verified, each service as
+	// the row asked; none failed for a transient cause.
+	syncs := 0
+	for i := 0; i < n; i++ {
+		d := benchrate.Org("chaos", i, services, i%2 == 0)
+		v, ok := sim.Org(esssim.DefaultAppID, d.OpenID)
+		if !ok {
+			t.Fatalf("%s never reached the platform", d.OpenID)
 		}
-		time.Sleep(200 * time.Millisecond)
-		var err error
-		counts, err = store.StateCounts(ctx, batch)
+		syncs += v.Syncs
+		id, err := store.OrgIDByOpenID(ctx, esssim.DefaultAppID, d.OpenID)
 		if err != nil {
 			t.Fatal(err)
 		}
+		o, err := store.OnboardingOrg(ctx, id, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(o.Services) != len(services) {
+			t.Errorf("%s: %d services, want %d", d.OpenID, len(o.Services), len(services))
+		}
+		for _, sv := range o.Services {
+			want := onboard.ServiceOpened
+			if sv.Service == string(onboard.ServiceAutoSign) {
+				want = onboard.ServiceLinked
+			}
+			if sv.State != want {
+				t.Errorf("%s %s: %s, want %s", d.OpenID, sv.Service, sv.State, want)
+			}
+		}
+	}
+	t.Logf("%d successful syncs for %d companies: %d repeated", syncs, n, syncs-n)
+	if syncs-n > syncSlots {
+		t.Errorf("%d syncs repeated, more than the %d sync tasks that were in flight at the kill", syncs-n, syncSlots)
 	}
 	st := sim.Stats()
+	if st.Total(ess.ActionSyncProxyOrganization, "InternalError.System") == 0 {
+		t.Error("no call failed: the faults did not apply")
+	}
 	for _, a := range []string{ess.ActionSyncProxyOrganization, ess.ActionCreateConsoleLoginUrl,
 		ess.ActionDescribeChannelOrganizations, ess.ActionModifyExtendedService} {
 		if st.RateLimited[a] != 0 || st.MaxInWindow[a] > esssim.DefaultRateLimit {
@@ -171,8 +243,17 @@ func TestWorkerProcessesShareTheLimitAndSurviveAKill(t *testing.T) {
 			t.Errorf("worker exited with %v after SIGTERM; log:\n%s", err, survivorLogs)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("worker still running 30s after SIGTERM")
+		t.Fatalf("worker still running 30s after SIGTERM; the third's log:\n%s", thirdLogs)
 	}
+}
+
+func mustParseURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 func TestStatusCommand(t *testing.T) {
@@ -217,7 +298,7 @@ func TestResumeCommand(t *testing.T) {
 	store, batch := importTestOrgs(t, e, "rs", 4, nil)
 	ctx := context.Background()
 	if _, err := store.PauseApplication(ctx, esssim.DefaultAppID, ess.ActionSyncProxyOrganization,
-		onboard.StepError{Code: "AuthFailure.SecretIdNotFound", Message: "m", RequestID: "r1"}); err != nil {
+		onboard.StepError{Code: "AuthFailure.SecretIdNotFound", Message: "m", RequestID: "r1"}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if reasons, _ := store.BlockedReasons(ctx, batch); reasons[batch] == "" {
@@ -238,10 +319,10 @@ func TestResumeCommand(t *testing.T) {
 	}
 	var r struct {
 		WasPaused bool `json:"was_paused"`
-		Syncs     int  `json:"syncs"`
+		Due       int  `json:"due"`
 	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil || !r.WasPaused || r.Syncs != 4 {
-		t.Errorf("resume said %s (%v); want was_paused and 4 syncs", out, err)
+	if err := json.Unmarshal([]byte(out), &r); err != nil || !r.WasPaused || r.Due != 4 {
+		t.Errorf("resume said %s (%v); want was_paused and the 4 syncs due", out, err)
 	}
 	a, err := store.Application(ctx, esssim.DefaultAppID)
 	if err != nil {
@@ -252,19 +333,6 @@ func TestResumeCommand(t *testing.T) {
 	}
 	if reasons, _ := store.BlockedReasons(ctx, batch); len(reasons) != 0 {
 		t.Errorf("still blocked: %v", reasons)
-	}
-	tasks, err := e.inspector.ListPendingTasks(jobs.QueueSync, asynq.PageSize(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resynced := 0
-	for _, ti := range tasks {
-		if strings.HasSuffix(ti.ID, ":g1") {
-			resynced++
-		}
-	}
-	if resynced != 4 {
-		t.Errorf("%d re-enqueued sync tasks with the generation suffix, want 4", resynced)
 	}
 }
 
@@ -283,7 +351,7 @@ func TestWorkerMetricsEndpoint(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	const n = 3
-	store, batch := importTestOrgsTo(t, e, "metrics", n, nil, redisURL, prefix+jobs.QueueSync)
+	store, batch := importTestOrgs(t, e, "metrics", n, nil)
 	for k, v := range map[string]string{"REDIS_URL": redisURL, "ESS_ENDPOINT": srv.URL,
 		"ESS_SECRET_ID": esssim.DefaultSecretID, "ESS_SECRET_KEY": esssim.DefaultSecretKey,
 		"ESS_APP_ID": esssim.DefaultAppID, "ESS_QUERY_ORG_OPENID": esssim.DefaultQueryOrgOpenID,
