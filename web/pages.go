@@ -364,6 +364,7 @@ type batchView struct {
 	Failures   []repository.FailedOrg
 	Links      []repository.IssuedLink
 	Runs       []onboard.ReconcileRun
+	Activity   *onboard.AppActivity
 	Drift      []onboard.Drift // of the newest finished run that found any
 	DriftRun   int64
 	CanRetry   bool
@@ -394,7 +395,12 @@ func (s *Server) batchPage(w http.ResponseWriter, r *http.Request) {
 	if v.Rejections, err = st.BatchRejections(ctx, id, listLimit); err == nil {
 		if v.Failures, err = st.BatchFailures(ctx, id, listLimit); err == nil {
 			if v.Links, err = st.BatchLinks(ctx, id, listLimit); err == nil {
-				v.Runs, err = st.ReconcileRuns(ctx, b.AppID, 10)
+				if v.Runs, err = st.ReconcileRuns(ctx, b.AppID, 10); err == nil {
+					var acts []onboard.AppActivity
+					if acts, err = st.Activity(ctx, b.AppID, s.opts.Now()); err == nil && len(acts) == 1 {
+						v.Activity = &acts[0]
+					}
+				}
 			}
 		}
 	}

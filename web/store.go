@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"time"
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/repository"
@@ -27,6 +28,9 @@ type Store interface {
 	ReconcileDrift(ctx context.Context, runID int64) ([]onboard.Drift, error)
 	// AppIDs lists the applications files were imported for.
 	AppIDs(ctx context.Context) ([]string, error)
+	// Activity says when an application's work was last handed to the
+	// queue and its last sweep ran, with their errors.
+	Activity(ctx context.Context, appID string, now time.Time) ([]onboard.AppActivity, error)
 	// OrgStateCounts counts organizations per application and state.
 	OrgStateCounts(ctx context.Context) ([]repository.StateCount, error)
 }

@@ -285,7 +285,6 @@ func TestImportQueuesNewAndChangedOrganizationsOnly(t *testing.T) {
 	}
 }
 
-
 func TestImportTextOutput(t *testing.T) {
 	e := newCLIEnv(t)
 	sheet := newOrgSheet(t, 2)

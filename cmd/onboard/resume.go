@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-
 	"github.com/ess-onboard/onboard/jobs"
 )
 

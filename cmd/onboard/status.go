@@ -40,6 +40,41 @@ type statusReport struct {
 	Total   int            `json:"total"`
 	States  map[string]int `json:"states"`
 	Done    bool           `json:"done"`
+	// Applications says, per application, when its work was last handed
+	// to the queue and its last sweep ran, with their errors.
+	Applications []appStatus `json:"applications"`
+}
+
+// appStatus is one application's activity in the --json shape.
+type appStatus struct {
+	AppID          string     `json:"app_id"`
+	Paused         bool       `json:"paused"`
+	Due            int        `json:"due"`
+	InFlight       int        `json:"in_flight"`
+	LastDispatchAt *time.Time `json:"last_dispatch_at"`
+	Dispatched     int        `json:"dispatched"`
+	DispatchError  string     `json:"dispatch_error,omitempty"`
+	LastSweepAt    *time.Time `json:"last_sweep_at"`
+	SweepError     string     `json:"sweep_error,omitempty"`
+}
+
+func appStatuses(acts []onboard.AppActivity) []appStatus {
+	out := make([]appStatus, 0, len(acts))
+	for _, a := range acts {
+		st := appStatus{AppID: a.AppID, Paused: a.Paused, Due: a.Due, InFlight: a.InFlight,
+			Dispatched: a.Dispatch.Tasks, DispatchError: a.Dispatch.Error}
+		if !a.Dispatch.At.IsZero() {
+			at := a.Dispatch.At
+			st.LastDispatchAt = &at
+		}
+		if a.LastSweep != nil {
+			at := a.LastSweep.StartedAt
+			st.LastSweepAt = &at
+			st.SweepError = a.LastSweep.Error
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 func runStatus(ctx context.Context, env *Env, args []string) error {
@@ -127,7 +162,19 @@ func readStatus(ctx context.Context, store *repository.Store, batch int64) (stat
 	if err != nil {
 		return statusReport{}, nil, err
 	}
-	r := statusReport{States: counts, Done: true}
+	app := ""
+	if batch > 0 {
+		b, err := store.Batch(ctx, batch)
+		if err != nil {
+			return statusReport{}, nil, err
+		}
+		app = b.AppID
+	}
+	acts, err := store.Activity(ctx, app, time.Now())
+	if err != nil {
+		return statusReport{}, nil, err
+	}
+	r := statusReport{States: counts, Done: true, Applications: appStatuses(acts)}
 	if batch > 0 {
 		r.BatchID = &batch
 	}
@@ -192,6 +239,20 @@ func printStatus(w io.Writer, r statusReport, blocked map[int64]string, bars boo
 	for _, id := range ids {
 		fmt.Fprintf(&b, "batch %d blocked: %s\n", id, blocked[id])
 	}
+	for _, a := range r.Applications {
+		fmt.Fprintf(&b, "application %s: %d steps due, %d in the queue; last dispatch %s", a.AppID, a.Due, a.InFlight, ago(a.LastDispatchAt))
+		if a.DispatchError != "" {
+			fmt.Fprintf(&b, " (error: %s)", a.DispatchError)
+		}
+		fmt.Fprintf(&b, "; last sweep %s", ago(a.LastSweepAt))
+		if a.SweepError != "" {
+			fmt.Fprintf(&b, " (error: %s)", a.SweepError)
+		}
+		if a.Paused {
+			b.WriteString("; paused")
+		}
+		b.WriteString("\n")
+	}
 	s := b.String()
 	fmt.Fprint(w, s)
 	return strings.Count(s, "\n")
@@ -219,4 +280,12 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// ago says how long ago t was, "never" for nil.
+func ago(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return time.Since(*t).Round(time.Second).String() + " ago"
 }
