@@ -58,7 +58,9 @@ func TestDescribeExtendedServiceAuthInfo(t *testing.T) {
 	if diff := cmp.Diff([]string{"AuthInfo", "RequestId"}, b.rec.responseKeys(t, ess.ActionDescribeExtendedServiceAuthInfo)); diff != "" {
 		t.Errorf("answer shape (-documented +got):\n%s", diff)
 	}
-	var entry struct{ Response struct{ AuthInfo []map[string]json.RawMessage } }
+	var entry struct {
+		Response struct{ AuthInfo []map[string]json.RawMessage }
+	}
 	b.rec.mu.Lock()
 	_ = json.Unmarshal(b.rec.last[ess.ActionDescribeExtendedServiceAuthInfo], &entry)
 	b.rec.mu.Unlock()
