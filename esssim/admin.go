@@ -8,7 +8,7 @@ import (
 )
 
 const adminHelp = `essbasic simulator admin endpoints (not signed):
-  GET    /_sim/stats                 counters as JSON
+  GET    /_sim/stats                 counters as JSON (calls, rate limit, companies, callbacks)
   DELETE /_sim/stats                 reset the counters
   GET    /_sim/faults                faults in force
   PUT    /_sim/faults                replace them: [{"action":"","share":0.3,"code":"InternalError","latency":"300ms","drop":false,"times":0}]
