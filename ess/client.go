@@ -1,6 +1,6 @@
 // Package ess calls the essbasic e-signature channel platform (API 2021-05-26)
 // through the Tencent Cloud Go SDK's common client: typed requests and
-// responses for the four actions onboard uses, paging through an
+// responses for the five actions onboard uses, paging through an
 // application's companies, and the classification of every error code.
 //
 // The client makes exactly one HTTP request per call: the SDK's own retries,
@@ -194,6 +194,17 @@ func (c *Client) ModifyExtendedService(ctx context.Context, req *ModifyExtendedS
 	return &resp, nil
 }
 
+// DescribeExtendedServiceAuthInfo returns every extended service of a
+// verified company with its status: the platform's answer to whether a
+// service asked for is really open (ENABLE).
+func (c *Client) DescribeExtendedServiceAuthInfo(ctx context.Context, req *DescribeExtendedServiceAuthInfoRequest) (*DescribeExtendedServiceAuthInfoResponse, error) {
+	var resp DescribeExtendedServiceAuthInfoResponse
+	if err := c.call(ctx, ActionDescribeExtendedServiceAuthInfo, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
 // CreateConsoleLoginUrl returns a console (activation) link for an employee.
 func (c *Client) CreateConsoleLoginUrl(ctx context.Context, req *CreateConsoleLoginUrlRequest) (*CreateConsoleLoginUrlResponse, error) {
 	var resp CreateConsoleLoginUrlResponse
@@ -296,6 +307,8 @@ func isNilPointer(v any) bool {
 	case *ModifyExtendedServiceRequest:
 		return p == nil
 	case *CreateConsoleLoginUrlRequest:
+		return p == nil
+	case *DescribeExtendedServiceAuthInfoRequest:
 		return p == nil
 	}
 	return false

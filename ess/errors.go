@@ -114,7 +114,7 @@ type rule struct {
 }
 
 // codeClasses is the one table of every code the platform documents for the
-// four actions and of the platform's common codes, with the SDK's client-side
+// actions and of the platform's common codes, with the SDK's client-side
 // codes. Codes not listed fall back to prefixRules, then to transient with a
 // low cap.
 var codeClasses = map[string]rule{
@@ -201,7 +201,7 @@ var codeClasses = map[string]rule{
 	"RequestLimitExceeded.IPLimitExceeded":              {ClassRateLimited, 0},
 	"RequestLimitExceeded.GlobalRegionUinLimitExceeded": {ClassRateLimited, 0},
 
-	// Client side. All four actions are safe to repeat. A ParseJsonError
+	// Client side. Every action is safe to repeat. A ParseJsonError
 	// from building the request is reclassified as systemic where it happens.
 	CodeNetworkError:        {ClassTransient, 0},
 	CodeHTTPStatusCodeError: {ClassTransient, 0},

@@ -9,6 +9,8 @@ const (
 	ActionDescribeChannelOrganizations = "DescribeChannelOrganizations"
 	ActionModifyExtendedService        = "ModifyExtendedService"
 	ActionCreateConsoleLoginUrl        = "CreateConsoleLoginUrl"
+
+	ActionDescribeExtendedServiceAuthInfo = "DescribeExtendedServiceAuthInfo"
 )
 
 // UserInfo identifies an employee of a sub-company by the channel's own OpenId.
@@ -121,4 +123,53 @@ type CreateConsoleLoginUrlResponse struct {
 	IsActivated             bool   `json:"IsActivated"`
 	ProxyOperatorIsVerified bool   `json:"ProxyOperatorIsVerified"`
 	RequestId               string `json:"RequestId"`
+}
+
+// DescribeExtendedServiceAuthInfoRequest asks for every extended service of
+// a verified company. The documentation gives it no field besides Agent (no
+// filter by service type): the platform answers an unknown field with
+// UnknownParameter, so none is sent. Agent.ProxyOperator must be the
+// company's super admin or legal representative.
+type DescribeExtendedServiceAuthInfoRequest struct {
+	Agent Agent `json:"Agent"`
+}
+
+// Extended service statuses (ExtendedServiceAuthInfo.Status).
+const (
+	ServiceEnable  = "ENABLE"
+	ServiceDisable = "DISABLE"
+)
+
+// ExtendedServiceAuthInfo is one extended service of a company. A service
+// asked for with ModifyExtendedService is open only once it is ENABLE; a
+// link not yet followed leaves it DISABLE.
+type ExtendedServiceAuthInfo struct {
+	Type           string `json:"Type"`   // AUTO_SIGN, DOWNLOAD_FLOW, …
+	Name           string `json:"Name"`   // the service's name in Chinese
+	Status         string `json:"Status"` // ServiceEnable or ServiceDisable
+	OperatorOpenId string `json:"OperatorOpenId"`
+	OperateOn      int64  `json:"OperateOn"` // Unix seconds of the latest operation; 0: never
+}
+
+// DescribeExtendedServiceAuthInfoResponse lists the company's services, one
+// entry per service type.
+type DescribeExtendedServiceAuthInfoResponse struct {
+	AuthInfo  []ExtendedServiceAuthInfo `json:"AuthInfo"`
+	RequestId string                    `json:"RequestId"`
+}
+
+// Service returns the entry of service type typ, or false.
+func (r *DescribeExtendedServiceAuthInfoResponse) Service(typ string) (ExtendedServiceAuthInfo, bool) {
+	for _, in := range r.AuthInfo {
+		if in.Type == typ {
+			return in, true
+		}
+	}
+	return ExtendedServiceAuthInfo{}, false
+}
+
+// Enabled reports whether service type typ is ENABLE.
+func (r *DescribeExtendedServiceAuthInfoResponse) Enabled(typ string) bool {
+	in, ok := r.Service(typ)
+	return ok && in.Status == ServiceEnable
 }

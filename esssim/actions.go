@@ -25,6 +25,8 @@ var (
 		ActionDescribeChannelOrganizations: fieldSet("Agent", "Limit", "OrganizationOpenId",
 			"AuthorizationStatusList", "Offset", "Operator"),
 		ActionModifyExtendedService: fieldSet("Agent", "ServiceType", "Operate", "Endpoint", "Operator"),
+		// The documentation gives DescribeExtendedServiceAuthInfo only Agent.
+		ActionDescribeExtendedServiceAuthInfo: fieldSet("Agent"),
 		ActionCreateConsoleLoginUrl: fieldSet("Agent", "ProxyOrganizationName", "UniformSocialCreditCode",
 			"ProxyOperatorName", "ProxyOperatorMobile", "Endpoint", "AuthorizationTypes", "AutoActive",
 			"ProxyOperatorIdCardNumber", "BusinessLicense", "BusinessLicenseId", "ProxyAddress",
@@ -437,13 +439,6 @@ type modifyRequest struct {
 	Endpoint    string
 }
 
-// serviceTypes maps every known service to whether OPEN returns a link.
-var serviceTypes = map[string]bool{
-	"AUTO_SIGN": true, "DOWNLOAD_FLOW": true, "OVERSEA_SIGN": true,
-	"MOBILE_CHECK_APPROVER": false, "AGE_LIMIT_EXPANSION": false,
-	"HIDE_OPERATOR_DISPLAY": false, "PAGING_SEAL": false,
-}
-
 // linkLifetime is how long an OperateUrl is valid.
 const linkLifetime = 24 * time.Hour
 
@@ -491,27 +486,28 @@ func (s *Server) modifyExtendedService(c *call, p *params) (any, *apiError) {
 			"The operator must be the company's super admin or legal representative.",
 			"操作人须为企业超管或法人。"))
 	}
-	sv := o.services[req.ServiceType]
+	operator := req.Agent.operator()
+	sv := s.serviceLocked(o, req.ServiceType, now)
 	if sv == nil {
 		sv = &serviceState{state: ServiceClosed}
 		o.services[req.ServiceType] = sv
 	}
 	if req.Operate == "CLOSE" {
-		*sv = serviceState{state: ServiceClosed}
+		*sv = serviceState{state: ServiceClosed, operator: operator, operatedAt: now}
 		return modifyResponse{}, nil
 	}
 	if sv.state == ServiceOpen {
 		return modifyResponse{}, nil
 	}
 	if !withLink {
-		*sv = serviceState{state: ServiceOpen}
+		*sv = serviceState{state: ServiceOpen, operator: operator, operatedAt: now}
 		return modifyResponse{}, nil
 	}
 	if s.keepLinks && sv.state == ServicePending && now.Before(sv.expires) {
 		return modifyResponse{OperateUrl: sv.url}, nil
 	}
 	expires := now.Add(linkLifetime)
-	sv.state, sv.expires = ServicePending, expires
+	sv.state, sv.issued, sv.expires, sv.linkFor = ServicePending, now, expires, operator
 	sv.url = operateURL(req.ServiceType, req.Endpoint, o.orgID, expires)
 	return modifyResponse{OperateUrl: sv.url}, nil
 }

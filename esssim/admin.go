@@ -8,7 +8,7 @@ import (
 )
 
 const adminHelp = `essbasic simulator admin endpoints (not signed):
-  GET    /_sim/stats                 counters as JSON
+  GET    /_sim/stats                 counters as JSON (calls, rate limit, companies, callbacks)
   DELETE /_sim/stats                 reset the counters
   GET    /_sim/faults                faults in force
   PUT    /_sim/faults                replace them: [{"action":"","share":0.3,"code":"InternalError","latency":"300ms","drop":false,"times":0}]
@@ -17,7 +17,8 @@ const adminHelp = `essbasic simulator admin endpoints (not signed):
   POST   /_sim/apps                  {"AppId":"...","QueryOrgOpenId":"...","QueryOperatorOpenId":"..."}
   GET    /_sim/orgs?AppId=A[&OrganizationOpenId=O]   companies (all of A, or one)
   POST   /_sim/status                {"AppId":"...","OrganizationOpenId":"...","Status":"VERIFIED"} ("" = automatic again)
-  POST   /_sim/services/confirm      {"AppId":"...","OrganizationOpenId":"...","ServiceType":"AUTO_SIGN"}
+  POST   /_sim/services/confirm      {"AppId":"...","OrganizationOpenId":"...","ServiceType":"AUTO_SIGN"} (the admin follows the pending link)
+  POST   /_sim/services/status       {"AppId":"...","OrganizationOpenId":"...","ServiceType":"AUTO_SIGN","Status":"ENABLE"} (or DISABLE)
 `
 
 // serveAdmin serves /_sim/: unsigned endpoints for tests and operators to
@@ -93,6 +94,17 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := s.ConfirmService(req.AppId, req.OrganizationOpenId, req.ServiceType); err != nil {
+			adminError(w, http.StatusBadRequest, err)
+			return
+		}
+		v, _ := s.Org(req.AppId, req.OrganizationOpenId)
+		adminJSON(w, http.StatusOK, v)
+	case "POST /_sim/services/status":
+		var req struct{ AppId, OrganizationOpenId, ServiceType, Status string }
+		if !decodeAdmin(w, r, &req) {
+			return
+		}
+		if err := s.SetService(req.AppId, req.OrganizationOpenId, req.ServiceType, req.Status); err != nil {
 			adminError(w, http.StatusBadRequest, err)
 			return
 		}

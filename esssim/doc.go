@@ -14,7 +14,8 @@
 // Messages are Chinese unless X-TC-Language is en-US.
 //
 // Actions: SyncProxyOrganization, DescribeChannelOrganizations,
-// ModifyExtendedService and CreateConsoleLoginUrl, with the field checks and
+// ModifyExtendedService, CreateConsoleLoginUrl and
+// DescribeExtendedServiceAuthInfo, with the field checks and
 // codes of the project's essbasic reference (§12): credit code and ID number
 // checksums, full-width brackets, license as base64 PNG/JPEG of at most 5 MiB,
 // Limit 1..200, Offset 0..20000, the operator must be the admin or legal
@@ -41,9 +42,36 @@
 //
 // Services. ModifyExtendedService OPEN of AUTO_SIGN, DOWNLOAD_FLOW and
 // OVERSEA_SIGN returns an OperateUrl whose expired_time is now + 86400 and
-// leaves the service pending until ConfirmService (POST /_sim/services/confirm);
-// other services open at once with an empty OperateUrl; OPEN of an open
+// leaves the service pending until its admin follows the link: by itself
+// Options.Admins.OpenAfter after the latest link was issued (if that link is
+// still valid then), except for Options.Admins.NeverShare of the companies
+// (by a hash of AppId and OpenId); with Options.Admins nil, never by itself.
+// ConfirmService (POST /_sim/services/confirm) follows the link by hand and
+// SetService (POST /_sim/services/status) sets ENABLE or DISABLE outright.
+// Other services open at once with an empty OperateUrl; OPEN of an open
 // service and CLOSE return an empty OperateUrl.
+// DescribeExtendedServiceAuthInfo (Agent only; the company VERIFIED and the
+// operator its admin or legal representative, else OperationDenied) lists
+// every service type with Status ENABLE (open) or DISABLE (closed or
+// pending), the operator and the time of its latest operation.
+//
+// Callbacks. With Options.Callbacks.URL set, the simulator posts the
+// platform's callbacks there, built by package esscallback (encrypted with
+// Callbacks.Key, signed with Callbacks.Token): OrgAuth when a company leaves
+// UNVERIFIED; OrgCertify when a letter of authorisation is rejected
+// (OperateSuccess false) or a company verifies by letter (true);
+// OrgOpenTsignBiz when it becomes VERIFIED; OperateExtendedService when its
+// admin opens a service through the link (or ConfirmService/SetService
+// changes one). Changes the channel makes itself through
+// ModifyExtendedService send none, and the configured query identity sends
+// none. Moves on a schedule are noticed by the next call, admin read or scan
+// (every Callbacks.Scan). A share of events is dropped, a share duplicated
+// (same body, same MsgId), a share of deliveries delayed up to
+// Callbacks.MaxDelay so later ones overtake them; an answer other than HTTP
+// 200 is resent, Callbacks.Attempts in all, waiting Callbacks.RetryWait and
+// doubling. Delays and resends run on real time, not Options.Now.
+// Stats().Callbacks counts them; WaitCallbacks waits for the deliveries in
+// flight; Close stops them.
 //
 // Behaviour the documentation leaves open is a switch; the defaults are:
 //   - a company only synced shows as UNVERIFIED (not absent);
@@ -56,11 +84,20 @@
 //   - OVERSEA_SIGN returns a link (Options.OverseaSignAtOnce: opened at once);
 //   - a repeated OPEN replaces the earlier link (Options.KeepEarlierLinks:
 //     the earlier one stays valid and is returned again);
+//   - admins never follow service links by themselves (Options.Admins);
+//   - DescribeExtendedServiceAuthInfo lists the seven service types
+//     ModifyExtendedService knows, PAGING_SEAL included;
+//   - the OperateExtendedService callback's MsgData, which the pages do not
+//     publish, has ApplicationId, ProxyOrganizationOpenId,
+//     ProxyOperatorOpenId, ServiceType, Operate, OperateSuccess and
+//     OperateTime;
+//   - a callback is resent at most 4 times (Callbacks.Attempts 5), 1 s, 2 s,
+//     4 s and 8 s apart;
 //   - the test environment's requirement of 测试 in company names is not
 //     simulated.
 //
 // Admin endpoints live under /_sim/ and are not signed: GET /_sim/ lists them
 // (counters, faults, applications, companies, status by hand, confirming a
-// service link). Expose the simulator on loopback only. State is in memory
+// service link, service status by hand). Expose the simulator on loopback only. State is in memory
 // and safe for concurrent use; the clock is Options.Now.
 package esssim

@@ -47,11 +47,14 @@ const (
 	ActionDescribeChannelOrganizations = "DescribeChannelOrganizations"
 	ActionModifyExtendedService        = "ModifyExtendedService"
 	ActionCreateConsoleLoginUrl        = "CreateConsoleLoginUrl"
+
+	ActionDescribeExtendedServiceAuthInfo = "DescribeExtendedServiceAuthInfo"
 )
 
 var actions = []string{
 	ActionSyncProxyOrganization, ActionDescribeChannelOrganizations,
 	ActionModifyExtendedService, ActionCreateConsoleLoginUrl,
+	ActionDescribeExtendedServiceAuthInfo,
 }
 
 // RateKey says what the rate limit counts calls of, besides the action.
@@ -163,7 +166,15 @@ type Options struct {
 	DescribeAnyAgent bool
 	// Faults applied to calls; changeable later with SetFaults.
 	Faults []Fault
-	// Seed of the random source deciding fault shares; 0: random.
+	// Admins: how company admins follow service links; nil: they never
+	// do by themselves, a pending service opens only through
+	// ConfirmService or SetService.
+	Admins *Admins
+	// Callbacks to post to an application's callback URL; nil or an empty
+	// URL: none. New panics if Callbacks.Validate fails; Close stops them.
+	Callbacks *Callbacks
+	// Seed of the random source deciding fault and callback shares; 0:
+	// random.
 	Seed uint64
 }
 
@@ -181,6 +192,8 @@ type Server struct {
 	overseaAtOnce       bool
 	keepLinks           bool
 	describeAnyAgent    bool
+	admins              *Admins
+	cb                  *callbacks // nil: no callbacks
 
 	mu      sync.Mutex
 	rng     *mrand.Rand
@@ -236,6 +249,10 @@ func New(opts Options) *Server {
 	if opts.Lifecycle != nil {
 		s.life = *opts.Lifecycle
 	}
+	if opts.Admins != nil {
+		a := *opts.Admins
+		s.admins = &a
+	}
 	seed := opts.Seed
 	if seed == 0 {
 		var b [8]byte
@@ -253,6 +270,12 @@ func New(opts Options) *Server {
 	}
 	for _, a := range apps {
 		s.addAppLocked(a)
+	}
+	if opts.Callbacks != nil && opts.Callbacks.URL != "" {
+		if err := opts.Callbacks.Validate(); err != nil {
+			panic(err)
+		}
+		s.startCallbacks(*opts.Callbacks)
 	}
 	return s
 }
@@ -365,6 +388,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp, e = s.modifyExtendedService(c, params)
 	case ActionCreateConsoleLoginUrl:
 		resp, e = s.createConsoleLoginUrl(c, params)
+	case ActionDescribeExtendedServiceAuthInfo:
+		resp, e = s.describeExtendedServiceAuthInfo(c, params)
 	}
 	if e != nil {
 		s.replyError(w, c, e)

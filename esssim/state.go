@@ -57,9 +57,13 @@ type app struct {
 }
 
 type serviceState struct {
-	state   string
-	url     string
-	expires time.Time
+	state      string
+	url        string
+	issued     time.Time // when url was issued
+	expires    time.Time
+	linkFor    string    // OpenId the link was issued to
+	operator   string    // OpenId of the latest operation
+	operatedAt time.Time // time of the latest operation
 }
 
 type org struct {
@@ -82,6 +86,9 @@ type org struct {
 	operatorName, operatorMobile        string
 
 	services map[string]*serviceState
+
+	seen       string // status of the latest callbacks sent
+	authorized bool   // the OrgAuth callback was sent since the company was last UNVERIFIED
 }
 
 // addAppLocked registers an application (and its query identity).
@@ -102,6 +109,7 @@ func (s *Server) addAppLocked(a App) *app {
 		o.adminOpenID = a.QueryOperatorOpenID
 		o.adminName = "查询管理员"
 		s.becomeVerifiedLocked(o)
+		o.seen, o.authorized = StatusVerified, true // configured, not onboarded: no callbacks
 	}
 	return ap
 }
@@ -146,6 +154,7 @@ func (s *Server) orgLocked(ap *app, openID string, create bool) *org {
 		seq:      s.seq,
 		started:  s.now(),
 		services: map[string]*serviceState{},
+		seen:     StatusUnverified,
 	}
 	x := share(key)
 	switch {
@@ -186,6 +195,7 @@ func (s *Server) statusLocked(o *org, now time.Time) string {
 		}
 		s.becomeVerifiedLocked(o)
 	}
+	s.observeLocked(o, st, now)
 	return st
 }
 
@@ -219,10 +229,7 @@ func (s *Server) autoStatus(o *org, now time.Time) string {
 func (s *Server) becomeVerifiedLocked(o *org) {
 	key := o.appID + "\x00" + o.openID
 	if o.adminOpenID == "" {
-		o.adminOpenID = o.consoleID
-		if o.adminOpenID == "" {
-			o.adminOpenID = "admin_" + orgIDFor("admin\x00" + key)[:12]
-		}
+		o.adminOpenID = s.adminIDLocked(o)
 	}
 	if o.adminName == "" {
 		o.adminName = o.operatorName
@@ -240,6 +247,15 @@ func (s *Server) becomeVerifiedLocked(o *org) {
 	if o.legalOpenID == "" {
 		o.legalOpenID = "legal_" + orgIDFor("legal\x00" + key)[:12]
 	}
+}
+
+// adminIDLocked is the OpenId a company's admin gets when it verifies: the
+// employee of the latest console link, else a generated one.
+func (s *Server) adminIDLocked(o *org) string {
+	if o.consoleID != "" {
+		return o.consoleID
+	}
+	return "admin_" + orgIDFor("admin\x00" + o.appID + "\x00" + o.openID)[:12]
 }
 
 // canOperate reports whether openID may act for a verified company.
@@ -306,26 +322,6 @@ func (s *Server) SetStatus(appID, openID, status string) error {
 	return nil
 }
 
-// ConfirmService plays the admin opening a service's link: a pending,
-// unexpired link makes the service open.
-func (s *Server) ConfirmService(appID, openID, serviceType string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ap := s.apps[appID]
-	if ap == nil || ap.orgs[openID] == nil {
-		return fmt.Errorf("esssim: no company %q in application %q", openID, appID)
-	}
-	sv := ap.orgs[openID].services[serviceType]
-	switch {
-	case sv == nil || sv.state != ServicePending:
-		return fmt.Errorf("esssim: service %s of %q has no pending link", serviceType, openID)
-	case !s.now().Before(sv.expires):
-		return fmt.Errorf("esssim: the link for %s of %q expired at %s", serviceType, openID, sv.expires.Format(time.RFC3339))
-	}
-	sv.state = ServiceOpen
-	return nil
-}
-
 // OrgView is a company's full simulated state, for tests and the admin API.
 type OrgView struct {
 	AppID               string                 `json:"AppId"`
@@ -348,9 +344,16 @@ type OrgView struct {
 
 // ServiceView is one extended service of a company.
 type ServiceView struct {
+	// State is ServicePending, ServiceOpen or ServiceClosed; Status is
+	// ServiceEnable when open, else ServiceDisable.
 	State      string    `json:"State"`
+	Status     string    `json:"Status"`
 	OperateURL string    `json:"OperateUrl,omitempty"`
+	Issued     time.Time `json:"Issued,omitzero"`
 	Expires    time.Time `json:"Expires,omitzero"`
+	// OperatorOpenID and OperatedAt are of the latest operation.
+	OperatorOpenID string    `json:"OperatorOpenId,omitempty"`
+	OperatedAt     time.Time `json:"OperatedAt,omitzero"`
 }
 
 // Org returns a company's simulated state.
@@ -388,8 +391,15 @@ func (s *Server) viewLocked(o *org) OrgView {
 		ConsoleOpenID: o.consoleID, AdminOpenID: o.adminOpenID, LegalOpenID: o.legalOpenID,
 		Services: map[string]ServiceView{},
 	}
-	for name, sv := range o.services {
-		v.Services[name] = ServiceView{State: sv.state, OperateURL: sv.url, Expires: sv.expires}
+	now := s.now()
+	for name := range o.services {
+		sv := s.serviceLocked(o, name, now)
+		st := ServiceDisable
+		if sv.state == ServiceOpen {
+			st = ServiceEnable
+		}
+		v.Services[name] = ServiceView{State: sv.state, Status: st, OperateURL: sv.url, Issued: sv.issued, Expires: sv.expires,
+			OperatorOpenID: sv.operator, OperatedAt: sv.operatedAt}
 	}
 	return v
 }
@@ -414,6 +424,8 @@ type Stats struct {
 	// DescribeChannelOrganizations the OrganizationOpenId asked for, or
 	// "AppId/*" for a listing), whatever its answer.
 	OrgCalls map[string]map[string]int `json:"org_calls"`
+	// Callbacks count the callbacks sent (all zero without Options.Callbacks).
+	Callbacks CallbackStats `json:"callbacks"`
 }
 
 func newStats() Stats {
@@ -424,6 +436,7 @@ func newStats() Stats {
 		Dropped:     map[string]int{},
 		Syncs:       map[string]int{},
 		OrgCalls:    map[string]map[string]int{},
+		Callbacks:   CallbackStats{Events: map[string]int{}},
 	}
 }
 
@@ -457,6 +470,15 @@ func (s *Server) Stats() Stats {
 		}
 		out.OrgCalls[a] = cp
 	}
+	events := out.Callbacks.Events
+	out.Callbacks = s.stats.Callbacks
+	out.Callbacks.Events = events
+	for k, v := range s.stats.Callbacks.Events {
+		events[k] = v
+	}
+	if s.cb != nil {
+		out.Callbacks.InFlight = s.cb.inFlight
+	}
 	for _, pair := range []struct{ dst, src map[string]int }{
 		{out.MaxInWindow, s.stats.MaxInWindow}, {out.RateLimited, s.stats.RateLimited},
 		{out.Dropped, s.stats.Dropped}, {out.Syncs, s.stats.Syncs},
@@ -468,7 +490,8 @@ func (s *Server) Stats() Stats {
 	return out
 }
 
-// ResetStats zeroes the counters (not the companies).
+// ResetStats zeroes the counters (not the companies, nor the callbacks in
+// flight).
 func (s *Server) ResetStats() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -67,13 +67,18 @@ func runSimulate(ctx context.Context, env *Env, args []string) error {
 	}
 	fs := newFlagSet(env, "simulate", "simulate [flags]", `
 Runs a local essbasic that the real SDK can call: TC3 signature check, field
-validation, the per-action rate limit, verification on a schedule, faults on
-demand and counters. Credentials are ESS_SECRET_ID / ESS_SECRET_KEY (defaults:
-the simulator's fixed test credentials). The application is ESS_APP_ID with
-the query identity ESS_QUERY_ORG_OPENID / ESS_QUERY_OPERATOR_OPENID, created
-VERIFIED (defaults: the simulator's own). Admin endpoints (counters, faults,
-status by hand) are under /_sim/ and are not signed: keep it on loopback.
-Point the client at it with ESS_ENDPOINT=http://ADDR.`)
+validation, the per-action rate limit, verification on a schedule, extended
+services and DescribeExtendedServiceAuthInfo, faults on demand and counters.
+With --admin-open-after it plays the admins who open service links; with
+--callback-url it posts the platform's callbacks there, encrypted with
+--callback-key and signed with --callback-token, a share of them dropped,
+duplicated or delayed, resent on any answer but HTTP 200. Credentials are
+ESS_SECRET_ID / ESS_SECRET_KEY (defaults: the simulator's fixed test
+credentials). The application is ESS_APP_ID with the query identity
+ESS_QUERY_ORG_OPENID / ESS_QUERY_OPERATOR_OPENID, created VERIFIED (defaults:
+the simulator's own). Admin endpoints (counters, callbacks among them, faults,
+status and services by hand) are under /_sim/ and are not signed: keep it on
+loopback. Point the client at it with ESS_ENDPOINT=http://ADDR.`)
 	addr := fs.String("addr", "127.0.0.1:18090", "address to listen on (port 0: any free port)")
 	lenient := fs.Bool("lenient", false, "accept the documentation's placeholder values (no checksum, date or image checks)")
 	rate := fs.Int("rate-limit", cfg.ESSRateLimit, "calls per action allowed in any one-second window, negative for no limit; the default comes from ESS_RATE_LIMIT")
@@ -89,6 +94,18 @@ Point the client at it with ESS_ENDPOINT=http://ADDR.`)
 	keepLinks := fs.Bool("keep-links", false, "a repeated OPEN returns the earlier, still valid link")
 	anyAgent := fs.Bool("describe-any-agent", false, "bulk Describe without a verified company and operator in Agent")
 	anyApp := fs.Bool("any-app", false, "accept any AppId (register it on first use)")
+	adminAfter := fs.Duration("admin-open-after", 0, "an admin opens a service link this long after it was issued, and the service becomes ENABLE (24h or more: never, the link has expired); 0: admins never do by themselves (POST /_sim/services/confirm or /_sim/services/status)")
+	adminNever := fs.Float64("admin-never", 0, "share of companies whose admins never open a link (0..1; needs --admin-open-after)")
+	cbURL := fs.String("callback-url", "", "post the platform's callbacks (OrgAuth, OrgCertify, OrgOpenTsignBiz, OperateExtendedService) to this http(s) URL; empty: none")
+	cbKey := fs.String("callback-key", "", "encrypt callbacks with this key of exactly 32 bytes (AES-256-CBC); empty: plain JSON. Visible in the process list: use test keys")
+	cbToken := fs.String("callback-token", "", "sign callbacks with this token (Content-Signature: sha256=HMAC); empty: unsigned")
+	cbDrop := fs.Float64("callback-drop", 0, "share of callbacks never sent (0..1)")
+	cbDup := fs.Float64("callback-duplicate", 0, "share of callbacks sent twice with the same body and MsgId (0..1)")
+	cbDelay := fs.Float64("callback-delay", 0, "share of callbacks held back up to --callback-max-delay, so that later ones overtake them (0..1)")
+	cbMaxDelay := fs.Duration("callback-max-delay", esssim.DefaultCallbackMaxDelay, "longest hold of a delayed callback")
+	cbAttempts := fs.Int("callback-attempts", esssim.DefaultCallbackAttempts, "attempts per callback: an answer other than HTTP 200 (or none) is resent until this many were made")
+	cbRetryWait := fs.Duration("callback-retry-wait", esssim.DefaultCallbackRetryWait, "wait before the first resend, doubling for each further one")
+	seed := fs.Uint64("seed", 0, "seed of the random choices of fault and callback shares (0: random)")
 	var faults faultFlags
 	fs.Var(&faults, "fault", "add a `fault` [ACTION:]SHARE:WHAT (repeatable): a SHARE (0..1] of calls, of ACTION or all, get WHAT: an error code, drop (connection closed) or a latency such as 300ms")
 	if err := parseFlags(env, fs, args); err != nil {
@@ -123,6 +140,33 @@ Point the client at it with ESS_ENDPOINT=http://ADDR.`)
 			return usagef("simulate: %s must not be negative", name)
 		}
 	}
+	var admins *esssim.Admins
+	switch {
+	case *adminAfter < 0:
+		return usagef("simulate: --admin-open-after must not be negative")
+	case *adminNever < 0 || *adminNever > 1:
+		return usagef("simulate: --admin-never must be between 0 and 1, got %v", *adminNever)
+	case *adminNever > 0 && *adminAfter == 0:
+		return usagef("simulate: --admin-never needs --admin-open-after")
+	case *adminAfter > 0:
+		admins = &esssim.Admins{OpenAfter: *adminAfter, NeverShare: *adminNever}
+	}
+	callbacks := &esssim.Callbacks{
+		URL: *cbURL, Key: *cbKey, Token: *cbToken,
+		DropShare: *cbDrop, DuplicateShare: *cbDup, DelayShare: *cbDelay,
+		MaxDelay: *cbMaxDelay, Attempts: *cbAttempts, RetryWait: *cbRetryWait,
+	}
+	switch {
+	case *cbMaxDelay <= 0 || *cbRetryWait <= 0:
+		return usagef("simulate: --callback-max-delay and --callback-retry-wait must be positive")
+	case *cbAttempts < 1:
+		return usagef("simulate: --callback-attempts must be at least 1, got %d", *cbAttempts)
+	case *cbURL == "" && (*cbDrop != 0 || *cbDup != 0 || *cbDelay != 0):
+		return usagef("simulate: the --callback-* shares need --callback-url")
+	}
+	if err := callbacks.Validate(); err != nil {
+		return usagef("simulate: --callback-*: %s", strings.TrimPrefix(err.Error(), "esssim: callbacks: "))
+	}
 	if (cfg.QueryOrgOpenID == "") != (cfg.QueryOperatorOpenID == "") {
 		return errors.New("ESS_QUERY_ORG_OPENID and ESS_QUERY_OPERATOR_OPENID: set both or neither")
 	}
@@ -155,7 +199,11 @@ Point the client at it with ESS_ENDPOINT=http://ADDR.`)
 		KeepEarlierLinks:  *keepLinks,
 		DescribeAnyAgent:  *anyAgent,
 		Faults:            faults,
+		Admins:            admins,
+		Callbacks:         callbacks,
+		Seed:              *seed,
 	})
+	defer sim.Close()
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -170,6 +218,16 @@ Point the client at it with ESS_ENDPOINT=http://ADDR.`)
 	fmt.Fprintf(env.Stdout, "  SecretId %s (key: %s); AppId %s; query identity %s / %s\n",
 		secretID, keyNote, app.AppID, app.QueryOrgOpenID, app.QueryOperatorOpenID)
 	fmt.Fprintf(env.Stdout, "  admin endpoints: http://%s/_sim/ (unsigned)\n", ln.Addr())
+	if *cbURL != "" {
+		enc, sig := "plain", "unsigned"
+		if *cbKey != "" {
+			enc = "encrypted"
+		}
+		if *cbToken != "" {
+			sig = "signed"
+		}
+		fmt.Fprintf(env.Stdout, "  callbacks to %s (%s, %s)\n", *cbURL, enc, sig)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
