@@ -2,8 +2,8 @@
 # Benchmark of 'onboard import' (make bench-import): generates a file of
 # ROWS valid rows without images, times a bare excelize streaming read of it,
 # then runs 'onboard import --dry-run' and 'onboard import' into a scratch
-# database and reports wall time and peak RSS. Aim: import <= 2x the bare
-# read, peak RSS < 200 MiB.
+# database and reports wall time and peak RSS. Aim: import <= 1.25x the bare
+# read, peak RSS < 100 MiB.
 #
 #   ROWS=100000 RUNS=3 ./scripts/bench-import.sh   (the median of RUNS rounds)
 #
