@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/internal/testenv"
 	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/repository"
 )
 
 // Tests of the serve command use Redis db 4.
@@ -452,7 +454,23 @@ func TestServeInBrowser(t *testing.T) {
 	}
 	shot("dashboard-batches.png")
 
-	// asynqmon lists the project's queue the upload filled.
+	// The workers' dispatcher hands the upload's work to the queue;
+	// asynqmon lists the queue it filled.
+	store, err := repository.Open(context.Background(), se.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	opt, err := asynq.ParseRedisURI(se.redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	disp := &jobs.Dispatcher{Store: store, Queue: &jobs.Queue{Client: client}, AppIDs: []string{se.appID}}
+	if n, err := disp.Tick(context.Background()); err != nil || n != importer.SampleAccepted {
+		t.Fatalf("dispatch of the upload's work: %d tasks, %v; want %d", n, err, importer.SampleAccepted)
+	}
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(se.url+"/monitoring/"),
 		chromedp.Poll[chromedp.Void](`document.body && document.body.innerText.includes(`+"`"+jobs.QueueSync+"`"+`)`,
