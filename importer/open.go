@@ -173,6 +173,9 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	// Below the header only its columns are read, and at most a row's
 	// worth of text (one byte more, to tell a row that holds too much).
 	r.scan.maxCol, r.scan.budget = len(r.headers), opts.MaxRowText+1
+	if err := r.countRows(sh.Part); err != nil {
+		return nil, err
+	}
 	if col, ok := r.colOf[fieldLicense]; ok {
 		if r.pictures, err = indexPictures(r.book, sh.Part, r.headerRow, col+1); err != nil {
 			return nil, fileErrorf("the pictures in %s cannot be read (%v); save the workbook again as .xlsx and upload it again", r.fileName, err)
@@ -182,6 +185,65 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	r.images = newImageFinder(r.upload, bookDir, opts.ImagesDir)
 	r.estimated = estimateRows(r.scan.dimension, r.headerRow)
 	return r, nil
+}
+
+// minDataRow is the fewest bytes a worksheet spends on a row that shows a
+// value: <row><c><v>1</v></c></row> is 26.
+const minDataRow = 24
+
+// countRows refuses, before any row is returned, a sheet holding more data
+// rows than the limit, so that such a file is refused in the time it takes
+// to read it rather than after every row has been checked and stored. Only
+// a sheet large enough to hold that many rows is counted. The count is of
+// rows with a cell showing text, which a row with only a picture does not:
+// it never exceeds the rows Next returns, so no file is refused here that
+// reading it would not refuse.
+func (r *Reader) countRows(part string) error {
+	f := r.book.file(part)
+	if f == nil || f.UncompressedSize64 < uint64(r.opts.MaxRows)*minDataRow {
+		return nil
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return fileErrorf("the sheet %q cannot be read (%v); save the workbook again as .xlsx and upload it again", r.sheet, err)
+	}
+	defer rc.Close()
+	scan := newSheetScanner(rc)
+	scan.maxCol, scan.budget = len(r.headers), r.opts.MaxRowText+1
+	n := 0
+	for {
+		ok, err := scan.next()
+		if err != nil {
+			// Reading the rows reports it, with the row it happened after.
+			return nil
+		}
+		if !ok {
+			return nil
+		}
+		if scan.row <= r.headerRow {
+			continue
+		}
+		for i := range scan.cells {
+			m := &scan.cells[i]
+			if m.vm > 0 || isDispImg(m) {
+				continue
+			}
+			v, err := r.display(m)
+			if err != nil {
+				return nil
+			}
+			if trimCell(v) != "" {
+				if n++; n > r.opts.MaxRows {
+					return r.tooManyRows()
+				}
+				break
+			}
+		}
+	}
+}
+
+func (r *Reader) tooManyRows() error {
+	return fileErrorf("the sheet %q of %s has more than %d data rows, the most one file may hold; split it into files of at most %d rows and upload them one at a time", r.sheet, r.fileName, r.opts.MaxRows, r.opts.MaxRows)
 }
 
 // readSharedStrings reads the workbook's shared strings, refusing a table
@@ -210,7 +272,10 @@ func (r *Reader) readSharedStrings(wb *workbookInfo) error {
 	var many *errTooManyStrings
 	switch {
 	case errors.As(err, &many):
-		return fileErrorf("the shared strings table of %s (the text of its cells) %s, more than its sheets could show (at most %d); it may be damaged or built to exhaust the server, so it was refused. Save the workbook again from Excel or WPS and upload it again", r.fileName, many, limit)
+		if many.declared {
+			return fileErrorf("the shared strings table of %s (the text of its cells) declares %d strings, more than its sheets could show (at most %d); it may be damaged or built to exhaust the server, so it was refused. Save the workbook again from Excel or WPS and upload it again", r.fileName, many.n, limit)
+		}
+		return fileErrorf("the shared strings table of %s (the text of its cells) holds more than %d strings, more than its sheets could show; it may be damaged or built to exhaust the server, so it was refused. Save the workbook again from Excel or WPS and upload it again", r.fileName, limit)
 	case err != nil:
 		return fileErrorf("the text of %s cannot be read (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.fileName, err)
 	}

@@ -222,7 +222,7 @@ func (r *Reader) next() (*onboard.Row, error) {
 		}
 		if row := r.buildRow(raw); row != nil {
 			if r.rows++; r.rows > r.opts.MaxRows {
-				r.err = fileErrorf("the sheet %q of %s has more than %d data rows, the most one file may hold; split it into files of at most %d rows and upload them one at a time", r.sheet, r.fileName, r.opts.MaxRows, r.opts.MaxRows)
+				r.err = r.tooManyRows()
 				return nil, r.err
 			}
 			return row, nil
@@ -263,12 +263,8 @@ func (r *Reader) limitRowText(row *onboard.Row, truncated bool) {
 	if longest < len(r.headers) {
 		column = r.headers[longest]
 	}
-	size := "more than " + fmtBytes(limit)
-	if !truncated {
-		size = fmtBytes(total)
-	}
 	row.Errors = append(row.Errors, onboard.RowError{Row: row.Number, Column: column,
-		Reason: fmt.Sprintf("the row holds %s of text, more than the %s a row may hold; the longest cell is in column %s. Shorten it (or move long notes to another sheet) and upload the file again", size, fmtBytes(limit), colName(longest))})
+		Reason: fmt.Sprintf("the row's cells hold more than %s of text, the most a row may hold; the longest is in column %s. Shorten it (or move long notes to another sheet) and upload the file again", fmtBytes(limit), colName(longest))})
 	left := limit
 	for i, c := range row.Cells {
 		if len(c) > left {

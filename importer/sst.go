@@ -34,13 +34,14 @@ const minStringCell = 16
 
 // sstStore holds the shared strings.
 type sstStore struct {
-	n      int
-	blocks []int64 // offset of strings 0, sstBlock, 2*sstBlock, ...
-	size   int64   // bytes written
-	mem    []byte
-	file   *os.File
-	w      *bufio.Writer
-	tmpDir string
+	n        int
+	blocks   []int64 // offset of strings 0, sstBlock, 2*sstBlock, ...
+	size     int64   // bytes written
+	mem      []byte
+	inMemory int // bytes kept in mem before moving to file
+	file     *os.File
+	w        *bufio.Writer
+	tmpDir   string
 
 	// One block read back from the file.
 	cacheBlock int
@@ -55,7 +56,7 @@ func (st *sstStore) add(s []byte) error {
 	var hdr [binary.MaxVarintLen64]byte
 	h := binary.PutUvarint(hdr[:], uint64(len(s)))
 	st.size += int64(h + len(s))
-	if st.file == nil && len(st.mem)+h+len(s) > sstInMemory {
+	if st.file == nil && len(st.mem)+h+len(s) > st.inMemory {
 		f, err := os.CreateTemp(st.tmpDir, "sst-")
 		if err != nil {
 			return err
@@ -138,6 +139,7 @@ func (st *sstStore) get(i int) (string, error) {
 type sstLimits struct {
 	maxStrings int // strings (and declared counts) beyond this refuse the table
 	maxString  int // bytes kept of each string; the rest is dropped
+	inMemory   int // bytes of strings kept in memory; 0 means sstInMemory
 }
 
 // errTooManyStrings is returned by readSST when the table holds (or says
@@ -150,14 +152,17 @@ type errTooManyStrings struct {
 
 func (e *errTooManyStrings) Error() string {
 	if e.declared {
-		return fmt.Sprintf("declares %d strings", e.n)
+		return fmt.Sprintf("the shared strings table declares %d strings", e.n)
 	}
-	return fmt.Sprintf("holds more than %d strings", e.limit)
+	return fmt.Sprintf("the shared strings table holds more than %d strings", e.limit)
 }
 
 // readSST reads a shared strings part into a store.
 func readSST(r io.Reader, lim sstLimits, tmpDir string) (*sstStore, error) {
-	st := &sstStore{tmpDir: tmpDir}
+	st := &sstStore{tmpDir: tmpDir, inMemory: lim.inMemory}
+	if st.inMemory <= 0 {
+		st.inMemory = sstInMemory
+	}
 	x := newXMLScanner(r)
 	x.wantAttr = func(tag, a []byte) (string, bool) {
 		if string(tag) == "sst" {
@@ -175,7 +180,7 @@ func readSST(r io.Reader, lim sstLimits, tmpDir string) (*sstStore, error) {
 		return nil, err
 	}
 	// Inside <si>: how deep below it, whether in a run, and its text so far.
-	inSI, depth, inRun, collecting := false, 0, false, false
+	inSI, depth, inRun, collecting, over := false, 0, false, false, false
 	var entry []byte
 	for {
 		err := x.tag()
@@ -209,7 +214,7 @@ func readSST(r io.Reader, lim sstLimits, tmpDir string) (*sstStore, error) {
 					}
 					continue
 				}
-				inSI, depth, inRun, entry = true, 0, false, entry[:0]
+				inSI, depth, inRun, entry, over = true, 0, false, entry[:0], false
 			}
 			continue
 		}
@@ -218,8 +223,11 @@ func readSST(r io.Reader, lim sstLimits, tmpDir string) (*sstStore, error) {
 			// <t>; phonetic runs (<rPh>) are not shown.
 			switch {
 			case name == "t" && (depth == 0 || depth == 1 && inRun) && !x.selfClosing:
+				// Escapes shrink text up to sevenfold when decoded (_x0041_
+				// is one letter): keep enough to tell a string longer than
+				// maxString once decoded.
 				collecting = true
-				x.collectText(max(0, lim.maxString-len(entry)))
+				x.collectText(max(0, 8*lim.maxString-len(entry)))
 			case name == "r" && depth == 0:
 				inRun = true
 			}
@@ -231,7 +239,13 @@ func readSST(r io.Reader, lim sstLimits, tmpDir string) (*sstStore, error) {
 		if depth == 0 {
 			if name == "si" {
 				inSI = false
-				if err := st.add(decodeEscapes(entry, lim.maxString)); err != nil {
+				text := decodeEscapes(entry, lim.maxString)
+				if over && len(text) < lim.maxString {
+					// Cut short before decoding: keep it longer than a row
+					// may hold, as it was.
+					text = append(text, bytes.Repeat([]byte{'.'}, lim.maxString-len(text))...)
+				}
+				if err := st.add(text); err != nil {
 					return fail(err)
 				}
 			}
@@ -241,6 +255,7 @@ func readSST(r io.Reader, lim sstLimits, tmpDir string) (*sstStore, error) {
 		switch {
 		case name == "t" && collecting:
 			entry = append(entry, unescapeXML(x.text)...)
+			over = over || x.textOver
 			collecting, x.collect = false, false
 		case name == "r" && depth == 0:
 			inRun = false

@@ -25,12 +25,29 @@ type Case struct {
 	Name  string // file name without the extension, e.g. "shared-strings-bomb"
 	Ext   string // ".xlsx" or ".zip"
 	About string // what the file does, in a sentence
-	// Write writes the file.
-	Write func(w io.Writer) error
+	gen   func(w io.Writer, s scale) error
 }
 
 // FileName is the case's file name.
 func (c Case) FileName() string { return c.Name + c.Ext }
+
+// Write writes the file.
+func (c Case) Write(w io.Writer) error { return c.gen(w, scale{}) }
+
+// WriteSmall writes the same file with every count made small (thousands
+// of entries instead of millions, kilobytes instead of megabytes): the
+// same shape, cheap to read, for seeding fuzzers.
+func (c Case) WriteSmall(w io.Writer) error { return c.gen(w, scale{small: true}) }
+
+// scale picks the full or the small size of a case.
+type scale struct{ small bool }
+
+func (s scale) of(full, small int) int {
+	if s.small {
+		return small
+	}
+	return full
+}
 
 // Cases lists every hostile file, in a stable order.
 func Cases() []Case {
@@ -390,12 +407,12 @@ func sstEntries(w io.Writer, strs []string) {
 	}
 }
 
-func sharedStringsBomb(w io.Writer) error {
+func sharedStringsBomb(w io.Writer, s scale) error {
 	sheet, strs := sstSheet()
 	b := &book{sheetXML: sheet, sst: func(w io.Writer) error {
 		io.WriteString(w, xmlDecl+`<sst xmlns="`+nsMain+`">`)
 		sstEntries(w, strs)
-		if err := repeat(w, `<si/>`, 100_000_000); err != nil {
+		if err := repeat(w, `<si/>`, s.of(100_000_000, 10_000)); err != nil {
 			return err
 		}
 		_, err := io.WriteString(w, `</sst>`)
@@ -404,7 +421,7 @@ func sharedStringsBomb(w io.Writer) error {
 	return b.write(w)
 }
 
-func sharedStringsCount(w io.Writer) error {
+func sharedStringsCount(w io.Writer, s scale) error {
 	sheet, strs := sstSheet()
 	b := &book{sheetXML: sheet, sst: func(w io.Writer) error {
 		io.WriteString(w, xmlDecl+`<sst xmlns="`+nsMain+`" count="4000000000" uniqueCount="4000000000">`)
@@ -417,7 +434,7 @@ func sharedStringsCount(w io.Writer) error {
 
 // sharedStringHuge shows a 300 MB shared string in a column of its own
 // ("备注") of the first data row.
-func sharedStringHuge(w io.Writer) error {
+func sharedStringHuge(w io.Writer, s scale) error {
 	headers := append(append([]string(nil), Headers...), "备注")
 	var doc strings.Builder
 	doc.WriteString(sheetOpen)
@@ -436,7 +453,7 @@ func sharedStringHuge(w io.Writer) error {
 		sheetXML: func(_ int, w io.Writer) error { _, err := io.WriteString(w, doc.String()); return err },
 		sst: func(w io.Writer) error {
 			io.WriteString(w, xmlDecl+`<sst xmlns="`+nsMain+`" count="3" uniqueCount="1"><si><t>`)
-			if err := repeatBytes(w, 'a', 300_000_000); err != nil {
+			if err := repeatBytes(w, 'a', int64(s.of(300_000_000, 40_000))); err != nil {
 				return err
 			}
 			_, err := io.WriteString(w, `</t></si></sst>`)
@@ -446,7 +463,7 @@ func sharedStringHuge(w io.Writer) error {
 	return b.write(w)
 }
 
-func sharedStringEscapes(w io.Writer) error {
+func sharedStringEscapes(w io.Writer, s scale) error {
 	var doc strings.Builder
 	doc.WriteString(sheetOpen)
 	inlineRow(&doc, 1, Headers)
@@ -458,7 +475,7 @@ func sharedStringEscapes(w io.Writer) error {
 		sheetXML: func(_ int, w io.Writer) error { _, err := io.WriteString(w, doc.String()); return err },
 		sst: func(w io.Writer) error {
 			io.WriteString(w, xmlDecl+`<sst xmlns="`+nsMain+`"><si><t>`)
-			if err := repeat(w, "_x0041_", 2_000_000); err != nil {
+			if err := repeat(w, "_x0041_", s.of(2_000_000, 20_000)); err != nil {
 				return err
 			}
 			_, err := io.WriteString(w, `</t></si></sst>`)
@@ -470,11 +487,11 @@ func sharedStringEscapes(w io.Writer) error {
 
 // wideHeader: the header and every one of 20,000 rows have a cell in
 // column XFD (16,384), as when a note is typed at the far end of a sheet.
-func wideHeader(w io.Writer) error {
+func wideHeader(w io.Writer, s scale) error {
 	b := &book{sheetXML: func(_ int, w io.Writer) error {
 		bw := newBufWriter(w)
 		io.WriteString(bw, sheetOpen)
-		for r := 1; r <= 20_001; r++ {
+		for r := 1; r <= s.of(20_001, 201); r++ {
 			vals := Headers
 			if r > 1 {
 				vals = append([]string(nil), dataRows[r%len(dataRows)]...)
@@ -497,9 +514,9 @@ func wideHeader(w io.Writer) error {
 
 // wideRows: a header of the contract's columns, and 20,000 rows that each
 // have cells every 512 columns up to XFD.
-func wideRows(w io.Writer) error {
+func wideRows(w io.Writer, s scale) error {
 	b := &book{sheetXML: plainSheet(func(w io.Writer, next int) error {
-		for r := next; r < next+20_000; r++ {
+		for r := next; r < next+s.of(20_000, 200); r++ {
 			fmt.Fprintf(w, `<row r="%d">`, r)
 			inlineCell(w, 1, r, fmt.Sprintf("w-org-%05d", r))
 			inlineCell(w, 2, r, "宽行公司")
@@ -515,7 +532,7 @@ func wideRows(w io.Writer) error {
 
 // longRowText: a header with a note column, and 200 rows whose note is
 // 1 MB of text.
-func longRowText(w io.Writer) error {
+func longRowText(w io.Writer, s scale) error {
 	headers := append(append([]string(nil), Headers...), "备注")
 	b := &book{sheetXML: func(_ int, w io.Writer) error {
 		bw := newBufWriter(w)
@@ -526,7 +543,7 @@ func longRowText(w io.Writer) error {
 			inlineCell(bw, 1, r, fmt.Sprintf("l-org-%03d", r))
 			inlineCell(bw, 2, r, "长文本公司")
 			fmt.Fprintf(bw, `<c r="%s%d" t="inlineStr"><is><t>`, colName(len(headers)), r)
-			if err := repeatBytes(bw, 'x', 1_000_000); err != nil {
+			if err := repeatBytes(bw, 'x', int64(s.of(1_000_000, 20_000))); err != nil {
 				return err
 			}
 			io.WriteString(bw, `</t></is></c></row>`)
@@ -537,10 +554,10 @@ func longRowText(w io.Writer) error {
 	return b.write(w)
 }
 
-func hugeAttribute(w io.Writer) error {
+func hugeAttribute(w io.Writer, s scale) error {
 	b := &book{sheetXML: plainSheet(func(w io.Writer, next int) error {
 		fmt.Fprintf(w, `<row r="%d"><c r="A%d" t="inlineStr" x="`, next, next)
-		if err := repeatBytes(w, 'a', 200_000_000); err != nil {
+		if err := repeatBytes(w, 'a', int64(s.of(200_000_000, 100_000))); err != nil {
 			return err
 		}
 		_, err := io.WriteString(w, `"><is><t>h-org-x</t></is></c></row>`)
@@ -549,10 +566,10 @@ func hugeAttribute(w io.Writer) error {
 	return b.write(w)
 }
 
-func hugeAttributeWorkbook(w io.Writer) error {
+func hugeAttributeWorkbook(w io.Writer, s scale) error {
 	b := &book{sheetXML: plainSheet(nil), workbookXML: func(w io.Writer) error {
 		io.WriteString(w, xmlDecl+`<workbook xmlns="`+nsMain+`" xmlns:r="`+nsRel+`"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1" x="`)
-		if err := repeatBytes(w, 'a', 100_000_000); err != nil {
+		if err := repeatBytes(w, 'a', int64(s.of(100_000_000, 100_000))); err != nil {
 			return err
 		}
 		_, err := io.WriteString(w, `"/></sheets></workbook>`)
@@ -561,14 +578,14 @@ func hugeAttributeWorkbook(w io.Writer) error {
 	return b.write(w)
 }
 
-func deepNesting(w io.Writer) error {
+func deepNesting(w io.Writer, s scale) error {
 	b := &book{sheetXML: plainSheet(func(w io.Writer, next int) error {
 		fmt.Fprintf(w, `<row r="%d"><c r="A%d" t="inlineStr"><is>`, next, next)
-		if err := repeat(w, `<r>`, 5_000_000); err != nil {
+		if err := repeat(w, `<r>`, s.of(5_000_000, 2_000)); err != nil {
 			return err
 		}
 		io.WriteString(w, `<t>h-org-deep</t>`)
-		if err := repeat(w, `</r>`, 5_000_000); err != nil {
+		if err := repeat(w, `</r>`, s.of(5_000_000, 2_000)); err != nil {
 			return err
 		}
 		_, err := io.WriteString(w, `</is></c></row>`)
@@ -577,13 +594,13 @@ func deepNesting(w io.Writer) error {
 	return b.write(w)
 }
 
-func deepNestingWorkbook(w io.Writer) error {
+func deepNestingWorkbook(w io.Writer, s scale) error {
 	b := &book{sheetXML: plainSheet(nil), workbookXML: func(w io.Writer) error {
 		io.WriteString(w, xmlDecl+`<workbook xmlns="`+nsMain+`" xmlns:r="`+nsRel+`"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets><extLst>`)
-		if err := repeat(w, `<x>`, 2_000_000); err != nil {
+		if err := repeat(w, `<x>`, s.of(2_000_000, 2_000)); err != nil {
 			return err
 		}
-		if err := repeat(w, `</x>`, 2_000_000); err != nil {
+		if err := repeat(w, `</x>`, s.of(2_000_000, 2_000)); err != nil {
 			return err
 		}
 		_, err := io.WriteString(w, `</extLst></workbook>`)
@@ -592,8 +609,8 @@ func deepNestingWorkbook(w io.Writer) error {
 	return b.write(w)
 }
 
-func manySheets(w io.Writer) error {
-	names := make([]string, 30_000)
+func manySheets(w io.Writer, s scale) error {
+	names := make([]string, s.of(30_000, 100))
 	for i := range names {
 		names[i] = fmt.Sprintf("S%05d", i+1)
 	}
@@ -609,9 +626,9 @@ func manySheets(w io.Writer) error {
 	return b.write(w)
 }
 
-func manyEntries(w io.Writer) error {
+func manyEntries(w io.Writer, s scale) error {
 	b := &book{sheetXML: plainSheet(nil)}
-	for i := 0; i < 200_000; i++ {
+	for i := 0; i < s.of(200_000, 200); i++ {
 		b.extra = append(b.extra, text(fmt.Sprintf("xl/custom/item%06d.xml", i), "<a/>"))
 	}
 	return b.write(w)
@@ -632,7 +649,7 @@ func drawingWith(col, row int) string {
 // gigabyteImage anchors a picture in the license cell (column F) of the
 // first data row; the picture's part is 1,000,000,000 bytes (a PNG header,
 // then zeros).
-func gigabyteImage(w io.Writer) error {
+func gigabyteImage(w io.Writer, s scale) error {
 	b := &book{
 		sheetXML: func(_ int, w io.Writer) error {
 			bw := newBufWriter(w)
@@ -653,21 +670,21 @@ func gigabyteImage(w io.Writer) error {
 				if _, err := w.Write(pngHeader); err != nil {
 					return err
 				}
-				return repeatBytes(w, 0, 1_000_000_000-int64(len(pngHeader)))
+				return repeatBytes(w, 0, int64(s.of(1_000_000_000, 5_000_000))-int64(len(pngHeader)))
 			}},
 		},
 	}
 	return b.write(w)
 }
 
-func nameCollision(w io.Writer) error {
+func nameCollision(w io.Writer, s scale) error {
 	b := &book{sheetXML: plainSheet(nil)}
 	parts := b.parts()
 	other := text("xl/worksheets/sheet1.xml", sheetOpen+`<row r="1"><c r="A1" t="inlineStr"><is><t>子客企业标识</t></is></c><c r="B1" t="inlineStr"><is><t>企业名称</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>shadow-org</t></is></c><c r="B2" t="inlineStr"><is><t>影子公司</t></is></c></row>`+sheetClose)
 	return writeZip(w, append(parts, other))
 }
 
-func nameCaseCollision(w io.Writer) error {
+func nameCaseCollision(w io.Writer, s scale) error {
 	b := &book{sheetXML: plainSheet(nil)}
 	parts := b.parts()
 	other := text("XL/WORKSHEETS/SHEET1.XML", sheetOpen+`<row r="1"><c r="A1" t="inlineStr"><is><t>子客企业标识</t></is></c><c r="B1" t="inlineStr"><is><t>企业名称</t></is></c></row>`+sheetClose)
@@ -686,7 +703,7 @@ func bookBytes(b *book) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func nameEscape(w io.Writer) error {
+func nameEscape(w io.Writer, s scale) error {
 	rows := [][]string{
 		{"e-org-1", "甲公司", "", "", "", "outside.png", ""},
 		{"e-org-2", "乙公司", "", "", "", "abs.png", ""},
@@ -710,7 +727,7 @@ func nameEscape(w io.Writer) error {
 	})
 }
 
-func zipInZip(w io.Writer) error {
+func zipInZip(w io.Writer, s scale) error {
 	inner, err := bookBytes(&book{sheetXML: plainSheet(nil)})
 	if err != nil {
 		return err
@@ -722,11 +739,11 @@ func zipInZip(w io.Writer) error {
 	return writeZip(w, []part{stored("inner.zip", mid.Bytes())})
 }
 
-func bombInZip(w io.Writer) error {
+func bombInZip(w io.Writer, s scale) error {
 	var inner bytes.Buffer
 	b := &book{sheetXML: plainSheet(func(w io.Writer, next int) error {
 		fmt.Fprintf(w, `<row r="%d"><c r="A%d" t="inlineStr"><is><t>`, next, next)
-		if err := repeatBytes(w, ' ', 2<<30); err != nil {
+		if err := repeatBytes(w, ' ', int64(s.of(2<<30, 100_000))); err != nil {
 			return err
 		}
 		_, err := io.WriteString(w, `</t></is></c></row>`)
@@ -742,7 +759,7 @@ func bombInZip(w io.Writer) error {
 // workbook links to external workbooks on a web server and on the disk;
 // there are WEBSERVICE, HYPERLINK and shared formulas over the whole sheet,
 // and a formula without a cached value.
-func formulasLinks(w io.Writer) error {
+func formulasLinks(w io.Writer, s scale) error {
 	const extURL = ExternalURL
 	b := &book{
 		sheetXML: func(_ int, w io.Writer) error {
@@ -801,12 +818,12 @@ func formulasLinks(w io.Writer) error {
 const ExternalURL = "http://attacker.example/book.xlsx"
 
 // manyRows: 1,000,001 data rows of two short cells.
-func manyRows(w io.Writer) error {
+func manyRows(w io.Writer, s scale) error {
 	b := &book{sheetXML: func(_ int, w io.Writer) error {
 		bw := newBufWriter(w)
 		io.WriteString(bw, sheetOpen)
 		inlineRow(bw, 1, Headers[:2])
-		for r := 2; r <= 1_000_002; r++ {
+		for r := 2; r <= s.of(1_000_002, 2_002); r++ {
 			fmt.Fprintf(bw, `<row r="%d"><c t="inlineStr"><is><t>m%d</t></is></c><c t="inlineStr"><is><t>公司</t></is></c></row>`, r, r)
 		}
 		io.WriteString(bw, sheetClose)

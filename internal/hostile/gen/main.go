@@ -2,6 +2,7 @@
 // folder, for measuring a build of onboard by hand:
 //
 //	go run ./internal/hostile/gen [-only NAME,...] DIR
+//	go run ./internal/hostile/gen -bench ROWS DIR   (an ordinary file, bench-ROWS.xlsx)
 package main
 
 import (
@@ -12,11 +13,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/internal/hostile"
 )
 
 func main() {
 	only := flag.String("only", "", "comma-separated case names to write (default all)")
+	bench := flag.Int("bench", 0, "instead, write bench-N.xlsx: an ordinary file of N valid rows")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: gen [-only NAME,...] DIR")
@@ -26,6 +29,14 @@ func main() {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if *bench > 0 {
+		p := filepath.Join(dir, fmt.Sprintf("bench-%d.xlsx", *bench))
+		if err := importer.GenerateBenchFile(p, *bench); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
 	}
 	want := map[string]bool{}
 	for _, n := range strings.Split(*only, ",") {
