@@ -17,6 +17,8 @@ package importer
 
 import (
 	"archive/zip"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ess-onboard/onboard"
@@ -60,6 +62,13 @@ type FileError struct {
 }
 
 func (e *FileError) Error() string { return e.Reason }
+
+// Refusal is the sentence a refused file is reported with, in the same
+// words on the command line, in its JSON and on the upload page:
+// "orgs.xlsx was refused: <reason>. Nothing was stored."
+func Refusal(fileName string, e *FileError) string {
+	return fmt.Sprintf("%s was refused: %s. Nothing was stored.", fileName, strings.TrimRight(e.Reason, ". "))
+}
 
 // Reader streams the data rows of one file. Its memory does not grow with
 // the size of the file or the number of rows, beyond 20 bytes per distinct
