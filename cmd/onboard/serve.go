@@ -187,18 +187,18 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 	// without an API client or limiter.
 	workers := jobs.NewWorkers(d.store, nil, nil, d.client, jobs.Config{Logger: log, QueuePrefix: f.queuePrefix})
 	d.server, err = web.New(web.Options{
-		Addr:               f.addr,
-		Token:              cfg.DashboardToken,
-		User:               cfg.DashboardUser,
-		Password:           cfg.DashboardPassword,
-		AppID:              cfg.AppID,
-		MaxUploadSize:      f.maxUpload,
-		MaxUploads:         f.maxUploads,
-		TLSCertFile:        f.tlsCert,
-		TLSKeyFile:         f.tlsKey,
-		Redis:              redisOpt,
-		MonitoringWrite:    f.monitoringWrite,
-		Store:              d.store,
+		Addr:            f.addr,
+		Token:           cfg.DashboardToken,
+		User:            cfg.DashboardUser,
+		Password:        cfg.DashboardPassword,
+		AppID:           cfg.AppID,
+		MaxUploadSize:   f.maxUpload,
+		MaxUploads:      f.maxUploads,
+		TLSCertFile:     f.tlsCert,
+		TLSKeyFile:      f.tlsKey,
+		Redis:           redisOpt,
+		MonitoringWrite: f.monitoringWrite,
+		Store:           d.store,
 		Import: func(ctx context.Context, req web.ImportRequest) (web.ImportResult, error) {
 			return importUpload(ctx, d.store, enq, req, f.limits, log)
 		},
