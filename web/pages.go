@@ -528,6 +528,8 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "read the batch", err)
 		return
 	}
+	// A large batch's results file takes longer to build than other pages.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.timeouts.Upload))
 	var buf bytes.Buffer
 	if err := s.opts.WriteResults(r.Context(), &buf, id); err != nil {
 		s.internalError(w, r, "write the results file", err)

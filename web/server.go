@@ -67,8 +67,9 @@ type Timeouts struct {
 	Read       time.Duration // to send a whole request; default 1m
 	Write      time.Duration // to take a whole answer; default 2m
 	Idle       time.Duration // between requests on one connection; default 2m
-	// Upload is how long an upload may take to be sent and imported; it
-	// replaces Read and Write for the upload form. Default 30m.
+	// Upload is how long an upload may take to be sent and imported (and a
+	// results file to be built and taken); it replaces Read and Write for
+	// those. Default 30m.
 	Upload time.Duration
 }
 
