@@ -194,14 +194,21 @@ const minDataRow = 24
 // countRows refuses, before any row is returned, a sheet holding more data
 // rows than the limit, so that such a file is refused in the time it takes
 // to read it rather than after every row has been checked and stored. Only
-// a sheet large enough to hold that many rows is counted. The count is of
-// rows with a cell showing text, which a row with only a picture does not:
-// it never exceeds the rows Next returns, so no file is refused here that
-// reading it would not refuse.
+// a sheet large enough to hold that many rows is counted, and only when its
+// used range (the dimension Excel writes) does not already say it holds
+// fewer; a range that lies only means the file is refused while it is
+// read, as any other. The count is of rows with a cell showing text, which
+// a row with only a picture does not: it never exceeds the rows Next
+// returns, so no file is refused here that reading it would not refuse.
 func (r *Reader) countRows(part string) error {
 	f := r.book.file(part)
 	if f == nil || f.UncompressedSize64 < uint64(r.opts.MaxRows)*minDataRow {
 		return nil
+	}
+	if r.scan.dimension != "" {
+		if n := estimateRows(r.scan.dimension, r.headerRow); n > 0 && n <= r.opts.MaxRows {
+			return nil
+		}
 	}
 	rc, err := f.Open()
 	if err != nil {
