@@ -3,7 +3,6 @@ package importer
 import (
 	"archive/zip"
 	"encoding/binary"
-	"fmt"
 	"io"
 	"os"
 	"path"
@@ -143,12 +142,4 @@ func checkExpansion(zr *zip.ReadCloser, limit int64, fileName string) error {
 		}
 	}
 	return nil
-}
-
-// plural is "1 file", "2 files".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

@@ -130,23 +130,6 @@ var hostileOutcomes = map[string]hostileOutcome{
 	"many-rows":               {refused: "has more than 1000000 data rows"},
 }
 
-// writeHostile writes a hostile case into dir.
-func writeHostile(t testing.TB, dir string, c hostile.Case) string {
-	t.Helper()
-	p := filepath.Join(dir, c.FileName())
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Write(f); err != nil {
-		t.Fatalf("write %s: %v", c.Name, err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // TestHostileFiles reads every hostile file in a child process: each is
 // refused or read as its outcome says, within bounded time and memory.
 // The cases run one after the other, so that their memory and time are

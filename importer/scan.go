@@ -251,14 +251,3 @@ func (s *sheetScanner) readRow() error {
 		}
 	}
 }
-
-// meta returns the metadata of the cell in the given 1-based column of the
-// current row, or nil if the row has no such cell.
-func (s *sheetScanner) meta(col int) *cellMeta {
-	for i := range s.cells {
-		if s.cells[i].col == col {
-			return &s.cells[i]
-		}
-	}
-	return nil
-}
