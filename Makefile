@@ -41,7 +41,7 @@ fmt-check:
 # a number of inputs instead of a time: with a time limit, Go's fuzzing
 # coordinator reports "context deadline exceeded" as a failure when the limit
 # passes while such an input still runs.
-FUZZ_BY_COUNT ?= FuzzSheetXML
+FUZZ_BY_COUNT ?= FuzzSheetXML FuzzWorkbook
 FUZZCOUNT     ?= 300x
 
 fuzz:

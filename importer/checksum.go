@@ -99,13 +99,15 @@ func ValidIDNumber(s string, now time.Time) error {
 		}
 		return fmt.Errorf("character %q at position %d is not a digit", r, i+1)
 	}
+	// The birth date is personal data: the reason says where it is, not
+	// what it is.
 	birth, err := time.Parse("20060102", s[6:14])
 	if err != nil {
-		return fmt.Errorf("the birth date %s (characters 7 to 14) is not a real date", s[6:14])
+		return fmt.Errorf("the birth date (characters 7 to 14) is not a real date")
 	}
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	if birth.Before(earliestBirth) || birth.After(today) {
-		return fmt.Errorf("the birth date %s (characters 7 to 14) is not between 1800-01-01 and today", birth.Format("2006-01-02"))
+		return fmt.Errorf("the birth date (characters 7 to 14) is not between 1800-01-01 and today")
 	}
 	want, _ := IDCheckChar(s[:17])
 	if s[17] != want {

@@ -227,6 +227,9 @@ var benchFile struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if toolsDir != "" {
+		os.RemoveAll(toolsDir)
+	}
 	if benchFile.dir != "" {
 		os.RemoveAll(benchFile.dir)
 	}

@@ -3,32 +3,56 @@
 // pure: a file goes in, rows with their normalised data, rejections and
 // warnings come out. It speaks no SQL, Redis or network.
 //
-// The sheet is streamed twice side by side: excelize's row iterator gives
-// each cell's displayed text, and a scanner over the same worksheet XML gives
-// what the text hides (a number typed into an ID column, Excel's in-cell
-// pictures, WPS's DISPIMG cells). Pictures are located once from the drawing
-// and rich-data parts and read from the package only when their row is read;
-// excelize itself is given a copy of the workbook without them, so it never
-// holds images in memory.
+// Whatever a file holds, reading it costs time in proportion to its size
+// and memory within a fixed bound. The package is read part by part, after
+// its table of contents, entry names and expanded size are checked. The
+// sheet and its shared strings are streamed by the project's own tokenizer,
+// which keeps only the columns of the header row and a row's worth of text;
+// the shared strings are kept compactly, spilling to a temporary file when
+// large; numbers are shown through excelize's number formats one cell at a
+// time. Pictures are located once from the drawing and rich-data parts and
+// read from the package only when their row is read. Limits (file size,
+// expansion, rows, columns, text per row) are in Options.
 package importer
 
 import (
 	"archive/zip"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ess-onboard/onboard"
-	"github.com/xuri/excelize/v2"
 )
 
-// DefaultMaxFileSize is the largest upload accepted unless configured.
-const DefaultMaxFileSize = 200 << 20
+// Default limits of a file; Options change them.
+const (
+	// DefaultMaxFileSize is the largest file accepted.
+	DefaultMaxFileSize = 200 << 20
+	// DefaultMaxRows is how many data rows a sheet may hold.
+	DefaultMaxRows = 1_000_000
+	// DefaultMaxColumns is how many columns the header row may span, from
+	// column A to its last heading: the contract's and the user's own, which
+	// are kept for the results file.
+	DefaultMaxColumns = 64
+	// DefaultMaxRowText is how many bytes of text the cells of one row may
+	// hold; a row with more is rejected, and stored cut to this size.
+	DefaultMaxRowText = 16 << 10
+)
 
-// Options configure how a file is read. The zero value is usable.
+// Options configure how a file is read. The zero value is usable; a zero
+// limit means its default.
 type Options struct {
-	Sheet        string           // sheet to read; "" means the first visible worksheet
-	ImagesDir    string           // folder that BusinessLicense file names are looked up in
-	MaxFileSize  int64            // refuse larger files; 0 means DefaultMaxFileSize
-	MaxUnzipSize int64            // refuse workbooks that expand beyond this; 0 means a safe default
+	Sheet     string // sheet to read; "" means the first visible worksheet
+	ImagesDir string // folder that BusinessLicense file names are looked up in
+	// FileName is the name the file is called by in messages; "" means the
+	// base name of the path opened. An uploaded file is stored under a name
+	// of the server's choosing and called by the name the user gave it.
+	FileName     string
+	MaxFileSize  int64            // refuse larger files
+	MaxUnzipSize int64            // refuse files whose zip entries expand beyond this in total (default DefaultMaxUnzipSize)
+	MaxRows      int              // refuse sheets with more data rows
+	MaxColumns   int              // refuse header rows spanning more columns (at most 16,384)
+	MaxRowText   int              // reject rows whose cells hold more bytes of text
 	Now          func() time.Time // clock for ID birth-date checks; nil means time.Now
 }
 
@@ -39,8 +63,16 @@ type FileError struct {
 
 func (e *FileError) Error() string { return e.Reason }
 
-// Reader streams the data rows of one file. Memory does not grow with the
-// number of rows (beyond the set of OpenIds seen, for duplicate detection).
+// Refusal is the sentence a refused file is reported with, in the same
+// words on the command line, in its JSON and on the upload page:
+// "orgs.xlsx was refused: <reason>. Nothing was stored."
+func Refusal(fileName string, e *FileError) string {
+	return fmt.Sprintf("%s was refused: %s. Nothing was stored.", fileName, strings.TrimRight(e.Reason, ". "))
+}
+
+// Reader streams the data rows of one file. Its memory does not grow with
+// the size of the file or the number of rows, beyond 20 bytes per distinct
+// OpenId seen (for duplicate detection).
 type Reader struct {
 	opts     Options
 	fileName string
@@ -49,9 +81,9 @@ type Reader struct {
 
 	upload   *zip.ReadCloser // the uploaded .zip, when the upload is one
 	book     *pkg            // the workbook's package, read part by part
-	xf       *excelize.File  // the workbook as excelize sees it (without media)
-	rows     *excelize.Rows  // excelize's row iterator: displayed cell text
-	scan     *sheetScanner   // the same sheet read beside it: cell types and pictures
+	sst      *sstStore       // the shared strings, nil when there are none
+	format   *formatter      // shows numbers as their cell formats say
+	scan     *sheetScanner   // the sheet's rows and cells
 	pictures *pictureIndex
 	images   *imageFinder
 
@@ -62,11 +94,12 @@ type Reader struct {
 	colOf     map[string]int // field -> 0-based header column
 	estimated int
 
-	seen    map[string]int // OpenId -> first row
-	picRows []int          // rows with a picture in the license column, ascending
-	picNext int            // next index into picRows not yet passed
-	peek    *rawRow        // a sheet row read but not yet returned
-	xrow    int            // row number excelize's iterator stands on
+	seen    map[[16]byte]int32 // hash of an OpenId -> first row
+	rows    int                // data rows returned
+	picRows []int              // rows with a picture in the license column, ascending
+	picNext int                // next index into picRows not yet passed
+	peek    *rawRow            // a sheet row read but not yet returned
+	lastRow int                // number of the last sheet row read
 	eof     bool
 	err     error
 }

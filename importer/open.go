@@ -25,14 +25,14 @@ const DefaultMaxUnzipSize = 1 << 30
 // headerSearchRows is how many rows from the top may hold the header row.
 const headerSearchRows = 10
 
-// xmlInMemoryLimit is the size above which excelize keeps a worksheet or the
-// shared strings in a temporary file instead of memory. Below it, excelize
-// holds the shared strings as parsed structures, several times their XML
-// size; above it, only an index of offsets (about 40 bytes a string).
-const xmlInMemoryLimit = 2 << 20
+// headerRowText is how much text a row above or at the header may hold
+// while the header is looked for.
+const headerRowText = 1 << 20
 
+// fileErrorf builds a refusal. Whatever it quotes from the file, an
+// identifier in it is masked.
 func fileErrorf(format string, args ...any) *FileError {
-	return &FileError{Reason: fmt.Sprintf(format, args...)}
+	return &FileError{Reason: MaskIDs(fmt.Sprintf(format, args...))}
 }
 
 // mib formats a byte count in MiB for messages.
@@ -57,10 +57,24 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	if opts.MaxUnzipSize <= 0 {
 		opts.MaxUnzipSize = DefaultMaxUnzipSize
 	}
+	if opts.MaxRows <= 0 {
+		opts.MaxRows = DefaultMaxRows
+	}
+	if opts.MaxColumns <= 0 {
+		opts.MaxColumns = DefaultMaxColumns
+	}
+	opts.MaxColumns = min(opts.MaxColumns, excelize.MaxColumns)
+	if opts.MaxRowText <= 0 {
+		opts.MaxRowText = DefaultMaxRowText
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &Reader{opts: opts, fileName: filepath.Base(name), seen: map[string]int{}}
+	display := opts.FileName
+	if display == "" {
+		display = filepath.Base(name)
+	}
+	r := &Reader{opts: opts, fileName: display, seen: map[[16]byte]int32{}}
 	defer func() {
 		if err != nil {
 			r.close()
@@ -93,22 +107,19 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	case !bytes.HasPrefix(head, magicZip):
 		return nil, fileErrorf("%s is not an .xlsx workbook or a .zip archive; open it in Excel or WPS and save it as Excel Workbook (.xlsx), then upload it again", r.fileName)
 	}
-	zr, err := zip.OpenReader(name)
+	zr, err := openZip(name, r.fileName, opts.MaxUnzipSize)
 	if err != nil {
-		return nil, fileErrorf("%s is damaged and cannot be opened (%v); save it again from Excel or WPS and upload it again", r.fileName, err)
+		return nil, err
 	}
 	bookZip := zr
 	bookDir := "" // folder of the workbook inside the uploaded zip
 	if kind := packageKind(zr); kind == "" {
 		r.upload = zr
-		if err := checkExpansion(zr, opts.MaxUnzipSize, r.fileName); err != nil {
-			return nil, err
-		}
 		if r.tmpDir, err = os.MkdirTemp("", "onboard-import-"); err != nil {
 			return nil, err
 		}
 		var inner string
-		if bookZip, inner, err = extractWorkbook(zr, r.tmpDir, opts.MaxFileSize, r.fileName); err != nil {
+		if bookZip, inner, err = extractWorkbook(zr, r.tmpDir, opts, r.fileName); err != nil {
 			return nil, err
 		}
 		bookDir = path.Dir(inner)
@@ -125,15 +136,12 @@ func open(name string, opts Options) (_ *Reader, err error) {
 			return nil, fileErrorf("the workbook inside %s is not a valid .xlsx file; save it again from Excel or WPS as Excel Workbook (.xlsx)", r.fileName)
 		}
 	}
-	if err := checkExpansion(bookZip, opts.MaxUnzipSize, r.fileName); err != nil {
-		return nil, err
-	}
 
-	sheets, err := r.book.workbookSheets()
+	wb, err := r.book.readWorkbook()
 	if err != nil {
 		return nil, fileErrorf("the workbook in %s is damaged (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.fileName, err)
 	}
-	sh, err := pickSheet(sheets, opts.Sheet)
+	sh, err := pickSheet(wb.sheets, opts.Sheet)
 	if err != nil {
 		return nil, err
 	}
@@ -147,28 +155,25 @@ func open(name string, opts Options) (_ *Reader, err error) {
 			return nil, err
 		}
 	}
-	slim := filepath.Join(r.tmpDir, "book.xlsx")
-	if err := writeSlimCopy(r.book, sh.Part, slim); err != nil {
-		return nil, fileErrorf("the workbook in %s is damaged (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.fileName, err)
+	if err := r.readSharedStrings(wb); err != nil {
+		return nil, err
 	}
-	xmlLimit := min(int64(xmlInMemoryLimit), opts.MaxUnzipSize)
-	r.xf, err = excelize.OpenFile(slim, excelize.Options{UnzipSizeLimit: opts.MaxUnzipSize, UnzipXMLSizeLimit: xmlLimit, TmpDir: r.tmpDir})
-	if err != nil {
-		return nil, fileErrorf("the workbook in %s cannot be read (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.fileName, err)
-	}
-	// excelize has read the copy; it is not needed any more. (Close removes
-	// the temporary folder in any case.)
-	os.Remove(slim)
-	if r.rows, err = r.xf.Rows(sh.Name); err != nil {
-		return nil, fileErrorf("the sheet %q cannot be read (%v); open the workbook in Excel or WPS, save it again as .xlsx and upload it again", sh.Name, err)
-	}
+	r.format = &formatter{book: r.book, stylesPart: wb.styles, date1904: wb.date1904}
+
 	rc, err := r.book.open(sh.Part)
 	if err != nil {
 		return nil, fileErrorf("the sheet %q cannot be read (%v); save the workbook again as .xlsx and upload it again", sh.Name, err)
 	}
 	r.scan = newSheetScanner(rc)
+	r.scan.maxCol, r.scan.budget = excelize.MaxColumns, headerRowText
 
 	if err := r.findHeader(); err != nil {
+		return nil, err
+	}
+	// Below the header only its columns are read, and at most a row's
+	// worth of text (one byte more, to tell a row that holds too much).
+	r.scan.maxCol, r.scan.budget = len(r.headers), opts.MaxRowText+1
+	if err := r.countRows(sh.Part); err != nil {
 		return nil, err
 	}
 	if col, ok := r.colOf[fieldLicense]; ok {
@@ -180,6 +185,108 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	r.images = newImageFinder(r.upload, bookDir, opts.ImagesDir)
 	r.estimated = estimateRows(r.scan.dimension, r.headerRow)
 	return r, nil
+}
+
+// minDataRow is the fewest bytes a worksheet spends on a row that shows a
+// value: <row><c><v>1</v></c></row> is 26.
+const minDataRow = 24
+
+// countRows refuses, before any row is returned, a sheet holding more data
+// rows than the limit, so that such a file is refused in the time it takes
+// to read it rather than after every row has been checked and stored. Only
+// a sheet large enough to hold that many rows is counted, and only when its
+// used range (the dimension Excel writes) does not already say it holds
+// fewer; a range that lies only means the file is refused while it is
+// read, as any other. The count is of rows with a cell showing text, which
+// a row with only a picture does not: it never exceeds the rows Next
+// returns, so no file is refused here that reading it would not refuse.
+func (r *Reader) countRows(part string) error {
+	f := r.book.file(part)
+	if f == nil || f.UncompressedSize64 < uint64(r.opts.MaxRows)*minDataRow {
+		return nil
+	}
+	if r.scan.dimension != "" {
+		if n := estimateRows(r.scan.dimension, r.headerRow); n > 0 && n <= r.opts.MaxRows {
+			return nil
+		}
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return fileErrorf("the sheet %q cannot be read (%v); save the workbook again as .xlsx and upload it again", r.sheet, err)
+	}
+	defer rc.Close()
+	scan := newSheetScanner(rc)
+	scan.maxCol, scan.budget = len(r.headers), r.opts.MaxRowText+1
+	n := 0
+	for {
+		ok, err := scan.next()
+		if err != nil {
+			// Reading the rows reports it, with the row it happened after.
+			return nil
+		}
+		if !ok {
+			return nil
+		}
+		if scan.row <= r.headerRow {
+			continue
+		}
+		for i := range scan.cells {
+			m := &scan.cells[i]
+			if m.vm > 0 || isDispImg(m) {
+				continue
+			}
+			v, err := r.display(m)
+			if err != nil {
+				return nil
+			}
+			if trimCell(v) != "" {
+				if n++; n > r.opts.MaxRows {
+					return r.tooManyRows()
+				}
+				break
+			}
+		}
+	}
+}
+
+func (r *Reader) tooManyRows() error {
+	return fileErrorf("the sheet %q of %s has more than %d data rows, the most one file may hold; split it into files of at most %d rows and upload them one at a time", r.sheet, r.fileName, r.opts.MaxRows, r.opts.MaxRows)
+}
+
+// readSharedStrings reads the workbook's shared strings, refusing a table
+// that holds more strings than all of its worksheets could show: each
+// shown string takes at least minStringCell bytes of a worksheet.
+func (r *Reader) readSharedStrings(wb *workbookInfo) error {
+	f := r.book.file(wb.sharedStrings)
+	if f == nil {
+		return nil
+	}
+	var sheetBytes uint64
+	parts := map[string]bool{}
+	for _, s := range wb.sheets {
+		if sf := r.book.file(s.Part); sf != nil && !parts[strings.ToLower(s.Part)] {
+			parts[strings.ToLower(s.Part)] = true
+			sheetBytes += sf.UncompressedSize64
+		}
+	}
+	limit := int(min(sheetBytes/minStringCell+4096, 1<<40))
+	rc, err := f.Open()
+	if err != nil {
+		return fileErrorf("the text of %s cannot be read (%v); save the workbook again from Excel or WPS and upload it again", r.fileName, err)
+	}
+	defer rc.Close()
+	r.sst, err = readSST(rc, sstLimits{maxStrings: limit, maxString: r.opts.MaxRowText + 1}, r.tmpDir)
+	var many *errTooManyStrings
+	switch {
+	case errors.As(err, &many):
+		if many.declared {
+			return fileErrorf("the shared strings table of %s (the text of its cells) declares %d strings, more than its sheets could show (at most %d); it may be damaged or built to exhaust the server, so it was refused. Save the workbook again from Excel or WPS and upload it again", r.fileName, many.n, limit)
+		}
+		return fileErrorf("the shared strings table of %s (the text of its cells) holds more than %d strings, more than its sheets could show; it may be damaged or built to exhaust the server, so it was refused. Save the workbook again from Excel or WPS and upload it again", r.fileName, limit)
+	case err != nil:
+		return fileErrorf("the text of %s cannot be read (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.fileName, err)
+	}
+	return nil
 }
 
 // hashFile returns the first bytes of a file and the hex SHA-256 of all of it.
@@ -241,20 +348,6 @@ func packageKind(zr *zip.ReadCloser) string {
 	return kind
 }
 
-// checkExpansion refuses an archive whose entries expand beyond limit. The
-// sizes are those the archive declares; the zip reader refuses any entry that
-// inflates beyond its declared size, so they are trustworthy.
-func checkExpansion(zr *zip.ReadCloser, limit int64, fileName string) error {
-	var total uint64
-	for _, f := range zr.File {
-		total += f.UncompressedSize64
-		if total > uint64(limit) {
-			return fileErrorf("%s would expand to more than %s when unpacked, which is more than any real spreadsheet needs; it may be damaged or built to exhaust the server, so it was refused. Save the workbook again from Excel or WPS, or split it into smaller files", fileName, mib(limit))
-		}
-	}
-	return nil
-}
-
 // ignoredZipEntry reports whether an entry of an uploaded zip is operating
 // system clutter rather than user content.
 func ignoredZipEntry(name string) bool {
@@ -266,19 +359,26 @@ func ignoredZipEntry(name string) bool {
 	return strings.HasPrefix(base, "~$") || strings.HasPrefix(base, "._") || base == ".DS_Store" || base == "Thumbs.db"
 }
 
-// extractWorkbook copies the one .xlsx of an uploaded zip to dir and opens it.
-func extractWorkbook(zr *zip.ReadCloser, dir string, maxSize int64, fileName string) (*zip.ReadCloser, string, error) {
-	var books []*zip.File
+// extractWorkbook copies the one .xlsx of an uploaded zip to dir and opens
+// it. The zip's entry names are never used as paths.
+func extractWorkbook(zr *zip.ReadCloser, dir string, opts Options, fileName string) (*zip.ReadCloser, string, error) {
+	var books, zips []*zip.File
 	for _, f := range zr.File {
 		if f.FileInfo().IsDir() || ignoredZipEntry(f.Name) {
 			continue
 		}
-		if strings.EqualFold(path.Ext(f.Name), ".xlsx") {
+		switch strings.ToLower(path.Ext(f.Name)) {
+		case ".xlsx":
 			books = append(books, f)
+		case ".zip":
+			zips = append(zips, f)
 		}
 	}
 	switch len(books) {
 	case 0:
+		if len(zips) > 0 {
+			return nil, "", fileErrorf("%s holds no .xlsx workbook, only another zip (%s); zips inside zips are not opened. Put the .xlsx file itself (with the license pictures it names) in the zip and upload it again", fileName, zips[0].Name)
+		}
 		return nil, "", fileErrorf("%s holds no .xlsx workbook; put exactly one .xlsx file (with the license pictures it names) in the zip and upload it again", fileName)
 	case 1:
 	default:
@@ -287,11 +387,11 @@ func extractWorkbook(zr *zip.ReadCloser, dir string, maxSize int64, fileName str
 			names = append(names, b.Name)
 		}
 		sort.Strings(names)
-		return nil, "", fileErrorf("%s holds %d .xlsx workbooks (%s); put exactly one in the zip, or upload them one at a time", fileName, len(books), strings.Join(names, ", "))
+		return nil, "", fileErrorf("%s holds %d .xlsx workbooks (%s); put exactly one in the zip, or upload them one at a time", fileName, len(books), strings.Join(listNames(names), ", "))
 	}
 	b := books[0]
-	if b.UncompressedSize64 > uint64(maxSize) {
-		return nil, "", fileErrorf("the workbook %s inside %s is %s, more than the %s allowed; split the rows over several files", b.Name, fileName, mib(int64(b.UncompressedSize64)), mib(maxSize))
+	if b.UncompressedSize64 > uint64(opts.MaxFileSize) {
+		return nil, "", fileErrorf("the workbook %s inside %s is %s, more than the %s allowed; split the rows over several files", b.Name, fileName, mib(int64(b.UncompressedSize64)), mib(opts.MaxFileSize))
 	}
 	src, err := b.Open()
 	if err != nil {
@@ -299,25 +399,41 @@ func extractWorkbook(zr *zip.ReadCloser, dir string, maxSize int64, fileName str
 	}
 	defer src.Close()
 	dst := filepath.Join(dir, "upload.xlsx")
-	out, err := os.Create(dst)
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, "", err
 	}
-	_, err = io.Copy(out, io.LimitReader(src, maxSize+1))
+	_, err = io.Copy(out, io.LimitReader(src, opts.MaxFileSize+1))
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return nil, "", fileErrorf("%s is damaged: %s cannot be unpacked (%v); create the zip again and upload it", fileName, b.Name, err)
 	}
-	inner, err := zip.OpenReader(dst)
+	if head, _, err := hashFile(dst); err != nil || !bytes.HasPrefix(head, magicZip) {
+		return nil, "", fileErrorf("%s inside %s is not a valid .xlsx file; open it in Excel or WPS, save it as Excel Workbook (.xlsx) and zip it again", b.Name, fileName)
+	}
+	inner, err := openZip(dst, b.Name+" inside "+fileName, opts.MaxUnzipSize)
 	if err != nil {
-		return nil, "", fileErrorf("%s inside %s is not a valid .xlsx file (%v); open it in Excel or WPS, save it as Excel Workbook (.xlsx) and zip it again", b.Name, fileName, err)
+		var fe *FileError
+		if errors.As(err, &fe) && strings.Contains(fe.Reason, "is damaged and cannot be opened") {
+			return nil, "", fileErrorf("%s inside %s is not a valid .xlsx file; open it in Excel or WPS, save it as Excel Workbook (.xlsx) and zip it again", b.Name, fileName)
+		}
+		return nil, "", err
 	}
 	// Where the system allows it, unlink the copy at once: the open reader
 	// keeps it readable, and a process that dies leaves nothing behind.
 	os.Remove(dst)
 	return inner, strings.ReplaceAll(b.Name, "\\", "/"), nil
+}
+
+// listNames shortens a long list of names for a message.
+func listNames(names []string) []string {
+	const shown = 20
+	if len(names) <= shown {
+		return names
+	}
+	return append(append([]string(nil), names[:shown]...), fmt.Sprintf("and %d more", len(names)-shown))
 }
 
 // pickSheet chooses the sheet to read: the named one, or the first visible
@@ -329,6 +445,7 @@ func pickSheet(sheets []sheetInfo, want string) (sheetInfo, error) {
 			names = append(names, fmt.Sprintf("%q", s.Name))
 		}
 	}
+	names = listNames(names)
 	if want != "" {
 		for _, exact := range []bool{true, false} {
 			for _, s := range sheets {
@@ -351,71 +468,6 @@ func pickSheet(sheets []sheetInfo, want string) (sheetInfo, error) {
 		}
 	}
 	return sheetInfo{}, fileErrorf("the workbook has no visible worksheet; unhide the sheet with the companies (or name it explicitly) and upload it again")
-}
-
-// slimParts reports whether a package part is needed by excelize to read the
-// rows of one sheet. Pictures, drawings and other sheets stay out, so that
-// excelize, which holds the parts it opens in memory, never holds images.
-func slimPart(name, sheetPart, workbookPart string) bool {
-	n := strings.ToLower(strings.TrimPrefix(strings.ReplaceAll(name, "\\", "/"), "/"))
-	wb := strings.ToLower(workbookPart)
-	wbDir, wbBase := path.Split(wb)
-	switch {
-	case n == "[content_types].xml", n == "_rels/.rels":
-		return true
-	case n == wb, n == wbDir+"_rels/"+wbBase+".rels":
-		return true
-	case n == strings.ToLower(sheetPart):
-		return true
-	case n == "xl/styles.xml", n == "xl/sharedstrings.xml":
-		return true
-	case strings.HasPrefix(n, "xl/theme/") && strings.HasSuffix(n, ".xml"):
-		return true
-	}
-	return false
-}
-
-// writeSlimCopy writes a copy of the workbook package holding only what
-// excelize needs to read one sheet, copying the compressed entries as they are.
-func writeSlimCopy(p *pkg, sheetPart, dst string) error {
-	wbPart := "xl/workbook.xml"
-	if root, err := p.relsOf(""); err == nil {
-		for _, r := range root {
-			if relType(r.Type, "officeDocument") && !r.External {
-				wbPart = r.Target
-			}
-		}
-	}
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	zw := zip.NewWriter(out)
-	for _, f := range p.zr.File {
-		if f.FileInfo().IsDir() || !slimPart(f.Name, sheetPart, wbPart) {
-			continue
-		}
-		src, err := f.OpenRaw()
-		if err != nil {
-			out.Close()
-			return err
-		}
-		hdr := f.FileHeader
-		w, err := zw.CreateRaw(&hdr)
-		if err != nil {
-			out.Close()
-			return err
-		}
-		if _, err := io.Copy(w, src); err != nil {
-			out.Close()
-			return err
-		}
-	}
-	if err := zw.Close(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // estimateRows reads the last row of a dimension reference such as "A1:K5001".

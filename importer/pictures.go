@@ -75,15 +75,7 @@ func indexPictures(book *pkg, sheetPart string, headerRow, col int) (*pictureInd
 			return nil, err
 		}
 	}
-	wbPart := "xl/workbook.xml"
-	if root, err := book.relsOf(""); err == nil {
-		for _, r := range root {
-			if relType(r.Type, "officeDocument") && !r.External {
-				wbPart = r.Target
-			}
-		}
-	}
-	wbRels, err := book.relsOf(wbPart)
+	wbRels, err := book.relsOf(book.workbookPart())
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +124,7 @@ func (x *pictureIndex) addDrawing(book *pkg, part string, headerRow, col int) er
 	if f == nil {
 		return nil
 	}
-	rc, err := f.Open()
+	rc, err := book.openChecked(f, part, maxDrawingPart)
 	if err != nil {
 		return err
 	}

@@ -50,8 +50,31 @@ func (p *pkg) open(name string) (io.ReadCloser, error) {
 }
 
 // maxXMLPart bounds the size of the small XML parts read whole (workbook,
-// relationships, drawings, rich data).
-const maxXMLPart = 256 << 20
+// relationships, rich data, cell images). Such parts are first checked by
+// checkXMLShape, so that encoding/xml is never given a part that nests too
+// deep or holds an enormous attribute or text.
+const maxXMLPart = 16 << 20
+
+// maxDrawingPart bounds the size of a drawing part, which is streamed.
+const maxDrawingPart = 64 << 20
+
+// openChecked opens a part for reading with encoding/xml: it must be at
+// most limit bytes and pass checkXMLShape.
+func (p *pkg) openChecked(f *zip.File, name string, limit int64) (io.ReadCloser, error) {
+	if f.UncompressedSize64 > uint64(limit) {
+		return nil, fmt.Errorf("part %s is too large (%d bytes)", name, f.UncompressedSize64)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, err
+	}
+	err = checkXMLShape(rc)
+	rc.Close()
+	if err != nil {
+		return nil, fmt.Errorf("part %s: %w", name, err)
+	}
+	return f.Open()
+}
 
 // decode decodes a whole XML part into v. A missing part is an error only if
 // required.
@@ -63,10 +86,7 @@ func (p *pkg) decode(name string, v any, required bool) (bool, error) {
 		}
 		return false, nil
 	}
-	if f.UncompressedSize64 > maxXMLPart {
-		return true, fmt.Errorf("part %s is too large (%d bytes)", name, f.UncompressedSize64)
-	}
-	rc, err := f.Open()
+	rc, err := p.openChecked(f, name, maxXMLPart)
 	if err != nil {
 		return true, err
 	}
@@ -134,18 +154,34 @@ type sheetInfo struct {
 	Kind   string // "worksheet", "chartsheet", "dialogsheet", ...
 }
 
-// workbookSheets lists the sheets of the workbook in tab order.
-func (p *pkg) workbookSheets() ([]sheetInfo, error) {
-	wbPart := "xl/workbook.xml"
+// workbookInfo is what the workbook part says: its sheets in tab order,
+// the parts of its shared strings and cell formats, and its date system.
+type workbookInfo struct {
+	sheets        []sheetInfo
+	sharedStrings string
+	styles        string
+	date1904      bool
+}
+
+// workbookPart is the part name of the workbook.
+func (p *pkg) workbookPart() string {
 	if root, err := p.relsOf(""); err == nil {
 		for _, r := range root {
 			if relType(r.Type, "officeDocument") && !r.External {
-				wbPart = r.Target
-				break
+				return r.Target
 			}
 		}
 	}
+	return "xl/workbook.xml"
+}
+
+// readWorkbook reads the workbook part and its relationships.
+func (p *pkg) readWorkbook() (*workbookInfo, error) {
+	wbPart := p.workbookPart()
 	var wb struct {
+		Pr struct {
+			Date1904 string `xml:"date1904,attr"`
+		} `xml:"workbookPr"`
 		Sheets []struct {
 			Name  string `xml:"name,attr"`
 			State string `xml:"state,attr"`
@@ -159,14 +195,27 @@ func (p *pkg) workbookSheets() ([]sheetInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []sheetInfo
+	out := &workbookInfo{sharedStrings: "xl/sharedStrings.xml", styles: "xl/styles.xml"}
+	switch strings.TrimSpace(wb.Pr.Date1904) {
+	case "1", "true":
+		out.date1904 = true
+	}
+	for _, r := range rels {
+		switch {
+		case r.External:
+		case relType(r.Type, "sharedStrings"):
+			out.sharedStrings = r.Target
+		case relType(r.Type, "styles"):
+			out.styles = r.Target
+		}
+	}
 	for _, s := range wb.Sheets {
 		r, ok := rels[s.RID]
 		if !ok || r.External {
 			continue
 		}
 		kind := r.Type[strings.LastIndexByte(r.Type, '/')+1:]
-		out = append(out, sheetInfo{Name: s.Name, Part: r.Target, Hidden: s.State == "hidden" || s.State == "veryHidden", Kind: kind})
+		out.sheets = append(out.sheets, sheetInfo{Name: s.Name, Part: r.Target, Hidden: s.State == "hidden" || s.State == "veryHidden", Kind: kind})
 	}
 	return out, nil
 }

@@ -1,11 +1,14 @@
 package importer
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ess-onboard/onboard"
 )
@@ -14,9 +17,10 @@ const fieldLicense = onboard.FieldBusinessLicense
 
 // rawRow is one <row> of the sheet as read, before the rules are applied.
 type rawRow struct {
-	num   int
-	vals  []string   // displayed text per column, 0-based
-	metas []cellMeta // attributes of the cells that have any
+	num       int
+	vals      []string   // displayed text per column, 0-based
+	metas     []cellMeta // the cells of the row
+	truncated bool       // the row held more text than was read
 }
 
 // meta returns the attributes of the cell in a 1-based column, or nil.
@@ -29,8 +33,8 @@ func (w *rawRow) meta(col int) *cellMeta {
 	return nil
 }
 
-// readRaw reads the next <row> element of the sheet: its cells' displayed
-// text from excelize and their attributes from the scanner running beside it.
+// readRaw reads the next <row> element of the sheet and the text its cells
+// show.
 func (r *Reader) readRaw() (*rawRow, error) {
 	ok, err := r.scan.next()
 	if err != nil {
@@ -40,25 +44,50 @@ func (r *Reader) readRaw() (*rawRow, error) {
 		return nil, io.EOF
 	}
 	n := r.scan.row
-	if n <= r.xrow {
-		return nil, r.damaged(fmt.Errorf("row %d comes after row %d", n, r.xrow))
+	if n <= r.lastRow {
+		return nil, r.damaged(fmt.Errorf("row %d comes after row %d", n, r.lastRow))
 	}
-	// excelize's iterator visits every row number, including the rows the
-	// sheet leaves out; move it to this one.
-	for r.xrow < n {
-		if !r.rows.Next() {
-			if err := r.rows.Error(); err != nil {
-				return nil, r.damaged(err)
-			}
-			return nil, r.damaged(fmt.Errorf("row %d cannot be found", n))
+	r.lastRow = n
+	raw := &rawRow{num: n, metas: append([]cellMeta(nil), r.scan.cells...), truncated: r.scan.truncated}
+	width := 0
+	for i := range raw.metas {
+		width = max(width, raw.metas[i].col)
+	}
+	raw.vals = make([]string, width)
+	for i := range raw.metas {
+		m := &raw.metas[i]
+		v, err := r.display(m)
+		if err != nil {
+			return nil, r.damaged(err)
 		}
-		r.xrow++
+		raw.vals[m.col-1] = v
 	}
-	vals, err := r.rows.Columns()
-	if err != nil {
-		return nil, r.damaged(err)
+	return raw, nil
+}
+
+// display is the text a cell shows in Excel.
+func (r *Reader) display(m *cellMeta) (string, error) {
+	switch m.typ {
+	case "s":
+		if m.value == "" {
+			return "", nil
+		}
+		if r.sst == nil {
+			return "", fmt.Errorf("a cell shows a shared string, but the workbook has none")
+		}
+		i, _ := strconv.Atoi(strings.TrimSpace(m.value)) // as excelize: not a number is string 0
+		v, err := r.sst.get(i)
+		if err != nil {
+			return "", err
+		}
+		return r.format.text(m.style, v)
+	case "inlineStr":
+		if m.hasIS {
+			return r.format.text(m.style, string(decodeEscapes([]byte(m.inline), r.opts.MaxRowText+1)))
+		}
+		return r.format.text(m.style, m.value)
 	}
-	return &rawRow{num: n, vals: vals, metas: append([]cellMeta(nil), r.scan.cells...)}, nil
+	return r.format.value(m.typ, m.style, m.value)
 }
 
 // damaged is the error for a sheet that turned out unreadable part-way.
@@ -120,6 +149,12 @@ func (r *Reader) findHeader() error {
 			if trimCell(v) != "" {
 				last = i + 1
 			}
+		}
+		if raw.truncated {
+			return fileErrorf("row %d, the header row of sheet %q, holds more than %s of text; a header row names its columns in a few words each. Shorten it and upload the file again", raw.num, r.sheet, fmtBytes(headerRowText))
+		}
+		if last > r.opts.MaxColumns {
+			return fileErrorf("the header row (row %d) of sheet %q reaches column %s, %d columns; at most %d columns (A to %s) are read. Delete the columns you do not need, or move them to another sheet, and upload the file again", raw.num, r.sheet, colName(last-1), last, r.opts.MaxColumns, colName(r.opts.MaxColumns-1))
 		}
 		r.headerRow = raw.num
 		r.headers = make([]string, last)
@@ -186,9 +221,77 @@ func (r *Reader) next() (*onboard.Row, error) {
 			return nil, err
 		}
 		if row := r.buildRow(raw); row != nil {
+			if r.rows++; r.rows > r.opts.MaxRows {
+				r.err = r.tooManyRows()
+				return nil, r.err
+			}
 			return row, nil
 		}
 	}
+}
+
+// fmtBytes formats a byte count for messages: 16 KiB, 1 MiB, 900 bytes.
+func fmtBytes(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// limitRowText rejects a row whose cells hold more text than a row may and
+// cuts its cells to fit, so that what is stored of it stays bounded.
+func (r *Reader) limitRowText(row *onboard.Row, truncated bool) {
+	total, longest := 0, 0
+	for i, c := range row.Cells {
+		total += len(c)
+		if len(c) > len(row.Cells[longest]) {
+			longest = i
+		}
+	}
+	limit := r.opts.MaxRowText
+	if total <= limit && !truncated {
+		return
+	}
+	column := ""
+	if longest < len(r.headers) {
+		column = r.headers[longest]
+	}
+	row.Errors = append(row.Errors, onboard.RowError{Row: row.Number, Column: column,
+		Reason: fmt.Sprintf("the row's cells hold more than %s of text, the most a row may hold; the longest is in column %s. Shorten it (or move long notes to another sheet) and upload the file again", fmtBytes(limit), colName(longest))})
+	left := limit
+	for i, c := range row.Cells {
+		if len(c) > left {
+			c = truncateUTF8(c, left)
+		}
+		row.Cells[i] = c
+		left -= len(c)
+	}
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// openIDKey is what duplicate detection keeps of an OpenId.
+func openIDKey(id string) [16]byte {
+	sum := sha256.Sum256([]byte(id))
+	var k [16]byte
+	copy(k[:], sum[:])
+	return k
 }
 
 // buildRow applies the contract to one raw row; nil means the row is blank.
@@ -226,19 +329,28 @@ func (r *Reader) buildRow(raw *rawRow) *onboard.Row {
 	}
 	row := checkRow(raw.num, r.headers, r.fields, cells, r.opts.Now())
 	row.Cells = display
+	r.limitRowText(row, raw.truncated)
 	if hasLic {
 		r.attachLicense(row, pics, cells[licCol], licCol)
 	}
 	if id := row.Data.OpenID; id != "" {
-		if first, dup := r.seen[id]; dup {
+		key := openIDKey(id)
+		if first, dup := r.seen[key]; dup {
 			row.Errors = append(row.Errors, onboard.RowError{Row: raw.num, Column: r.headers[r.colOf[onboard.FieldOpenID]], Field: onboard.FieldOpenID,
 				Reason: fmt.Sprintf("the same ProxyOrganizationOpenId %q is already used in row %d; each company may appear only once in a file, so this row was rejected", id, first)})
 		} else {
-			r.seen[id] = raw.num
+			r.seen[key] = int32(raw.num)
 		}
 	}
 	if len(row.Errors) > 0 {
 		row.Data.License = nil
+	}
+	// Whatever a reason or warning quotes, an identifier in it is masked.
+	for i := range row.Errors {
+		row.Errors[i].Reason = MaskIDs(row.Errors[i].Reason)
+	}
+	for i := range row.Warnings {
+		row.Warnings[i].Message = MaskIDs(row.Warnings[i].Message)
 	}
 	return row
 }
@@ -249,13 +361,13 @@ func (r *Reader) close() error {
 		errs = append(errs, r.scan.Close())
 		r.scan = nil
 	}
-	if r.rows != nil {
-		errs = append(errs, r.rows.Close())
-		r.rows = nil
+	if r.sst != nil {
+		errs = append(errs, r.sst.Close())
+		r.sst = nil
 	}
-	if r.xf != nil {
-		errs = append(errs, r.xf.Close())
-		r.xf = nil
+	if r.format != nil {
+		errs = append(errs, r.format.Close())
+		r.format = nil
 	}
 	if r.book != nil {
 		if r.book.zr != r.upload {

@@ -110,7 +110,7 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 		if c.numeric {
 			fail(onboard.FieldCreditCode, column, "%s", numberAdvice)
 		} else if err := checkCreditCode(v); err != nil {
-			fail(onboard.FieldCreditCode, column, "%q is not a valid unified social credit code: %v", v, err)
+			fail(onboard.FieldCreditCode, column, "%q is not a valid unified social credit code: %v", MaskID(v), err)
 		} else {
 			d.CreditCode = v
 		}
@@ -149,7 +149,7 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 				v = strings.TrimSuffix(v, "x") + "X"
 			}
 			if err := ValidIDNumber(v, now); err != nil {
-				fail(onboard.FieldLegalIDCardNumber, column, "%q is not a valid ID card number: %v", v, err)
+				fail(onboard.FieldLegalIDCardNumber, column, "%q is not a valid ID card number: %v", MaskID(v), err)
 			} else {
 				d.LegalIDCardNumber = v
 				if cardTypeOK && d.LegalIDCardType == "" {

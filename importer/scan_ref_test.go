@@ -77,8 +77,10 @@ func (s *xmlSheetScanner) readRow() error {
 	s.cells = s.cells[:0]
 	col := 0
 	var cur *cellMeta
-	var in string // element whose text is being collected: "f" or "v"
+	var in string // element whose text is being collected: "f", "v" or "t"
 	var text []byte
+	var isPath []string // elements open inside <is>; nil outside it
+	inIS := false
 	for {
 		tok, err := s.dec.RawToken()
 		if err != nil {
@@ -89,7 +91,15 @@ func (s *xmlSheetScanner) readRow() error {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			switch t.Name.Local {
+			name := t.Name.Local
+			if inIS {
+				isPath = append(isPath, name)
+				if name == "t" && cur != nil && (len(isPath) == 1 || len(isPath) == 2 && isPath[0] == "r") {
+					in, text = "t", text[:0]
+				}
+				continue
+			}
+			switch name {
 			case "c":
 				col++
 				if ref := attr(t, "r"); ref != "" {
@@ -101,27 +111,48 @@ func (s *xmlSheetScanner) readRow() error {
 				}
 				s.cells = append(s.cells, cellMeta{col: col, typ: attr(t, "t")})
 				cur = &s.cells[len(s.cells)-1]
+				if v := attr(t, "s"); v != "" {
+					cur.style, _ = strconv.Atoi(v)
+				}
 				if v := attr(t, "vm"); v != "" {
 					cur.vm, _ = strconv.Atoi(v)
 				}
 			case "f", "v":
 				if cur != nil {
-					in, text = t.Name.Local, text[:0]
+					in, text = name, text[:0]
 				}
+			case "is":
+				if cur != nil {
+					cur.hasIS = true
+				}
+				inIS, isPath = true, isPath[:0]
 			}
 		case xml.CharData:
 			if in != "" {
 				text = append(text, t...)
 			}
 		case xml.EndElement:
-			switch t.Name.Local {
+			name := t.Name.Local
+			if inIS {
+				if len(isPath) == 0 {
+					inIS = false // </is>
+					continue
+				}
+				isPath = isPath[:len(isPath)-1]
+				if name == "t" && in == "t" {
+					cur.inline += string(text)
+					in = ""
+				}
+				continue
+			}
+			switch name {
 			case "f":
 				if cur != nil && in == "f" {
 					cur.formula = string(text)
 				}
 				in = ""
 			case "v":
-				if cur != nil && in == "v" && (cur.formula != "" || cur.typ == "str") {
+				if cur != nil && in == "v" {
 					cur.value = string(text)
 				}
 				in = ""
@@ -181,16 +212,18 @@ func TestSheetScanner(t *testing.T) {
 <x:row><x:c r="H3" t="str"><x:f>_xlfn.DISPIMG(&quot;ID_1&quot;,1)</x:f><x:v>=DISPIMG("ID_1",1)</x:v></x:c><x:c r="I3" t="e" vm="2"><x:v>#VALUE!</x:v></x:c></x:row>
 <x:row r="5"/>
 <x:row r="6"><x:c r="A6"><x:f><![CDATA[SUM(A1:A5)&"x"]]></x:f><x:v>1<!-- c -->2</x:v></x:c><x:c r="B6" t="str"><x:v>line&#13;&#10;two&#x4e2d;</x:v></x:c></x:row>
+<x:row r="7"><x:c t="inlineStr"><x:is><x:r><x:rPr/><x:t>a</x:t></x:r><x:rPh><x:t>phonetic</x:t></x:rPh><x:r><x:t>b</x:t></x:r></x:is></x:c></x:row>
 </x:sheetData></x:worksheet>`
 	dim, rows, err := compareScanners(t, doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		`2 [{col:2 typ:s vm:0 formula: value:} {col:4 typ: vm:0 formula: value:} {col:5 typ:inlineStr vm:0 formula: value:}]`,
-		`3 [{col:8 typ:str vm:0 formula:_xlfn.DISPIMG("ID_1",1) value:=DISPIMG("ID_1",1)} {col:9 typ:e vm:2 formula: value:}]`,
+		`2 [{col:2 typ:s style:3 vm:0 formula: value:7 inline: hasIS:false} {col:4 typ: style:0 vm:0 formula: value: inline: hasIS:false} {col:5 typ:inlineStr style:0 vm:0 formula: value: inline:a <b> hasIS:true}]`,
+		`3 [{col:8 typ:str style:0 vm:0 formula:_xlfn.DISPIMG("ID_1",1) value:=DISPIMG("ID_1",1) inline: hasIS:false} {col:9 typ:e style:0 vm:2 formula: value:#VALUE! inline: hasIS:false}]`,
 		`5 []`,
-		"6 [{col:1 typ: vm:0 formula:SUM(A1:A5)&\"x\" value:12} {col:2 typ:str vm:0 formula: value:line\r\ntwo中}]",
+		"6 [{col:1 typ: style:0 vm:0 formula:SUM(A1:A5)&\"x\" value:12 inline: hasIS:false} {col:2 typ:str style:0 vm:0 formula: value:line\r\ntwo中 inline: hasIS:false}]",
+		`7 [{col:1 typ:inlineStr style:0 vm:0 formula: value: inline:ab hasIS:true}]`,
 	}
 	if dim != "A1:K9" {
 		t.Errorf("dimension %q", dim)

@@ -3,7 +3,11 @@
 // uploaded file, followed by what became of the row. A person can fix the
 // rejected rows in place and upload the file again: the importer ignores the
 // added columns, and exporting such a re-upload replaces them rather than
-// adding a second set.
+// adding a second set. The added columns mask identifiers (ID card numbers,
+// credit codes) in reasons and messages; the user's own columns are as they
+// were uploaded, so that the file can be uploaded again. The file holds
+// the companies' data: write it where only its owner can read it (onboard
+// export writes it 0600).
 package results
 
 import (
@@ -15,6 +19,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/repository"
 )
 
@@ -121,8 +126,10 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 		if r.Status == "rejected" {
 			status.StyleID = styles.rejected
 		}
-		vals = append(vals, status, reasons(r.Reasons), warnings(r.Warnings), authorization(r),
-			r.ErrorCode, errorMessage(r), LoginLink(r), Services(r.Services))
+		// What onboard and the platform wrote about the row never repeats an
+		// identifier whole (the row's own cells are the user's, as uploaded).
+		vals = append(vals, status, importer.MaskIDs(reasons(r.Reasons)), importer.MaskIDs(warnings(r.Warnings)), authorization(r),
+			r.ErrorCode, importer.MaskIDs(errorMessage(r)), LoginLink(r), Services(r.Services))
 		cell, _ := excelize.CoordinatesToCellName(1, n)
 		return sw.SetRow(cell, vals)
 	})

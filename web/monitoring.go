@@ -19,7 +19,7 @@ func (s *Server) monitoring() *asynqmon.HTTPHandler {
 		RedisConnOpt:     s.opts.Redis,
 		PayloadFormatter: asynqmon.PayloadFormatterFunc(func(_ string, b []byte) string { return formatJSON(b) }),
 		ResultFormatter:  asynqmon.ResultFormatterFunc(func(_ string, b []byte) string { return formatJSON(b) }),
-		ReadOnly:         s.opts.MonitoringReadOnly,
+		ReadOnly:         !s.opts.MonitoringWrite,
 	})
 }
 

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/importer"
@@ -24,8 +26,8 @@ import (
 
 // ImportRequest is one uploaded file to import.
 type ImportRequest struct {
-	Path     string // the file on disk, named as uploaded
-	FileName string // the name the user's browser gave
+	Path     string // the file on disk, under a name of the server's choosing
+	FileName string // the name the user's browser gave (its base name, cleaned), for the batch and messages
 	AppID    string
 	MaxSize  int64
 }
@@ -58,9 +60,15 @@ func parsePages() (map[string]*template.Template, error) {
 					parts[i] = r.Reason
 				}
 			}
-			return strings.Join(parts, "; ")
+			// Reasons stored before identifiers were masked are masked here.
+			return importer.MaskIDs(strings.Join(parts, "; "))
 		},
-		"stateClass": func(state string) string { return "state-" + strings.ReplaceAll(state, "_", "-") },
+		// mask masks identifiers in text the platform or the file supplied.
+		"mask": importer.MaskIDs,
+		// clampPercent picks the style sheet's width class of a progress bar
+		// (the content security policy allows no inline styles).
+		"clampPercent": func(p int) int { return min(100, max(0, p)) },
+		"stateClass":   func(state string) string { return "state-" + strings.ReplaceAll(state, "_", "-") },
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"batches", "batch", "upload", "error"} {
@@ -120,9 +128,11 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.errorPage(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 }
 
+// internalError logs an error and shows a page that says what failed but
+// not why: errors name servers, users, databases and paths.
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	s.log.Error(what, "path", r.URL.Path, "error", err)
-	s.errorPage(w, r, http.StatusInternalServerError, "Could not "+what+": "+err.Error())
+	s.errorPage(w, r, http.StatusInternalServerError, "Could not "+what+" because of an error on the server; its log says more.")
 }
 
 // batchRow is one line of the batches list.
@@ -230,13 +240,53 @@ func (s *Server) uploadError(w http.ResponseWriter, r *http.Request, status int,
 	s.render(w, r, status, "upload", page{Title: "Upload a spreadsheet", Nav: "upload", Error: msg, Data: s.newUploadForm(r.Context(), appID)})
 }
 
-// upload streams the form's file to a temporary folder (under the name the
-// browser gave, so the batch records it) and imports it.
+// uploadName is the name an upload is called by: the base name the browser
+// gave, without control characters, at most 200 characters; "upload" when
+// nothing is left. It is never used as a path.
+func uploadName(name string) string {
+	name = strings.ReplaceAll(name, `\`, "/")
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	if r := []rune(name); len(r) > 200 {
+		name = string(r[:200])
+	}
+	if name == "" || name == "." || name == ".." {
+		return "upload"
+	}
+	return name
+}
+
+// upload streams the form's file to a temporary folder, under a name of
+// the server's choosing, and imports it. At most MaxUploads run at once;
+// more are answered 503 with Retry-After.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Import == nil {
 		s.uploadError(w, r, http.StatusServiceUnavailable, "", "Uploads are not available on this server.")
 		return
 	}
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	default:
+		w.Header().Set("Retry-After", "30")
+		s.uploadError(w, r, http.StatusServiceUnavailable, "",
+			fmt.Sprintf("%d files are being imported already, the most this server imports at once. Try again in a minute.", cap(s.uploads)))
+		return
+	}
+	// The upload and its import may take longer than other requests.
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(s.timeouts.Upload)
+	rc.SetReadDeadline(deadline)
+	rc.SetWriteDeadline(deadline)
+
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxUpload+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -277,12 +327,12 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 			}
 			appID = strings.TrimSpace(string(b))
 		case "file":
-			fileName = filepath.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
-			if fileName == "" || fileName == "." || fileName == "/" {
+			if part.FileName() == "" || path != "" {
 				part.Close()
 				continue
 			}
-			path = filepath.Join(dir, fileName)
+			fileName = uploadName(part.FileName())
+			path = filepath.Join(dir, "upload")
 			f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 			if err != nil {
 				s.internalError(w, r, "store the upload", err)
@@ -318,20 +368,19 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	if ext := strings.ToLower(filepath.Ext(fileName)); ext != ".xlsx" && ext != ".zip" {
 		s.uploadError(w, r, http.StatusUnprocessableEntity, appID,
-			fmt.Sprintf("%q was refused: only .xlsx workbooks, or .zip files holding one .xlsx and its license images, can be imported. Nothing was stored.", fileName))
+			importer.Refusal(fileName, &importer.FileError{Reason: "only .xlsx workbooks, or .zip files holding one .xlsx and its license images, can be imported"}))
 		return
 	}
 	res, err := s.opts.Import(r.Context(), ImportRequest{Path: path, FileName: fileName, AppID: appID, MaxSize: s.maxUpload})
 	var fe *importer.FileError
 	switch {
 	case errors.As(err, &fe):
-		s.uploadError(w, r, http.StatusUnprocessableEntity, appID,
-			fmt.Sprintf("%q was refused: %s. Nothing was stored.", fileName, fe.Reason))
+		s.uploadError(w, r, http.StatusUnprocessableEntity, appID, importer.Refusal(fileName, fe))
 		return
 	case err != nil:
 		s.log.Error("import upload", "file", fileName, "error", err)
 		s.uploadError(w, r, http.StatusInternalServerError, appID,
-			fmt.Sprintf("%q could not be imported: %v. Nothing was stored.", fileName, err))
+			fmt.Sprintf("%s could not be imported because of an error on the server (its log says more). Nothing was stored.", fileName))
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/batches/%d?imported=1", res.BatchID), http.StatusSeeOther)
@@ -485,6 +534,8 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "read the batch", err)
 		return
 	}
+	// A large batch's results file takes longer to build than other pages.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.timeouts.Upload))
 	var buf bytes.Buffer
 	if err := s.opts.WriteResults(r.Context(), &buf, id); err != nil {
 		s.internalError(w, r, "write the results file", err)

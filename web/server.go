@@ -3,12 +3,20 @@
 // /monitoring, Prometheus metrics at /metrics and health checks at /healthz
 // and /readyz.
 //
-// Bound to a loopback address the server may run without credentials. Bound
-// to any other address it refuses to start unless a bearer token or a basic
-// auth user and password are configured; every page, the upload, /metrics and
-// /monitoring then require them (the health endpoints stay open for probes
-// and reveal nothing). Forms are protected against cross-site requests by
-// net/http's CrossOriginProtection (Sec-Fetch-Site and Origin checks).
+// Bound to a loopback address the server may run without credentials; it
+// then answers only requests naming it (the Host header must be its own
+// address or localhost), so that a web page a user visits cannot reach it
+// through DNS rebinding. Bound to any other address it refuses to start
+// unless a bearer token or a basic auth user and password are configured;
+// every page, the upload, /metrics and /monitoring then require them, and
+// failed attempts are throttled per address. The health endpoints stay open
+// for probes and say only ok or not ok (details with credentials). asynqmon
+// is read-only unless its destructive actions are asked for, which needs
+// credentials. Forms are protected against cross-site requests by net/http's
+// CrossOriginProtection; every answer carries security headers (no framing,
+// a content security policy, no sniffing, HSTS over TLS); the server has
+// read, write and idle timeouts and a limit on concurrent uploads. Whatever
+// the server logs is passed through importer.MaskIDs.
 package web
 
 import (
@@ -24,7 +32,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -43,6 +53,40 @@ var staticFS embed.FS
 // same limit the command line's import applies.
 const DefaultMaxUploadSize = importer.DefaultMaxFileSize
 
+// DefaultMaxUploads is how many uploads are imported at once unless
+// configured; more are answered 503 with Retry-After.
+const DefaultMaxUploads = 5
+
+// DefaultAuthFailures is how many failed authentications one address may
+// make in a minute before it is refused for the rest of the minute.
+const DefaultAuthFailures = 10
+
+// Timeouts bound how long a client may take. A zero field means its default.
+type Timeouts struct {
+	ReadHeader time.Duration // to send the request headers; default 10s
+	Read       time.Duration // to send a whole request; default 1m
+	Write      time.Duration // to take a whole answer; default 2m
+	Idle       time.Duration // between requests on one connection; default 2m
+	// Upload is how long an upload may take to be sent and imported (and a
+	// results file to be built and taken); it replaces Read and Write for
+	// those. Default 30m.
+	Upload time.Duration
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&t.ReadHeader, 10*time.Second)
+	def(&t.Read, time.Minute)
+	def(&t.Write, 2*time.Minute)
+	def(&t.Idle, 2*time.Minute)
+	def(&t.Upload, 30*time.Minute)
+	return t
+}
+
 // Check is one readiness check, such as a Postgres or Redis ping.
 type Check struct {
 	Name string
@@ -59,17 +103,27 @@ type Options struct {
 	Token string
 	// User and Password, when both set, are accepted as basic authentication.
 	User, Password string
+	// TLSCertFile and TLSKeyFile, when both set, make Serve serve HTTPS.
+	TLSCertFile, TLSKeyFile string
 
 	// AppID is the application an upload belongs to when the form names none.
 	AppID string
 	// MaxUploadSize caps an upload's size in bytes; 0 means DefaultMaxUploadSize.
 	MaxUploadSize int64
+	// MaxUploads caps the uploads imported at once; 0 means DefaultMaxUploads.
+	MaxUploads int
+	// AuthFailures caps failed authentications per address and minute; 0
+	// means DefaultAuthFailures.
+	AuthFailures int
+	// Timeouts bound slow clients.
+	Timeouts Timeouts
 
 	// Redis is the Redis asynq uses; required for /monitoring and the queue
 	// metrics.
 	Redis asynq.RedisConnOpt
-	// MonitoringReadOnly makes asynqmon view-only.
-	MonitoringReadOnly bool
+	// MonitoringWrite lets asynqmon delete, archive and run tasks and pause
+	// queues; it is read-only otherwise. New refuses it without credentials.
+	MonitoringWrite bool
 
 	// Store reads batches, rows, organizations and reconciliation runs.
 	Store Store
@@ -92,7 +146,8 @@ type Options struct {
 	// process collectors.
 	Registry *prometheus.Registry
 
-	// Logger receives request errors; nil means slog.Default().
+	// Logger receives request errors, masked by MaskLogs; nil means
+	// slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -108,11 +163,22 @@ type Server struct {
 	closers   []func() error
 	registry  *prometheus.Registry
 	maxUpload int64
+	uploads   chan struct{} // a slot per upload being imported
+	timeouts  Timeouts
+	throttle  *authThrottle
+	hosts     map[string]bool // host names answered to without credentials
+
+	readyMu   sync.Mutex
+	readyFail map[string]bool // checks failing at the last /readyz, to log changes only
 }
 
 // ErrCredentialsRequired means the server was asked to listen on a
 // non-loopback address without credentials.
 var ErrCredentialsRequired = errors.New("refusing to serve on a non-loopback address without credentials: set ONBOARD_DASHBOARD_TOKEN, or ONBOARD_DASHBOARD_USER and ONBOARD_DASHBOARD_PASSWORD, or bind to 127.0.0.1")
+
+// ErrMonitoringWriteNeedsCredentials means asynqmon's destructive actions
+// were asked for on a server anyone on the machine may use.
+var ErrMonitoringWriteNeedsCredentials = errors.New("refusing to let /monitoring delete, archive or run tasks without credentials: set ONBOARD_DASHBOARD_TOKEN, or ONBOARD_DASHBOARD_USER and ONBOARD_DASHBOARD_PASSWORD, or leave it read-only")
 
 // IsLoopback reports whether addr (host:port) only listens on the loopback
 // interface. An empty host or an unspecified address listens everywhere.
@@ -130,21 +196,38 @@ func IsLoopback(addr string) bool {
 }
 
 // New checks opts and builds a server. It fails with ErrCredentialsRequired
-// when opts.Addr is not a loopback address and no credentials are set.
+// when opts.Addr is not a loopback address and no credentials are set, and
+// with ErrMonitoringWriteNeedsCredentials when asynqmon may write and no
+// credentials are set.
 func New(opts Options) (*Server, error) {
 	if opts.User != "" && opts.Password == "" || opts.User == "" && opts.Password != "" {
 		return nil, errors.New("basic authentication needs both a user and a password")
 	}
+	if (opts.TLSCertFile == "") != (opts.TLSKeyFile == "") {
+		return nil, errors.New("TLS needs both a certificate and a key file")
+	}
 	if opts.Addr != "" && !IsLoopback(opts.Addr) && !opts.hasCredentials() {
 		return nil, ErrCredentialsRequired
+	}
+	if opts.MonitoringWrite && !opts.hasCredentials() {
+		return nil, ErrMonitoringWriteNeedsCredentials
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	opts.Logger = slog.New(MaskLogs(opts.Logger.Handler()))
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, log: opts.Logger, maxUpload: opts.MaxUploadSize}
+	if opts.MaxUploads <= 0 {
+		opts.MaxUploads = DefaultMaxUploads
+	}
+	if opts.AuthFailures <= 0 {
+		opts.AuthFailures = DefaultAuthFailures
+	}
+	s := &Server{opts: opts, log: opts.Logger, maxUpload: opts.MaxUploadSize, timeouts: opts.Timeouts.withDefaults(),
+		uploads: make(chan struct{}, opts.MaxUploads), throttle: newAuthThrottle(opts.AuthFailures, time.Minute, opts.Now),
+		hosts: loopbackHosts(opts.Addr), readyFail: map[string]bool{}}
 	if s.maxUpload <= 0 {
 		s.maxUpload = DefaultMaxUploadSize
 	}
@@ -162,6 +245,17 @@ func New(opts Options) (*Server, error) {
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// loopbackHosts are the host names a server bound to addr answers to
+// without credentials: the address it is bound to, and localhost with its
+// loopback addresses.
+func loopbackHosts(addr string) map[string]bool {
+	hosts := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
+	if h, _, err := net.SplitHostPort(addr); err == nil && h != "" {
+		hosts[strings.ToLower(strings.Trim(h, "[]"))] = true
+	}
+	return hosts
 }
 
 func (o *Options) hasCredentials() bool {
@@ -182,16 +276,27 @@ func (s *Server) Close() error {
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully, giving
-// requests in flight up to 10 seconds.
+// requests in flight up to 10 seconds. With a certificate and key it serves
+// HTTPS.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	t := s.timeouts
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if s.opts.TLSCertFile != "" {
+			errc <- srv.ServeTLS(ln, s.opts.TLSCertFile, s.opts.TLSKeyFile)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
@@ -224,7 +329,7 @@ func (s *Server) routes() http.Handler {
 	app.Handle("GET /metrics", s.metricsHandler())
 	if s.opts.Redis != nil {
 		mon := s.monitoring()
-		app.Handle(mon.RootPath()+"/", mon)
+		app.Handle(mon.RootPath()+"/", s.monitoringGuard(mon))
 		app.Handle("GET "+mon.RootPath(), http.RedirectHandler(mon.RootPath()+"/", http.StatusMovedPermanently))
 		s.closers = append(s.closers, mon.Close)
 	}
@@ -235,19 +340,56 @@ func (s *Server) routes() http.Handler {
 		s.errorPage(w, r, http.StatusForbidden, "This form was sent from another site and was refused. Open the dashboard and submit the form from there.")
 	}))
 	mux.Handle("/", s.recoverer(s.authenticate(cop.Handler(app))))
-	return securityHeaders(mux)
+	return securityHeaders(s.checkHost(mux))
 }
 
-// securityHeaders adds headers every answer should carry.
+// Content security policies: the project's own pages load nothing but their
+// style sheet; asynqmon's single-page application needs its inline
+// bootstrap script, inline styles and Google's fonts.
+const (
+	pageCSP       = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+	monitoringCSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline' https://fonts.googleapis.com; font-src 'self' https://fonts.gstatic.com data:; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+// securityHeaders adds the headers every answer carries, whatever answers.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
-		if !strings.HasPrefix(r.URL.Path, "/monitoring") {
-			// asynqmon renders its own pages in frames it controls; ours
-			// are never framed.
-			h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if r.URL.Path == monitoringPath || strings.HasPrefix(r.URL.Path, monitoringPath+"/") {
+			h.Set("Content-Security-Policy", monitoringCSP)
+		} else {
+			h.Set("Content-Security-Policy", pageCSP)
+		}
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkHost refuses, on a server without credentials, a request whose Host
+// header is not the server's own address or localhost: a page on another
+// site whose name has been made to point at 127.0.0.1 (DNS rebinding) sees
+// the dashboard as its own origin, so only the name tells it apart.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	if s.opts.hasCredentials() {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+		if !s.hosts[host] {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusMisdirectedRequest)
+			io.WriteString(w, "This dashboard answers only to its own address (such as http://127.0.0.1:8080/) or localhost. Open it by that address.\n")
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -270,23 +412,64 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 
 // authenticate lets a request through when no credentials are configured
 // (loopback only, checked in New) or when it carries a valid bearer token or
-// basic authentication.
+// basic authentication. An address that failed too often is refused for a
+// while without its credentials being looked at.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	if !s.opts.hasCredentials() {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.authorized(r) {
+		switch s.checkCredentials(w, r) {
+		case credOK:
 			next.ServeHTTP(w, r)
-			return
+		case credThrottled:
+		default:
+			w.Header().Set("WWW-Authenticate", `Basic realm="onboard", charset="UTF-8"`)
+			http.Error(w, "Authentication required. Send the dashboard token as a bearer token, or sign in with basic authentication (any user name and the token as password, or the configured user and password).", http.StatusUnauthorized)
 		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="onboard", charset="UTF-8"`)
-		http.Error(w, "Authentication required. Send the dashboard token as a bearer token, or sign in with basic authentication (any user name and the token as password, or the configured user and password).", http.StatusUnauthorized)
 	})
+}
+
+type credResult int
+
+const (
+	credMissing   credResult = iota // none sent, or wrong (and counted)
+	credOK                          // valid
+	credThrottled                   // the address failed too often; answered 429
+)
+
+// checkCredentials checks a request's credentials, counting failures per
+// address; a throttled address is answered 429 here.
+func (s *Server) checkCredentials(w http.ResponseWriter, r *http.Request) credResult {
+	ip := clientIP(r)
+	if wait := s.throttle.blocked(ip); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)+1))
+		http.Error(w, "Too many failed sign-ins from this address; wait a minute and try again.", http.StatusTooManyRequests)
+		return credThrottled
+	}
+	if s.authorized(r) {
+		return credOK
+	}
+	if r.Header.Get("Authorization") != "" {
+		s.throttle.fail(ip)
+	}
+	return credMissing
+}
+
+// clientIP is the address a request came from (the connection's peer;
+// forwarding headers are not trusted).
+func clientIP(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
 }
 
 func (s *Server) authorized(r *http.Request) bool {
 	o := &s.opts
+	if !o.hasCredentials() {
+		return false
+	}
 	if auth := r.Header.Get("Authorization"); o.Token != "" && len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
 		return secretEqual(strings.TrimSpace(auth[7:]), o.Token)
 	}
@@ -311,20 +494,59 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
+// readyz answers 200 "ok" when every check passes and 503 "not ok"
+// otherwise; only a request with valid credentials is told which check
+// failed and why (the errors name hosts, users and databases). Changes are
+// logged.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	var b strings.Builder
 	status := http.StatusOK
+	failed := map[string]bool{}
 	for _, c := range s.opts.Checks {
 		if err := c.Ping(ctx); err != nil {
 			status = http.StatusServiceUnavailable
+			failed[c.Name] = true
+			s.logReadiness(c.Name, err)
 			fmt.Fprintf(&b, "%s: unreachable: %v\n", c.Name, err)
 			continue
 		}
+		s.logReadiness(c.Name, nil)
 		fmt.Fprintf(&b, "%s: ok\n", c.Name)
 	}
+	details := false
+	if r.Header.Get("Authorization") != "" && s.opts.hasCredentials() {
+		switch s.checkCredentials(w, r) {
+		case credThrottled:
+			return
+		case credOK:
+			details = true
+		}
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	io.WriteString(w, b.String())
+	switch {
+	case details:
+		io.WriteString(w, importer.MaskIDs(b.String()))
+	case status == http.StatusOK:
+		io.WriteString(w, "ok\n")
+	default:
+		io.WriteString(w, "not ok\n")
+	}
+}
+
+// logReadiness logs a check that starts or stops failing.
+func (s *Server) logReadiness(name string, err error) {
+	s.readyMu.Lock()
+	was := s.readyFail[name]
+	s.readyFail[name] = err != nil
+	s.readyMu.Unlock()
+	switch {
+	case err != nil && !was:
+		s.log.Warn("not ready", "check", name, "error", err)
+	case err == nil && was:
+		s.log.Info("ready again", "check", name)
+	}
 }

@@ -155,20 +155,3 @@ func TestCrossSiteFormRefused(t *testing.T) {
 		})
 	}
 }
-
-func TestReadyz(t *testing.T) {
-	t.Parallel()
-	ts := newTestServer(t, Options{Addr: "127.0.0.1:8080", Checks: []Check{
-		{"postgres", func(context.Context) error { return nil }},
-		{"redis", func(context.Context) error { return errors.New("connection refused") }},
-	}})
-	resp, err := http.Get(ts.URL + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "redis: unreachable: connection refused") || !strings.Contains(string(body), "postgres: ok") {
-		t.Fatalf("readyz: %d %q", resp.StatusCode, body)
-	}
-}

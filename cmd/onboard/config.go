@@ -27,6 +27,7 @@ var envVars = []envVar{
 	{"ONBOARD_DASHBOARD_TOKEN", "", "bearer token required by 'serve' off loopback"},
 	{"ONBOARD_DASHBOARD_USER", "", "basic-auth user 'serve' accepts (with ONBOARD_DASHBOARD_PASSWORD)"},
 	{"ONBOARD_DASHBOARD_PASSWORD", "", "basic-auth password of ONBOARD_DASHBOARD_USER (never printed)"},
+	{"ONBOARD_MONITORING_WRITE", "", "1 lets 'serve' /monitoring delete, archive and run tasks (needs credentials)"},
 }
 
 // Config is everything read from the environment, with defaults applied.
@@ -47,6 +48,7 @@ type Config struct {
 	DashboardToken      string
 	DashboardUser       string
 	DashboardPassword   string
+	MonitoringWrite     bool // asynqmon may delete, archive and run tasks
 }
 
 // loadConfig reads the environment through getenv. Its errors name the variable.
@@ -76,6 +78,13 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DashboardToken:      get("ONBOARD_DASHBOARD_TOKEN"),
 		DashboardUser:       get("ONBOARD_DASHBOARD_USER"),
 		DashboardPassword:   get("ONBOARD_DASHBOARD_PASSWORD"),
+	}
+	switch v := get("ONBOARD_MONITORING_WRITE"); v {
+	case "", "0", "false":
+	case "1", "true":
+		c.MonitoringWrite = true
+	default:
+		return c, fmt.Errorf("ONBOARD_MONITORING_WRITE: want 1 or 0, got %q", v)
 	}
 	var err error
 	if c.ESSTimeout, err = time.ParseDuration(get("ESS_TIMEOUT")); err != nil || c.ESSTimeout <= 0 {

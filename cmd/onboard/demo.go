@@ -242,7 +242,8 @@ func totalCalls(st esssim.Stats) int {
 
 // writeFile writes a file through fn, removing it when fn fails.
 func writeFile(path string, fn func(io.Writer) error) error {
-	f, err := os.Create(path)
+	// 0600: the results file carries the rows' personal data.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,8 @@ order, each row on the row it had there, then Status (rejected, or the
 organization's onboarding state), Reasons, Warnings, Authorization, Error
 code, Error message, Login link and Services (each requested service's state,
 and its link with the link's expiry). Fix the rejected rows in place and
-import the file again: the added columns are ignored on import.
+import the file again: the added columns are ignored on import. The file
+holds the companies' data and is written readable by its owner only (0600).
 
 -o - writes the file to standard output.`
 
@@ -59,7 +60,8 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	rows := func(fn func(repository.ResultRow) error) error { return store.BatchRows(ctx, b.ID, fn) }
-	if err := writeOutputFile(env, *out, func(w io.Writer) error { return results.Write(w, b, rows) }); err != nil {
+	// The results file holds the companies' data: only its owner may read it.
+	if err := writeOutputFileMode(env, *out, 0o600, func(w io.Writer) error { return results.Write(w, b, rows) }); err != nil {
 		return fmt.Errorf("write results of batch %d: %w", b.ID, err)
 	}
 	if *out == "-" {
@@ -73,6 +75,11 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 // otherwise to a temporary file next to path renamed into place, so a
 // failure leaves no half-written file behind.
 func writeOutputFile(env *Env, path string, write func(io.Writer) error) error {
+	return writeOutputFileMode(env, path, 0o644, write)
+}
+
+// writeOutputFileMode is writeOutputFile giving the file mode perm.
+func writeOutputFileMode(env *Env, path string, perm os.FileMode, write func(io.Writer) error) error {
 	if path == "-" {
 		return write(env.Stdout)
 	}
@@ -88,7 +95,7 @@ func writeOutputFile(env *Env, path string, write func(io.Writer) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(tmp.Name(), perm); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)

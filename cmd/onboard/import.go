@@ -42,6 +42,12 @@ reason" and each warning. With --json, prints exactly one JSON object:
 the same transaction as the rows, and the workers take it from there (Redis
 need not be reachable for an import).
 
+A file is refused, and nothing of it stored, when it is larger than
+--max-size, expands beyond --max-expanded when unzipped, holds more than
+--max-rows data rows, or has a header row wider than --max-columns; a row
+whose cells hold more than --max-row-text bytes is rejected (README.md,
+"Limits", lists every limit).
+
 Exit status: 0 when the file was processed (even with rejected rows), 1 when
 the file was refused or Postgres could not be reached, 2 for
 a wrong command line.`
@@ -53,7 +59,45 @@ type importFlags struct {
 	dryRun   bool
 	json     bool
 	maxSize  int64
+	limits   limitFlags
 	filePath string
+}
+
+// limitFlags are the limits of a file other than its size, shared by
+// import and serve.
+type limitFlags struct {
+	maxExpanded int64
+	maxRows     int
+	maxColumns  int
+	maxRowText  int
+}
+
+func (l *limitFlags) register(fs *flag.FlagSet) {
+	fs.Int64Var(&l.maxExpanded, "max-expanded", importer.DefaultMaxUnzipSize, "refuse files whose contents expand beyond this many bytes when unzipped")
+	fs.IntVar(&l.maxRows, "max-rows", importer.DefaultMaxRows, "refuse sheets with more data rows")
+	fs.IntVar(&l.maxColumns, "max-columns", importer.DefaultMaxColumns, "refuse header rows spanning more columns (at most 16384)")
+	fs.IntVar(&l.maxRowText, "max-row-text", importer.DefaultMaxRowText, "reject rows whose cells hold more bytes of text")
+}
+
+// check reports a limit that is not a positive number.
+func (l *limitFlags) check(cmd string) error {
+	switch {
+	case l.maxExpanded <= 0:
+		return usagef("%s: --max-expanded must be a positive number of bytes", cmd)
+	case l.maxRows <= 0:
+		return usagef("%s: --max-rows must be a positive number of rows", cmd)
+	case l.maxColumns <= 0 || l.maxColumns > 16384:
+		return usagef("%s: --max-columns must be a number of columns from 1 to 16384", cmd)
+	case l.maxRowText <= 0:
+		return usagef("%s: --max-row-text must be a positive number of bytes", cmd)
+	}
+	return nil
+}
+
+// apply sets the limits in o.
+func (l *limitFlags) apply(o importer.Options) importer.Options {
+	o.MaxUnzipSize, o.MaxRows, o.MaxColumns, o.MaxRowText = l.maxExpanded, l.maxRows, l.maxColumns, l.maxRowText
+	return o
 }
 
 func runImport(ctx context.Context, env *Env, args []string) error {
@@ -65,6 +109,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "check and count everything, then store nothing and queue nothing")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
 	fs.Int64Var(&f.maxSize, "max-size", importer.DefaultMaxFileSize, "refuse files larger than this many bytes")
+	f.limits.register(fs)
 	files, err := parseInterspersed(env, fs, args)
 	if err != nil {
 		return err
@@ -76,6 +121,9 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return usagef("import: one FILE at a time, got %d (see 'onboard import --help')", len(files))
 	case f.maxSize <= 0:
 		return usagef("import: --max-size must be a positive number of bytes")
+	}
+	if err := f.limits.check("import"); err != nil {
+		return err
 	}
 	f.filePath = files[0]
 	cfg, err := loadConfig(env.Getenv)
@@ -172,7 +220,7 @@ func jsonOf(out *importOutput, err error) any {
 // importFile does the work of 'onboard import'. It returns a nil output when
 // the file was refused before anything was stored.
 func importFile(ctx context.Context, env *Env, cfg Config, f importFlags) (*importOutput, error) {
-	rd, err := importer.Open(f.filePath, importer.Options{Sheet: f.sheet, ImagesDir: f.images, MaxFileSize: f.maxSize})
+	rd, err := importer.Open(f.filePath, f.limits.apply(importer.Options{Sheet: f.sheet, ImagesDir: f.images, MaxFileSize: f.maxSize}))
 	if err != nil {
 		return nil, refused(f.filePath, err)
 	}
@@ -232,10 +280,24 @@ func storeAndQueue(ctx context.Context, store *repository.Store, rd *importer.Re
 	return &importOutput{res: res, dryRun: p.DryRun}, nil
 }
 
-// refused describes a file that was not imported.
+// refused describes a file that was not imported: a refusal in the words
+// the upload page uses too, or the error that kept it from being read.
 func refused(path string, err error) error {
+	var fe *importer.FileError
+	if errors.As(err, &fe) {
+		return refusalError{msg: importer.Refusal(filepath.Base(path), fe), err: err}
+	}
 	return fmt.Errorf("%s refused: %w", filepath.Base(path), err)
 }
+
+// refusalError is a refused file's message, wrapping the refusal.
+type refusalError struct {
+	msg string
+	err error
+}
+
+func (e refusalError) Error() string { return e.msg }
+func (e refusalError) Unwrap() error { return e.err }
 
 // openMigratedStore connects to Postgres and applies pending migrations.
 func openMigratedStore(ctx context.Context, cfg Config) (*repository.Store, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,28 +36,49 @@ reconciliation runs, results and template downloads, asynqmon at /monitoring/,
 Prometheus metrics at /metrics, and /healthz and /readyz for probes.
 
 On a loopback address (the default) the dashboard is open to anyone on this
-machine. On any other address it refuses to start unless
-ONBOARD_DASHBOARD_TOKEN (sent as a bearer token, or as the password of basic
-authentication) or ONBOARD_DASHBOARD_USER and ONBOARD_DASHBOARD_PASSWORD are
-set; every page, the upload, /metrics and /monitoring then require them.
-Pending database migrations are applied at start.`
+machine, and answers only requests addressed to it by its own address or
+localhost (so that no web page can reach it through DNS rebinding). On any
+other address it refuses to start unless ONBOARD_DASHBOARD_TOKEN (sent as a
+bearer token, or as the password of basic authentication) or
+ONBOARD_DASHBOARD_USER and ONBOARD_DASHBOARD_PASSWORD are set; every page, the
+upload, /metrics and /monitoring then require them, and an address that fails
+to sign in 10 times in a minute is refused for the rest of it. /readyz says
+only "ok" or "not ok" unless asked with credentials.
+
+/monitoring is read-only unless --monitoring-write (or
+ONBOARD_MONITORING_WRITE=1) is given, which needs credentials. With
+--tls-cert and --tls-key the dashboard serves HTTPS (and HSTS). Uploads
+beyond --max-uploads at once are answered 503 with Retry-After; the file
+limits are those of 'onboard import' (README.md, "Limits"). Pending
+database migrations are applied at start.`
 
 // serveFlags are the serve command's flags.
 type serveFlags struct {
 	addr      string
 	maxUpload int64
-	readOnly  bool
+	// maxUploads is how many uploads are imported at once.
+	maxUploads int
+	limits     limitFlags
+	// monitoringWrite allows asynqmon's destructive actions.
+	monitoringWrite bool
+	tlsCert, tlsKey string
 	// queuePrefix keeps this dashboard's queues apart, as the worker's
 	// --queue-prefix does.
 	queuePrefix string
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "serve", "serve [--addr 127.0.0.1:8080] [--max-upload BYTES] [--monitoring-read-only] [--queue-prefix P]", serveDescription)
+	fs := newFlagSet(env, "serve", "serve [--addr 127.0.0.1:8080] [--max-upload BYTES] [--monitoring-write] [--tls-cert FILE --tls-key FILE] [--queue-prefix P]", serveDescription)
 	var f serveFlags
+	var readOnly bool
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on; a non-loopback address needs credentials")
 	fs.Int64Var(&f.maxUpload, "max-upload", web.DefaultMaxUploadSize, "largest upload accepted, in bytes")
-	fs.BoolVar(&f.readOnly, "monitoring-read-only", false, "make /monitoring view-only (no deleting, running or archiving tasks)")
+	fs.IntVar(&f.maxUploads, "max-uploads", web.DefaultMaxUploads, "uploads imported at once; more are answered 503")
+	f.limits.register(fs)
+	fs.BoolVar(&f.monitoringWrite, "monitoring-write", false, "let /monitoring delete, archive and run tasks and pause queues (needs credentials; default $ONBOARD_MONITORING_WRITE)")
+	fs.BoolVar(&readOnly, "monitoring-read-only", false, "make /monitoring view-only (the default; overrides --monitoring-write)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	fs.StringVar(&f.queuePrefix, "queue-prefix", "", "put this before every queue name, to match workers started with the same --queue-prefix")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
@@ -67,14 +89,35 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if f.maxUpload <= 0 {
 		return usagef("serve: --max-upload must be a positive number of bytes")
 	}
+	if f.maxUploads <= 0 {
+		return usagef("serve: --max-uploads must be a positive number")
+	}
+	if err := f.limits.check("serve"); err != nil {
+		return err
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return usagef("serve: --tls-cert and --tls-key go together")
+	}
 	cfg, err := loadConfig(env.Getenv)
 	if err != nil {
 		return err
 	}
-	if !web.IsLoopback(f.addr) && cfg.DashboardToken == "" && (cfg.DashboardUser == "" || cfg.DashboardPassword == "") {
+	explicit := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { explicit[fl.Name] = true })
+	if !explicit["monitoring-write"] {
+		f.monitoringWrite = cfg.MonitoringWrite
+	}
+	if readOnly {
+		f.monitoringWrite = false
+	}
+	hasCredentials := cfg.DashboardToken != "" || (cfg.DashboardUser != "" && cfg.DashboardPassword != "")
+	if !web.IsLoopback(f.addr) && !hasCredentials {
 		return web.ErrCredentialsRequired
 	}
-	log := slog.New(slog.NewTextHandler(env.Stderr, nil))
+	if f.monitoringWrite && !hasCredentials {
+		return web.ErrMonitoringWriteNeedsCredentials
+	}
+	log := slog.New(web.MaskLogs(slog.NewTextHandler(env.Stderr, nil)))
 
 	d, err := openDashboard(ctx, cfg, f, log)
 	if err != nil {
@@ -85,7 +128,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	fmt.Fprintf(env.Stdout, "onboard dashboard on http://%s/ (queues at /monitoring/, metrics at /metrics)\n", ln.Addr())
+	scheme := "http"
+	if f.tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(env.Stdout, "onboard dashboard on %s://%s/ (queues at /monitoring/, metrics at /metrics)\n", scheme, ln.Addr())
 	return d.server.Serve(ctx, ln)
 }
 
@@ -139,17 +186,20 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 	// without an API client or limiter.
 	workers := jobs.NewWorkers(d.store, nil, nil, d.client, jobs.Config{Logger: log, QueuePrefix: f.queuePrefix})
 	d.server, err = web.New(web.Options{
-		Addr:               f.addr,
-		Token:              cfg.DashboardToken,
-		User:               cfg.DashboardUser,
-		Password:           cfg.DashboardPassword,
-		AppID:              cfg.AppID,
-		MaxUploadSize:      f.maxUpload,
-		Redis:              redisOpt,
-		MonitoringReadOnly: f.readOnly,
-		Store:              d.store,
+		Addr:            f.addr,
+		Token:           cfg.DashboardToken,
+		User:            cfg.DashboardUser,
+		Password:        cfg.DashboardPassword,
+		AppID:           cfg.AppID,
+		MaxUploadSize:   f.maxUpload,
+		MaxUploads:      f.maxUploads,
+		TLSCertFile:     f.tlsCert,
+		TLSKeyFile:      f.tlsKey,
+		Redis:           redisOpt,
+		MonitoringWrite: f.monitoringWrite,
+		Store:           d.store,
 		Import: func(ctx context.Context, req web.ImportRequest) (web.ImportResult, error) {
-			return importUpload(ctx, d.store, req)
+			return importUpload(ctx, d.store, req, f.limits)
 		},
 		WriteTemplate: importer.WriteTemplate,
 		RetryFailed: func(ctx context.Context, batchID int64) (int, error) {
@@ -183,9 +233,10 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 }
 
 // importUpload stores an uploaded file in one transaction, its work due, as
-// 'onboard import' does.
-func importUpload(ctx context.Context, store *repository.Store, req web.ImportRequest) (web.ImportResult, error) {
-	rd, err := importer.Open(req.Path, importer.Options{MaxFileSize: req.MaxSize})
+// 'onboard import' does. The file is read from the path the server chose and
+// called by the name the user gave it.
+func importUpload(ctx context.Context, store *repository.Store, req web.ImportRequest, limits limitFlags) (web.ImportResult, error) {
+	rd, err := importer.Open(req.Path, limits.apply(importer.Options{MaxFileSize: req.MaxSize, FileName: req.FileName}))
 	if err != nil {
 		return web.ImportResult{}, err
 	}
