@@ -12,9 +12,9 @@ import (
 // the same transaction as the state change, together with the work that is
 // due next (a Work row). Nothing here reads a clock or a database.
 //
-//	queued ──sync──► (login) ──► awaiting_auth ──poll──► opening_services ──service──► done
-//	   │                              │  │                      │
-//	   └─► failed                     │  └─► timed_out          └─► failed (a service refused)
+//	queued ──sync──► (login) ──► awaiting_auth ──poll──► opening_services ──service──► awaiting_admin ──check──► done
+//	   │                              │  │                      │                           │  (links opened)
+//	   └─► failed                     │  └─► timed_out          └─► failed (refused)        └─► timed_out
 //	                                  └─► auth_rejected
 
 // Kinds of work. Each is one step that calls the platform once (a polling
@@ -24,10 +24,11 @@ const (
 	WorkLogin   = "login"   // CreateConsoleLoginUrl for the admin the row named
 	WorkPoll    = "poll"    // one authorization polling round of an application
 	WorkService = "service" // ModifyExtendedService of one requested service
+	WorkCheck   = "check"   // DescribeExtendedServiceAuthInfo of a company whose admin must open links
 )
 
 // WorkKinds lists every kind of work.
-var WorkKinds = []string{WorkSync, WorkLogin, WorkPoll, WorkService}
+var WorkKinds = []string{WorkSync, WorkLogin, WorkPoll, WorkService, WorkCheck}
 
 // Work is one step that is due: Postgres records it in the transaction of
 // the state change that made it due; the dispatcher moves it into the queue
@@ -104,17 +105,55 @@ func AuthTransition(state, status string, deadline, now time.Time, pendingServic
 	return state
 }
 
-// ServicesOutcome is the state of an organization opening services once a
-// service request ended: opening_services while any is still requested,
-// then failed when one was refused, else done.
-func ServicesOutcome(requested, failed int) string {
+// ServicesOutcome is the state of an organization once a service request
+// ended or the platform said which services are open: opening_services
+// while any is still requested, then failed when one was refused, then
+// awaiting_admin while a link is still to be opened, else done.
+func ServicesOutcome(requested, failed, linked int) string {
 	switch {
 	case requested > 0:
 		return StateOpeningServices
 	case failed > 0:
 		return StateFailed
+	case linked > 0:
+		return StateAwaitingAdmin
 	}
 	return StateDone
+}
+
+// ServiceEnabled is the platform's status of an open extended service
+// (DescribeExtendedServiceAuthInfo).
+const ServiceEnabled = "ENABLE"
+
+// CheckDelay is the pause before asking the platform again whether an
+// admin opened the links of a company that has waited for waited: half
+// that, at least min and at most max, so a link opened at once is seen soon
+// and one that waits for days costs a call an hour.
+func CheckDelay(waited, min, max time.Duration) time.Duration {
+	return clamp(waited/2, min, max)
+}
+
+func clamp(d, lo, hi time.Duration) time.Duration {
+	if d < lo {
+		return lo
+	}
+	if d > hi {
+		return hi
+	}
+	return d
+}
+
+// LinkDecision is what the platform's word on one linked service means: it
+// is open (ENABLE), its link must be asked for again (expired while the
+// service is not open), or it keeps waiting.
+func LinkDecision(enabled bool, expires, now time.Time) string {
+	switch {
+	case enabled:
+		return ServiceOpened
+	case !expires.IsZero() && !now.Before(expires):
+		return ServiceRequested
+	}
+	return ServiceLinked
 }
 
 // PollDelay is the pause before the next polling round of an application

@@ -107,11 +107,30 @@ func TestAuthTransition(t *testing.T) {
 
 func TestServicesOutcome(t *testing.T) {
 	for _, c := range []struct {
-		requested, failed int
-		want              string
-	}{{2, 0, StateOpeningServices}, {1, 1, StateOpeningServices}, {0, 1, StateFailed}, {0, 0, StateDone}} {
-		if got := ServicesOutcome(c.requested, c.failed); got != c.want {
-			t.Errorf("ServicesOutcome(%d, %d) = %s, want %s", c.requested, c.failed, got, c.want)
+		requested, failed, linked int
+		want                      string
+	}{{2, 0, 0, StateOpeningServices}, {1, 1, 1, StateOpeningServices}, {0, 1, 1, StateFailed}, {0, 0, 2, StateAwaitingAdmin}, {0, 0, 0, StateDone}} {
+		if got := ServicesOutcome(c.requested, c.failed, c.linked); got != c.want {
+			t.Errorf("ServicesOutcome(%d, %d, %d) = %s, want %s", c.requested, c.failed, c.linked, got, c.want)
+		}
+	}
+}
+
+func TestCheckDelayAndLinkDecision(t *testing.T) {
+	for _, c := range []struct{ waited, want time.Duration }{
+		{0, time.Minute}, {10 * time.Minute, 5 * time.Minute}, {48 * time.Hour, time.Hour}} {
+		if got := CheckDelay(c.waited, time.Minute, time.Hour); got != c.want {
+			t.Errorf("CheckDelay(%v) = %v, want %v", c.waited, got, c.want)
+		}
+	}
+	exp := t0.Add(time.Hour)
+	for _, c := range []struct {
+		enabled bool
+		now     time.Time
+		want    string
+	}{{true, t0, ServiceOpened}, {true, exp.Add(time.Hour), ServiceOpened}, {false, t0, ServiceLinked}, {false, exp, ServiceRequested}} {
+		if got := LinkDecision(c.enabled, exp, c.now); got != c.want {
+			t.Errorf("LinkDecision(%v, at %v) = %s, want %s", c.enabled, c.now.Sub(t0), got, c.want)
 		}
 	}
 }

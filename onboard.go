@@ -130,7 +130,8 @@ const (
 	StateQueued          = "queued"           // waiting for SyncProxyOrganization
 	StateAwaitingAuth    = "awaiting_auth"    // synced; waiting for the company to verify itself
 	StateOpeningServices = "opening_services" // verified; service requests in flight
-	StateDone            = "done"             // verified and every requested service opened or linked
+	StateAwaitingAdmin   = "awaiting_admin"   // every service requested; an admin must still open a link
+	StateDone            = "done"             // verified and every requested service open
 	StateFailed          = "failed"           // a permanent error, or transient errors out of tries
 	StateAuthRejected    = "auth_rejected"    // the platform rejected the company's authorization
 	StateTimedOut        = "timed_out"        // not verified before the polling deadline
@@ -153,6 +154,6 @@ func IsFinal(state string) bool {
 const (
 	ServiceRequested = "requested" // waiting for ModifyExtendedService
 	ServiceLinked    = "linked"    // an OperateUrl was issued; the admin must open it
-	ServiceOpened    = "opened"    // opened at once, no link needed
+	ServiceOpened    = "opened"    // open: at once (no link needed), or the platform says ENABLE
 	ServiceFailed    = "failed"
 )

@@ -138,7 +138,7 @@ type ReconcileRun struct {
 	Verified      int       `json:"verified"`        // newly verified; service requests queued
 	Rejected      int       `json:"rejected"`        // newly rejected by the platform
 	Requeued      int       `json:"requeued"`        // lost or stuck work enqueued again
-	LinksRenewed  int       `json:"links_renewed"`   // expired service links asked for again
+	LinksRenewed  int       `json:"links_renewed"`   // expired service links whose check was made due
 	UnknownOrgs   int       `json:"unknown_orgs"`    // drift: on the platform, not in onboard
 	Mismatched    int       `json:"mismatched"`      // drift: name or credit code differ
 	Error         string    `json:"error,omitempty"` // why the sweep stopped early
@@ -245,4 +245,11 @@ type DispatchLimits struct {
 type AppDispatch struct {
 	AppID string
 	Work  []Work // with their new attempts
+}
+
+// AdminWait says how an organization waits for its admin to open service
+// links: until Deadline, with the next check of its services due at CheckAt.
+type AdminWait struct {
+	Deadline time.Time
+	CheckAt  time.Time
 }

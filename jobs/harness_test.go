@@ -61,6 +61,10 @@ func newHarness(t *testing.T, opts esssim.Options) *harness {
 	}
 	client := asynq.NewClient(redisOpt)
 	t.Cleanup(func() { client.Close() })
+	if opts.Admins == nil {
+		// Admins open their links soon after they are issued.
+		opts.Admins = &esssim.Admins{OpenAfter: 300 * time.Millisecond}
+	}
 	if opts.Lifecycle == nil {
 		opts.Lifecycle = &esssim.Lifecycle{Unverified: 100 * time.Millisecond, Verifying: 100 * time.Millisecond, Pending: 100 * time.Millisecond}
 	}

@@ -27,10 +27,10 @@ type ReconcileStore interface {
 	// UpdatePlatformStatus stores the status and OpenIds the platform
 	// reported for verified organizations and returns how many changed.
 	UpdatePlatformStatus(ctx context.Context, ups []onboard.PlatformUpdate, now time.Time) (int, error)
-	// RenewExpiredLinks puts the linked services of appID whose link expired
-	// before now back to requested, their service work due (their
-	// organization back to opening_services), and returns them.
-	RenewExpiredLinks(ctx context.Context, appID string, now time.Time) ([]onboard.ExpiredLink, error)
+	// CheckExpiredLinks makes a check of its services due for every
+	// organization of appID waiting for its admin with an expired link, and
+	// returns those links.
+	CheckExpiredLinks(ctx context.Context, appID string, now time.Time) ([]onboard.ExpiredLink, error)
 	// ReconcileAppIDs lists every application onboard has organizations of.
 	ReconcileAppIDs(ctx context.Context) ([]string, error)
 }
@@ -47,7 +47,8 @@ var ErrSweepRunning = errors.New("a reconciliation sweep of this application is 
 
 // Reconciler runs reconciliation sweeps: it brings every organization's
 // authorization status up to date from the platform's bulk listing, reports
-// drift, and asks again for service links that expired. It is not the
+// drift, and makes a check due for companies whose service links expired
+// (the check asks for a new link only while the service is not open). It is not the
 // repair path for lost tasks (the dispatcher is). One sweep per
 // application runs at a time, however many processes try; a sweep is safe
 // while workers run, and running it twice changes nothing the first did
@@ -161,7 +162,7 @@ func (r *Reconciler) Sweep(ctx context.Context, appID, trigger string) (*SweepRe
 			rep.Error = "listing: " + err.Error()
 			r.log().Warn("reconcile: listing the platform's companies failed; repairing anyway", "app", appID, "error", err)
 		}
-		expired, err := r.Store.RenewExpiredLinks(ctx, appID, w.cfg.Now())
+		expired, err := r.Store.CheckExpiredLinks(ctx, appID, w.cfg.Now())
 		rep.LinksRenewed = len(expired)
 		if err != nil {
 			errs = append(errs, err)
@@ -240,7 +241,7 @@ func (r *Reconciler) list(ctx context.Context, app *onboard.Application, rep *Sw
 						rep.Rejected++
 					}
 				}
-			case onboard.StateOpeningServices, onboard.StateDone, onboard.StateFailed:
+			case onboard.StateOpeningServices, onboard.StateAwaitingAdmin, onboard.StateDone, onboard.StateFailed:
 				if info.AuthorizationStatus != k.AuthStatus || nonEmptyDiffers(info.OrganizationId, k.PlatformOrgID) ||
 					nonEmptyDiffers(info.AdminOpenId, k.AdminOpenID) || nonEmptyDiffers(info.LegalOpenId, k.LegalOpenID) {
 					ups = append(ups, onboard.PlatformUpdate{ID: k.ID, DataVersion: k.DataVersion, Status: info.AuthorizationStatus,

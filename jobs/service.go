@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,7 +17,7 @@ import (
 // ServiceStore is what the service step reads and writes.
 type ServiceStore interface {
 	OnboardingOrg(ctx context.Context, id int64, license bool) (*onboard.Org, error)
-	CompleteService(ctx context.Context, w onboard.Work, r onboard.ServiceResult, now time.Time) (string, error)
+	CompleteService(ctx context.Context, w onboard.Work, r onboard.ServiceResult, aw onboard.AdminWait, now time.Time) (string, error)
 	EndWork(ctx context.Context, w onboard.Work) error
 }
 
@@ -28,8 +29,9 @@ const operateURLLifetime = 24 * time.Hour
 // service as the company's super admin (or its legal representative when no
 // admin is known). A link means the admin must still confirm: the service
 // is linked and the link stored with its expiry; no link means it is
-// opened. The organization is done once every service is opened or linked
-// (onboard.ServicesOutcome).
+// opened. Once no service is still requested the organization waits for
+// its admin to open the links (awaiting_admin, checked by org:check_services)
+// or is done when none is needed (onboard.ServicesOutcome).
 type serviceHandler struct {
 	*runner
 	store ServiceStore
@@ -101,7 +103,9 @@ func (h *serviceHandler) record(ctx context.Context, w onboard.Work, r onboard.S
 	var state string
 	if err := h.persist(ctx, func(ctx context.Context) error {
 		var err error
-		state, err = h.store.CompleteService(ctx, w, r, h.cfg.Now())
+		now := h.cfg.Now()
+		aw := onboard.AdminWait{Deadline: now.Add(h.cfg.AdminTimeout), CheckAt: now.Add(h.cfg.PollMin)}
+		state, err = h.store.CompleteService(ctx, w, r, aw, now)
 		return err
 	}); err != nil {
 		return err
@@ -110,6 +114,90 @@ func (h *serviceHandler) record(ctx context.Context, w onboard.Work, r onboard.S
 		h.metrics.transition(state)
 	}
 	res.Outcome, res.State = "service "+r.State, state
+	return nil
+}
+
+// CheckStore is what the check of a company's services reads and writes.
+type CheckStore interface {
+	OnboardingOrg(ctx context.Context, id int64, license bool) (*onboard.Org, error)
+	CompleteCheck(ctx context.Context, w onboard.Work, enabled []string, sched onboard.PollSchedule, now time.Time) (string, []string, error)
+	RecordOrgError(ctx context.Context, id int64, version int, step string, e onboard.StepError, now time.Time) error
+	EndWork(ctx context.Context, w onboard.Work) error
+}
+
+// checkHandler runs org:check_services: DescribeExtendedServiceAuthInfo of
+// a company waiting for its admin. The platform's answer decides: a linked
+// service that is ENABLE is open; one whose link expired while it is not
+// is asked for again (never one that is open); the company is done once
+// every requested service is open, timed_out past the admin deadline.
+type checkHandler struct {
+	*runner
+	store CheckStore
+	api   API
+}
+
+func (h *checkHandler) check(ctx context.Context, t *asynq.Task, w onboard.Work, res *result) error {
+	var org *onboard.Org
+	err := h.persist(ctx, func(ctx context.Context) error {
+		var err error
+		org, err = h.store.OnboardingOrg(ctx, w.OrgID, false)
+		return err
+	})
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	if err != nil || org.DataVersion != w.DataVersion || org.State != onboard.StateAwaitingAdmin {
+		res.Outcome = "skipped: the organization is not waiting for its admin"
+		return h.persist(ctx, func(ctx context.Context) error { return h.store.EndWork(ctx, w) })
+	}
+	operator := org.AdminOpenID
+	if operator == "" {
+		operator = org.LegalOpenID
+	}
+	var resp *ess.DescribeExtendedServiceAuthInfoResponse
+	cctx, err := h.call(ctx, org.AppID, ess.ActionDescribeExtendedServiceAuthInfo, func(cctx context.Context) error {
+		var err error
+		resp, err = h.api.DescribeExtendedServiceAuthInfo(cctx, &ess.DescribeExtendedServiceAuthInfoRequest{
+			Agent: ess.Agent{AppId: org.AppID, ProxyOrganizationOpenId: org.Data.OpenID, ProxyOperator: &ess.UserInfo{OpenId: operator}}})
+		return err
+	})
+	sched := onboard.PollSchedule{Min: h.cfg.PollMin, Max: h.cfg.PollMax}
+	if err != nil {
+		f := h.decide(ctx, cctx, w, ess.ActionDescribeExtendedServiceAuthInfo, err)
+		if f.Outcome != onboard.FailWork {
+			return h.later(ctx, w, "check", ess.ActionDescribeExtendedServiceAuthInfo, f, res)
+		}
+		// The platform will not say: keep the error on the company and ask
+		// again after the longest pause (nothing is renewed blindly).
+		res.Code, res.RequestID = f.Err.Code, f.Err.RequestID
+		if err := h.persist(ctx, func(ctx context.Context) error {
+			return h.store.RecordOrgError(ctx, w.OrgID, w.DataVersion, "check", f.Err, h.cfg.Now())
+		}); err != nil {
+			return err
+		}
+		f.RetryDecision = onboard.RetryDecision{Outcome: onboard.WaitLater, At: h.cfg.Now().Add(h.cfg.PollMax)}
+		return h.later(ctx, w, "check", ess.ActionDescribeExtendedServiceAuthInfo, f, res)
+	}
+	var enabled []string
+	for _, a := range resp.AuthInfo {
+		if a.Status == onboard.ServiceEnabled {
+			enabled = append(enabled, a.Type)
+		}
+	}
+	res.RequestID = resp.RequestId
+	var state string
+	var renewed []string
+	if err := h.persist(ctx, func(ctx context.Context) error {
+		var err error
+		state, renewed, err = h.store.CompleteCheck(ctx, w, enabled, sched, h.cfg.Now())
+		return err
+	}); err != nil {
+		return err
+	}
+	if state != "" && state != onboard.StateAwaitingAdmin {
+		h.metrics.transition(state)
+	}
+	res.Outcome, res.State = fmt.Sprintf("checked: %d open, %d links asked for again", len(enabled), len(renewed)), state
 	return nil
 }
 

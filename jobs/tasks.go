@@ -12,11 +12,12 @@ import (
 
 // Task types: one per kind of work, and the sweep.
 const (
-	TypeOrgSync        = "org:sync"
-	TypeOrgLoginURL    = "org:login_url"
-	TypeOrgAwaitAuth   = "org:await_auth"
-	TypeOrgOpenService = "org:open_service"
-	TypeReconcileSweep = "reconcile:sweep"
+	TypeOrgSync          = "org:sync"
+	TypeOrgLoginURL      = "org:login_url"
+	TypeOrgAwaitAuth     = "org:await_auth"
+	TypeOrgOpenService   = "org:open_service"
+	TypeOrgCheckServices = "org:check_services"
+	TypeReconcileSweep   = "reconcile:sweep"
 )
 
 // Queues: one per essbasic action, so a throttled action never takes the
@@ -38,6 +39,7 @@ var kindTask = map[string]struct{ typ, queue string }{
 	onboard.WorkLogin:   {TypeOrgLoginURL, QueueLogin},
 	onboard.WorkPoll:    {TypeOrgAwaitAuth, QueueAuth},
 	onboard.WorkService: {TypeOrgOpenService, QueueService},
+	onboard.WorkCheck:   {TypeOrgCheckServices, QueueAuth},
 }
 
 // WorkPayload is the payload of every work task. It carries ids only, never

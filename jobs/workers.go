@@ -41,6 +41,7 @@ type API interface {
 	DescribeChannelOrganizations(ctx context.Context, req *ess.DescribeChannelOrganizationsRequest) (*ess.DescribeChannelOrganizationsResponse, error)
 	ModifyExtendedService(ctx context.Context, req *ess.ModifyExtendedServiceRequest) (*ess.ModifyExtendedServiceResponse, error)
 	CreateConsoleLoginUrl(ctx context.Context, req *ess.CreateConsoleLoginUrlRequest) (*ess.CreateConsoleLoginUrlResponse, error)
+	DescribeExtendedServiceAuthInfo(ctx context.Context, req *ess.DescribeExtendedServiceAuthInfoRequest) (*ess.DescribeExtendedServiceAuthInfoResponse, error)
 	ListChannelOrganizations(ctx context.Context, agent ess.Agent, statuses []string, fn func([]ess.ChannelOrganizationInfo) error) (calls int, err error)
 }
 
@@ -65,6 +66,7 @@ type Store interface {
 	SyncStore
 	PollStore
 	ServiceStore
+	CheckStore
 	DispatchStore
 	ResumeApplication(ctx context.Context, appID string, now time.Time) (int, error)
 	ResumePolling(ctx context.Context, appID string, now time.Time) error
@@ -101,8 +103,13 @@ type Config struct {
 	AuthTimeout time.Duration
 	// PollMin and PollMax bound the pause between polling rounds; it
 	// doubles for every round in a row in which nothing changed. Defaults
-	// 1 minute and 1 hour.
+	// 1 minute and 1 hour. They bound the pause between checks of a
+	// company's services too (onboard.CheckDelay).
 	PollMin, PollMax time.Duration
+	// AdminTimeout is how long an admin may take to open the service links
+	// (links are renewed meanwhile) before the company is timed_out;
+	// default 30 days.
+	AdminTimeout time.Duration
 	// RateLimitBackoff is how long every process holds off an action after
 	// the platform answered RequestLimitExceeded; default 1s.
 	RateLimitBackoff time.Duration
@@ -129,6 +136,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AuthTimeout <= 0 {
 		c.AuthTimeout = 30 * 24 * time.Hour
+	}
+	if c.AdminTimeout <= 0 {
+		c.AdminTimeout = 30 * 24 * time.Hour
 	}
 	if c.PollMin <= 0 {
 		c.PollMin = time.Minute
@@ -169,6 +179,7 @@ type Workers struct {
 	sync    *syncHandler
 	poll    *pollHandler
 	service *serviceHandler
+	check   *checkHandler
 }
 
 // NewWorkers returns the task handlers. api's HTTP transport should go
@@ -182,6 +193,7 @@ func NewWorkers(store Store, api API, lim *Limiter, enq TaskEnqueuer, cfg Config
 	w.sync = &syncHandler{runner: r, store: store, api: api}
 	w.poll = &pollHandler{runner: r, store: store, api: api}
 	w.service = &serviceHandler{runner: r, store: store, api: api}
+	w.check = &checkHandler{runner: r, store: store, api: api}
 	return w
 }
 
@@ -200,6 +212,7 @@ func (w *Workers) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeOrgLoginURL, w.sync.runner.handle("login_url", w.sync.login))
 	mux.HandleFunc(TypeOrgAwaitAuth, w.poll.runner.handle("auth", w.poll.round))
 	mux.HandleFunc(TypeOrgOpenService, w.service.runner.handle("service", w.service.open))
+	mux.HandleFunc(TypeOrgCheckServices, w.check.runner.handle("check", w.check.check))
 }
 
 // NewDispatcher returns the dispatcher of this process's work, with the

@@ -259,6 +259,8 @@ func mergeChunk(ctx context.Context, tx pgx.Tx, p ImportParams, batchID int64, r
 				last_error_code = NULL,
 				last_error_message = NULL,
 				last_request_id = NULL,
+				awaiting_admin_since = NULL,
+				admin_deadline = NULL,
 				last_batch_id = EXCLUDED.last_batch_id,
 				updated_at = EXCLUDED.state_changed_at
 			WHERE o.fingerprint IS DISTINCT FROM EXCLUDED.fingerprint

@@ -35,7 +35,7 @@ func importOrgs(t *testing.T, appID string, services []onboard.ServiceType, open
 var clock = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
 var testLimits = onboard.DispatchLimits{
-	Window: map[string]int{onboard.WorkSync: 100, onboard.WorkLogin: 100, onboard.WorkService: 100, onboard.WorkPoll: 1},
+	Window: map[string]int{onboard.WorkSync: 100, onboard.WorkLogin: 100, onboard.WorkService: 100, onboard.WorkCheck: 100, onboard.WorkPoll: 1},
 	Lease:  func(string, int) time.Duration { return 30 * time.Second },
 }
 
@@ -343,19 +343,19 @@ func TestServicesDecideTheEnd(t *testing.T) {
 		t.Fatalf("%d service work handed out, want 4", len(svc))
 	}
 	exp := clock.Add(24 * time.Hour)
-	st, err := testStore.CompleteService(ctx, svc[[2]any{ids[0], "AUTO_SIGN"}], onboard.ServiceResult{State: onboard.ServiceLinked, URL: "https://x/y", ExpiresAt: exp}, clock)
+	st, err := testStore.CompleteService(ctx, svc[[2]any{ids[0], "AUTO_SIGN"}], onboard.ServiceResult{State: onboard.ServiceLinked, URL: "https://x/y", ExpiresAt: exp}, adminWait, clock)
 	if err != nil || st != onboard.StateOpeningServices {
 		t.Fatalf("first service: %q, %v; want still opening", st, err)
 	}
-	if st, _ := testStore.CompleteService(ctx, svc[[2]any{ids[0], "MOBILE_CHECK_APPROVER"}], onboard.ServiceResult{State: onboard.ServiceOpened}, clock); st != onboard.StateDone {
-		t.Errorf("both services: %q, want done", st)
+	if st, _ := testStore.CompleteService(ctx, svc[[2]any{ids[0], "MOBILE_CHECK_APPROVER"}], onboard.ServiceResult{State: onboard.ServiceOpened}, adminWait, clock); st != onboard.StateAwaitingAdmin {
+		t.Errorf("both services requested, one linked: %q, want awaiting_admin", st)
 	}
-	if st, _ := testStore.CompleteService(ctx, svc[[2]any{ids[0], "AUTO_SIGN"}], onboard.ServiceResult{State: onboard.ServiceFailed}, clock); st != "" {
+	if st, _ := testStore.CompleteService(ctx, svc[[2]any{ids[0], "AUTO_SIGN"}], onboard.ServiceResult{State: onboard.ServiceFailed}, adminWait, clock); st != "" {
 		t.Errorf("an answer for work that moved on: %q, want nothing", st)
 	}
 	e := onboard.StepError{Code: "OperationDenied", Message: "no", RequestID: "r9"}
-	testStore.CompleteService(ctx, svc[[2]any{ids[1], "AUTO_SIGN"}], onboard.ServiceResult{State: onboard.ServiceFailed, Err: &e}, clock)
-	st, err = testStore.CompleteService(ctx, svc[[2]any{ids[1], "MOBILE_CHECK_APPROVER"}], onboard.ServiceResult{State: onboard.ServiceOpened}, clock)
+	testStore.CompleteService(ctx, svc[[2]any{ids[1], "AUTO_SIGN"}], onboard.ServiceResult{State: onboard.ServiceFailed, Err: &e}, adminWait, clock)
+	st, err = testStore.CompleteService(ctx, svc[[2]any{ids[1], "MOBILE_CHECK_APPROVER"}], onboard.ServiceResult{State: onboard.ServiceOpened}, adminWait, clock)
 	if err != nil || st != onboard.StateFailed {
 		t.Fatalf("a refused service: %q, %v; want failed", st, err)
 	}
@@ -363,6 +363,82 @@ func TestServicesDecideTheEnd(t *testing.T) {
 	testStore.pool.QueryRow(ctx, `SELECT last_error_code, last_request_id FROM organizations WHERE id = $1`, ids[1]).Scan(&code, &reqID)
 	if code != "OperationDenied" || reqID != "r9" {
 		t.Errorf("failed organization keeps code %q RequestId %q, want the service's", code, reqID)
+	}
+}
+
+var adminWait = onboard.AdminWait{Deadline: clock.Add(time.Hour), CheckAt: clock.Add(time.Minute)}
+
+// TestAdminOpensTheLinks: a company waits for its admin with a check of its
+// services due; the platform's answer opens a service that is ENABLE, asks
+// again only for a link that expired while its service is not open, and the
+// company is done once every service is open, or timed out past the
+// deadline.
+func TestAdminOpensTheLinks(t *testing.T) {
+	ctx := context.Background()
+	app := newAppID(t)
+	ids := importOrgs(t, app, []onboard.ServiceType{onboard.ServiceAutoSign, onboard.ServiceDownloadFlow}, "open", "late")
+	syncAll(t, app, clock)
+	for _, id := range ids {
+		if _, err := testStore.ApplyAuthStatus(ctx, id, 1, onboard.AuthObservation{Status: onboard.AuthVerified, AdminOpenID: "a"}, clock); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range ofKind(dispatch(t, app, clock, testLimits), onboard.WorkService) {
+		w = claim(t, w, clock)
+		exp := clock.Add(24 * time.Hour)
+		if w.Service == "DOWNLOAD_FLOW" {
+			exp = clock.Add(time.Minute)
+		}
+		if _, err := testStore.CompleteService(ctx, w, onboard.ServiceResult{State: onboard.ServiceLinked, URL: "https://x/" + w.Service, ExpiresAt: exp}, adminWait, clock); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		if st := stateOf(t, id); st != onboard.StateAwaitingAdmin {
+			t.Fatalf("every link issued: %s, want awaiting_admin", st)
+		}
+	}
+	sched := onboard.PollSchedule{Min: time.Minute, Max: time.Hour}
+	// Two minutes on: the first company's admin opened both; the second's
+	// opened AUTO_SIGN, and its DOWNLOAD_FLOW link expired.
+	now := clock.Add(2 * time.Minute)
+	checks := ofKind(dispatch(t, app, now, testLimits), onboard.WorkCheck)
+	if len(checks) != 2 {
+		t.Fatalf("checks due: %d, want 2", len(checks))
+	}
+	for _, w := range checks {
+		w = claim(t, w, now)
+		enabled := []string{"AUTO_SIGN", "DOWNLOAD_FLOW"}
+		if w.OrgID == ids[1] {
+			enabled = []string{"AUTO_SIGN"}
+		}
+		st, renewed, err := testStore.CompleteCheck(ctx, w, enabled, sched, now)
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case w.OrgID == ids[0] && (st != onboard.StateDone || len(renewed) != 0):
+			t.Errorf("both open: %s, renewed %v; want done", st, renewed)
+		case w.OrgID == ids[1] && (st != onboard.StateOpeningServices || len(renewed) != 1 || renewed[0] != "DOWNLOAD_FLOW"):
+			t.Errorf("one open, one expired: %s, renewed %v; want DOWNLOAD_FLOW asked for again", st, renewed)
+		}
+	}
+	// The renewed link is issued; the admin never opens it: timed out.
+	svc := ofKind(dispatch(t, app, now, testLimits), onboard.WorkService)
+	if len(svc) != 1 || svc[0].Service != "DOWNLOAD_FLOW" {
+		t.Fatalf("service work after the check: %+v", svc)
+	}
+	w := claim(t, svc[0], now)
+	if st, _ := testStore.CompleteService(ctx, w, onboard.ServiceResult{State: onboard.ServiceLinked, URL: "https://x/2", ExpiresAt: now.Add(24 * time.Hour)},
+		onboard.AdminWait{Deadline: now.Add(30 * 24 * time.Hour), CheckAt: now.Add(time.Minute)}, now); st != onboard.StateAwaitingAdmin {
+		t.Fatalf("renewed link: %s, want awaiting_admin", st)
+	}
+	later := clock.Add(2 * time.Hour) // past the first deadline, which is kept
+	w = claim(t, ofKind(dispatch(t, app, later, testLimits), onboard.WorkCheck)[0], later)
+	if st, _, _ := testStore.CompleteCheck(ctx, w, []string{"AUTO_SIGN"}, sched, later); st != onboard.StateTimedOut {
+		t.Errorf("past the admin deadline: %s, want timed_out", st)
+	}
+	if left, _ := testStore.DueWork(ctx, app, 10); len(ofKind(left, onboard.WorkCheck))+len(ofKind(left, onboard.WorkService)) != 0 {
+		t.Errorf("service work left: %+v", left)
 	}
 }
 

@@ -196,66 +196,51 @@ func (s *Store) UpdatePlatformStatus(ctx context.Context, ups []onboard.Platform
 		    OR o.platform_admin_open_id IS DISTINCT FROM COALESCE(NULLIF(u.admin, ''), o.platform_admin_open_id)
 		    OR o.platform_legal_open_id IS DISTINCT FROM COALESCE(NULLIF(u.legal, ''), o.platform_legal_open_id))`,
 		ids, versions, status, org, admin, legal,
-		[]string{onboard.StateOpeningServices, onboard.StateDone, onboard.StateFailed}, now)
+		[]string{onboard.StateOpeningServices, onboard.StateAwaitingAdmin, onboard.StateDone, onboard.StateFailed}, now)
 	if err != nil {
 		return 0, fmt.Errorf("update platform status: %w", mapErr(err))
 	}
 	return int(tag.RowsAffected()), nil
 }
 
-// RenewExpiredLinks puts appID's linked services whose link expired before
-// now back to requested, makes their service work due, so that a new link
-// is asked for, and moves their organizations from done back to
-// opening_services (recording the event). It returns the services it
-// changed.
-func (s *Store) RenewExpiredLinks(ctx context.Context, appID string, now time.Time) ([]onboard.ExpiredLink, error) {
+// CheckExpiredLinks makes a check of its services due now for every
+// organization of appID waiting for its admin with a link that expired
+// before now: the check asks the platform whether the service is open and
+// asks for a new link only when it is not. It returns the expired links.
+func (s *Store) CheckExpiredLinks(ctx context.Context, appID string, now time.Time) ([]onboard.ExpiredLink, error) {
 	var out []onboard.ExpiredLink
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE organization_services sv SET state = $3, updated_at = $4
-			FROM organizations o
-			WHERE o.id = sv.org_id AND o.app_id = $1 AND sv.state = $2 AND sv.url_expires_at < $4
-			  AND o.state = ANY($5)
-			RETURNING o.id, o.data_version, o.state, sv.service, sv.url_expires_at`,
-			appID, onboard.ServiceLinked, onboard.ServiceRequested, now,
-			[]string{onboard.StateOpeningServices, onboard.StateDone})
+		rows, err := tx.Query(ctx, `SELECT o.id, o.data_version, sv.service, sv.url_expires_at
+			FROM organization_services sv JOIN organizations o ON o.id = sv.org_id
+			WHERE o.app_id = $1 AND sv.state = $2 AND sv.url_expires_at < $3 AND o.state = $4
+			ORDER BY o.id, sv.service`,
+			appID, onboard.ServiceLinked, now, onboard.StateAwaitingAdmin)
 		if err != nil {
 			return mapErr(err)
 		}
-		hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (onboard.ExpiredLink, error) {
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (onboard.ExpiredLink, error) {
 			var h onboard.ExpiredLink
-			var state string
-			err := r.Scan(&h.OrgID, &h.DataVersion, &state, &h.Service, &h.ExpiredAt)
+			err := r.Scan(&h.OrgID, &h.DataVersion, &h.Service, &h.ExpiredAt)
 			return h, err
 		})
 		if err != nil {
 			return mapErr(err)
 		}
-		moved := map[int64]bool{}
-		for _, h := range hits {
-			out = append(out, h)
-			if err := putWork(ctx, tx, onboard.Work{AppID: appID, Kind: onboard.WorkService, OrgID: h.OrgID,
-				DataVersion: h.DataVersion, Service: h.Service, DueAt: now}, now); err != nil {
-				return err
-			}
-			if moved[h.OrgID] {
+		seen := map[int64]bool{}
+		for _, h := range out {
+			if seen[h.OrgID] {
 				continue
 			}
-			moved[h.OrgID] = true
-			state, err := lockOrg(ctx, tx, h.OrgID, h.DataVersion)
-			if err != nil {
-				return err
-			}
-			if state == "" {
-				continue
-			}
-			if err := setState(ctx, tx, h.OrgID, h.DataVersion, "service:"+h.Service+":link_expired", state, onboard.StateOpeningServices, nil, now); err != nil {
+			seen[h.OrgID] = true
+			if err := putWork(ctx, tx, onboard.Work{AppID: appID, Kind: onboard.WorkCheck, OrgID: h.OrgID,
+				DataVersion: h.DataVersion, DueAt: now}, now); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("renew expired links of %s: %w", appID, err)
+		return nil, fmt.Errorf("expired links of %s: %w", appID, err)
 	}
 	return out, nil
 }

@@ -47,34 +47,34 @@ func TestUpdatePlatformStatus(t *testing.T) {
 	}
 }
 
-func TestRenewExpiredLinksMakesServiceWorkDue(t *testing.T) {
+// TestCheckExpiredLinks: the sweep asks for a check (not a new link) of a
+// company waiting for its admin whose link expired: whether to renew is the
+// platform's answer's to decide.
+func TestCheckExpiredLinks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	app := newAppID(t)
 	mustImport(t, params(app), source(acceptedRow(3, "o1", "一号公司", onboard.ServiceAutoSign, onboard.ServiceMobileCheckApprover)))
 	o1 := org(t, app, "o1")
 	now := time.Now()
-	webExec(t, `UPDATE organizations SET state = $2 WHERE id = $1`, o1.ID, onboard.StateDone)
+	webExec(t, `UPDATE organizations SET state = $2 WHERE id = $1`, o1.ID, onboard.StateAwaitingAdmin)
 	webExec(t, `UPDATE organization_services SET state = 'linked', operate_url = 'https://x.test/a', url_expires_at = $2
 		WHERE org_id = $1 AND service = 'AUTO_SIGN'`, o1.ID, now.Add(-time.Minute))
 	webExec(t, `UPDATE organization_services SET state = 'opened' WHERE org_id = $1 AND service = 'MOBILE_CHECK_APPROVER'`, o1.ID)
 	webExec(t, `DELETE FROM work WHERE org_id = $1`, o1.ID)
-	links, err := testStore.RenewExpiredLinks(ctx, app, now)
+	links, err := testStore.CheckExpiredLinks(ctx, app, now)
 	if err != nil || len(links) != 1 || links[0].Service != "AUTO_SIGN" || links[0].OrgID != o1.ID {
-		t.Fatalf("renewed links: %+v %v", links, err)
+		t.Fatalf("expired links: %+v %v", links, err)
 	}
-	if got := org(t, app, "o1").State; got != onboard.StateOpeningServices {
-		t.Errorf("state after the renewal: %s, want opening_services", got)
+	if got := org(t, app, "o1").State; got != onboard.StateAwaitingAdmin {
+		t.Errorf("state after the sweep: %s, want still awaiting_admin", got)
 	}
 	ws, err := testStore.DueWork(ctx, app, 10)
-	if err != nil || len(ws) != 1 || ws[0].Kind != onboard.WorkService || ws[0].Service != "AUTO_SIGN" || ws[0].DueAt.After(now) {
-		t.Fatalf("work after the renewal: %+v %v; want AUTO_SIGN due now", ws, err)
+	if err != nil || len(ws) != 1 || ws[0].Kind != onboard.WorkCheck || ws[0].DueAt.After(now) {
+		t.Fatalf("work after the sweep: %+v %v; want a check due now", ws, err)
 	}
-	if again, err := testStore.RenewExpiredLinks(ctx, app, now); err != nil || len(again) != 0 {
-		t.Errorf("second renewal: %+v %v", again, err)
-	}
-	if n := count(t, `SELECT count(*) FROM onboarding_events WHERE org_id = $1 AND to_state = 'opening_services'`, o1.ID); n != 1 {
-		t.Errorf("events of the renewal: %d, want 1", n)
+	if got := services(t, o1.ID); len(got) != 2 || got[0] != "AUTO_SIGN:linked" {
+		t.Errorf("services after the sweep: %v; nothing is renewed before the platform is asked", got)
 	}
 }
 

@@ -29,6 +29,7 @@ func (s *Store) RetryFailed(ctx context.Context, batchID int64, now time.Time) (
 				  AND state = ANY($2)
 				FOR UPDATE)
 			UPDATE organizations o SET state = $3, state_changed_at = $4, updated_at = $4,
+				awaiting_admin_since = NULL, admin_deadline = NULL,
 				last_error_code = NULL, last_error_message = NULL, last_request_id = NULL
 			FROM f WHERE o.id = f.id
 			RETURNING o.id, o.data_version, f.state`, batchID, retryStates, onboard.StateQueued, now)

@@ -352,9 +352,11 @@ func (s *Store) ResumePolling(ctx context.Context, appID string, now time.Time) 
 // CompleteService ends the service work w with the outcome of
 // ModifyExtendedService (r.State linked, opened or failed), then moves the
 // organization as onboard.ServicesOutcome decides once no service is still
-// requested. It returns the organization's state after ("" when the work or
-// the data moved on).
-func (s *Store) CompleteService(ctx context.Context, w onboard.Work, r onboard.ServiceResult, now time.Time) (string, error) {
+// requested: to awaiting_admin while a link is to be opened (with the
+// deadline of aw, kept from the first time, and a check of its services due
+// at aw.CheckAt). It returns the organization's state after ("" when the
+// work or the data moved on).
+func (s *Store) CompleteService(ctx context.Context, w onboard.Work, r onboard.ServiceResult, aw onboard.AdminWait, now time.Time) (string, error) {
 	var after string
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		if ok, err := endWork(ctx, tx, w); err != nil || !ok {
@@ -386,14 +388,18 @@ func (s *Store) CompleteService(ctx context.Context, w onboard.Work, r onboard.S
 		if err := addEvent(ctx, tx, w.OrgID, w.DataVersion, "service:"+w.Service, state, state, r.Err, now); err != nil {
 			return err
 		}
-		var requested, failed int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'requested'), count(*) FILTER (WHERE state = 'failed')
-			FROM organization_services WHERE org_id = $1`, w.OrgID).Scan(&requested, &failed); err != nil {
+		var requested, failed, linked int
+		if err := tx.QueryRow(ctx, serviceCounts, w.OrgID).Scan(&requested, &failed, &linked); err != nil {
 			return mapErr(err)
 		}
-		after = onboard.ServicesOutcome(requested, failed)
+		after = onboard.ServicesOutcome(requested, failed, linked)
 		if after == state {
 			return nil
+		}
+		if after == onboard.StateAwaitingAdmin {
+			if err := awaitAdmin(ctx, tx, w, aw, now); err != nil {
+				return err
+			}
 		}
 		var e *onboard.StepError
 		if after == onboard.StateFailed {
@@ -568,4 +574,114 @@ func (s *Store) DueWork(ctx context.Context, appID string, limit int) ([]onboard
 		return nil, fmt.Errorf("work of %s: %w", appID, mapErr(err))
 	}
 	return out, nil
+}
+
+const serviceCounts = `SELECT count(*) FILTER (WHERE state = 'requested'), count(*) FILTER (WHERE state = 'failed'),
+	count(*) FILTER (WHERE state = 'linked') FROM organization_services WHERE org_id = $1`
+
+// awaitAdmin starts (or goes on with) the wait of w's locked organization
+// for its admin: the deadline is kept from the first time, and a check of
+// its services is due at aw.CheckAt.
+func awaitAdmin(ctx context.Context, tx pgx.Tx, w onboard.Work, aw onboard.AdminWait, now time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE organizations SET awaiting_admin_since = COALESCE(awaiting_admin_since, $2),
+		admin_deadline = COALESCE(admin_deadline, $3) WHERE id = $1`, w.OrgID, now, aw.Deadline); err != nil {
+		return mapErr(err)
+	}
+	return putWork(ctx, tx, onboard.Work{AppID: w.AppID, Kind: onboard.WorkCheck, OrgID: w.OrgID,
+		DataVersion: w.DataVersion, DueAt: aw.CheckAt}, now)
+}
+
+// CompleteCheck ends the check work w with the platform's answer (enabled:
+// the services it says are ENABLE): each linked service that is open is
+// opened; one whose link expired while it is not open is asked for again
+// (its service work due now, the organization back to opening_services);
+// the rest keep waiting, and the next check is due as onboard.CheckDelay
+// says, until the admin deadline times the organization out. It returns the
+// organization's state after ("" when the work or the data moved on) and
+// the services whose link is asked for again.
+func (s *Store) CompleteCheck(ctx context.Context, w onboard.Work, enabled []string, sched onboard.PollSchedule, now time.Time) (after string, renewed []string, err error) {
+	err = s.withTx(ctx, func(tx pgx.Tx) error {
+		if ok, err := endWork(ctx, tx, w); err != nil || !ok {
+			return err
+		}
+		state, err := lockOrg(ctx, tx, w.OrgID, w.DataVersion)
+		if err != nil || state != onboard.StateAwaitingAdmin {
+			return err
+		}
+		after = state
+		open := map[string]bool{}
+		for _, e := range enabled {
+			open[e] = true
+		}
+		rows, err := tx.Query(ctx, `SELECT service, url_expires_at FROM organization_services
+			WHERE org_id = $1 AND state = 'linked' ORDER BY service`, w.OrgID)
+		if err != nil {
+			return mapErr(err)
+		}
+		type linkedSvc struct {
+			service string
+			expires *time.Time
+		}
+		links, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (linkedSvc, error) {
+			var l linkedSvc
+			err := r.Scan(&l.service, &l.expires)
+			return l, err
+		})
+		if err != nil {
+			return mapErr(err)
+		}
+		for _, l := range links {
+			to := onboard.LinkDecision(open[l.service], tm(l.expires), now)
+			if to == onboard.ServiceLinked {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE organization_services SET state = $3, updated_at = $4
+				WHERE org_id = $1 AND service = $2`, w.OrgID, l.service, to, now); err != nil {
+				return mapErr(err)
+			}
+			step := "service:" + l.service + ":open"
+			if to == onboard.ServiceRequested {
+				step = "service:" + l.service + ":link_expired"
+				renewed = append(renewed, l.service)
+				if err := putWork(ctx, tx, onboard.Work{AppID: w.AppID, Kind: onboard.WorkService, OrgID: w.OrgID,
+					DataVersion: w.DataVersion, Service: l.service, DueAt: now}, now); err != nil {
+					return err
+				}
+			}
+			if err := addEvent(ctx, tx, w.OrgID, w.DataVersion, step, state, state, nil, now); err != nil {
+				return err
+			}
+		}
+		var requested, failed, linked int
+		if err := tx.QueryRow(ctx, serviceCounts, w.OrgID).Scan(&requested, &failed, &linked); err != nil {
+			return mapErr(err)
+		}
+		after = onboard.ServicesOutcome(requested, failed, linked)
+		var since, deadline *time.Time
+		if err := tx.QueryRow(ctx, `SELECT awaiting_admin_since, admin_deadline FROM organizations WHERE id = $1`, w.OrgID).
+			Scan(&since, &deadline); err != nil {
+			return mapErr(err)
+		}
+		var e *onboard.StepError
+		if after == onboard.StateAwaitingAdmin {
+			if deadline != nil && now.After(*deadline) {
+				after = onboard.StateTimedOut
+				e = &onboard.StepError{Code: "onboard.admin_timed_out", Message: "no admin opened the service links before the deadline"}
+			} else {
+				next := now.Add(onboard.CheckDelay(now.Sub(tm(since)), sched.Min, sched.Max))
+				if err := putWork(ctx, tx, onboard.Work{AppID: w.AppID, Kind: onboard.WorkCheck, OrgID: w.OrgID,
+					DataVersion: w.DataVersion, DueAt: next}, now); err != nil {
+					return err
+				}
+			}
+		}
+		if after == state {
+			return nil
+		}
+		return setState(ctx, tx, w.OrgID, w.DataVersion, "services", state, after, e, now)
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("check services of organization %d: %w", w.OrgID, err)
+	}
+	return after, renewed, nil
 }

@@ -177,7 +177,7 @@ func Authorization(state string) string {
 	switch state {
 	case onboard.StateAwaitingAuth:
 		return "waiting"
-	case onboard.StateOpeningServices, onboard.StateDone:
+	case onboard.StateOpeningServices, onboard.StateAwaitingAdmin, onboard.StateDone:
 		return "verified"
 	case onboard.StateAuthRejected:
 		return "rejected"

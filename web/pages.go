@@ -151,7 +151,7 @@ type stateN struct {
 func sortedStates(m map[string]int) []stateN {
 	order := map[string]int{}
 	for i, s := range []string{onboard.StateQueued, onboard.StateAwaitingAuth, onboard.StateOpeningServices,
-		onboard.StateDone, onboard.StateFailed, onboard.StateAuthRejected, onboard.StateTimedOut} {
+		onboard.StateAwaitingAdmin, onboard.StateDone, onboard.StateFailed, onboard.StateAuthRejected, onboard.StateTimedOut} {
 		order[s] = i + 1
 	}
 	out := make([]stateN, 0, len(m))

@@ -79,7 +79,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	}
 
 	// 1. The simulator on a loopback port.
-	sim := esssim.New(esssim.Options{Lifecycle: &esssim.Lifecycle{
+	sim := esssim.New(esssim.Options{Admins: &esssim.Admins{OpenAfter: 2 * time.Second}, Lifecycle: &esssim.Lifecycle{
 		Unverified: time.Second, Verifying: time.Second, Pending: 2 * time.Second, RejectShare: 0.1}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -132,7 +132,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		logw = env.Stderr
 	}
 	log := slog.New(slog.NewTextHandler(logw, nil))
-	wf := workerFlags{rateScope: "app", loginEndpoint: "H5", authTimeout: *timeout, pollMin: 500 * time.Millisecond,
+	wf := workerFlags{rateScope: "app", loginEndpoint: "H5", authTimeout: *timeout, adminTimeout: *timeout, pollMin: 500 * time.Millisecond,
 		pollMax: 2 * time.Second, shutdownTimeout: 5 * time.Second, retryBudget: *timeout, retryBase: time.Second,
 		retryMax: 5 * time.Second, checkInterval: 500 * time.Millisecond, lease: 30 * time.Second,
 		dispatchEvery: 200 * time.Millisecond, queuePrefix: prefix, dispatchApps: []string{cfg.AppID}}

@@ -352,17 +352,21 @@ func TestReconcileSweepAndCompletes(t *testing.T) {
 		t.Errorf("polling rounds after the sweep: %d, want 1", got)
 	}
 
-	// Everyone else verifies; the workers finish the batch.
+	// Everyone else verifies; the workers request every service. No admin
+	// opens a link here, so every company waits for its admin.
 	for i := len(verified); i < n; i++ {
 		if err := e.sim.SetStatus(recApp, fmt.Sprintf("web-org-%03d", i), ess.StatusVerified); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.startWorkers(t)
-	testenv.WaitFor(t, 2*time.Minute, "every organization done", func() bool { return e.stateCount(t, onboard.StateDone) == n })
+	testenv.WaitFor(t, 2*time.Minute, "every organization waiting for its admin", func() bool {
+		return e.stateCount(t, onboard.StateAwaitingAdmin) == n
+	})
 
 	// An AUTO_SIGN link expires while the service is not open: the sweep
-	// puts it back and the workers ask for a new one.
+	// makes a check due, the platform says the service is not open, and
+	// the workers ask for a new link (once).
 	var orgID int64
 	var oldURL string
 	ctx := context.Background()
@@ -385,7 +389,7 @@ func TestReconcileSweepAndCompletes(t *testing.T) {
 	testenv.WaitFor(t, 2*time.Minute, "a new AUTO_SIGN link", func() bool {
 		return e.query(t, `SELECT count(*) FROM organization_services WHERE org_id = $1 AND service = 'AUTO_SIGN'
 			AND state = 'linked' AND url_expires_at > now() AND operate_url <> $2`, orgID, oldURL) == 1 &&
-			e.stateCount(t, onboard.StateDone) == n
+			e.stateCount(t, onboard.StateAwaitingAdmin) == n
 	})
 	if got := e.sim.Stats().OrgCalls[ess.ActionModifyExtendedService][recApp+"/web-org-005"] - modifyBefore; got != 1 {
 		t.Errorf("ModifyExtendedService calls for the renewed link: %d, want 1", got)
@@ -447,7 +451,7 @@ func TestReconcileSweepAndCompletes(t *testing.T) {
 	if ran+skipped != 2 || ran == 0 || listCalls != pages || pages != ran {
 		t.Errorf("two sweeps at once: %d ran, %d skipped, %d list calls (pages reported %d)", ran, skipped, listCalls, pages)
 	}
-	if got := e.stateCount(t, onboard.StateDone); got != n {
+	if got := e.stateCount(t, onboard.StateAwaitingAdmin); got != n {
 		t.Errorf("done after the concurrent sweeps: %d, want %d", got, n)
 	}
 }

@@ -189,7 +189,7 @@ func readStatus(ctx context.Context, store *repository.Store, batch int64) (stat
 
 // stateOrder is the order states are printed in.
 var stateOrder = []string{onboard.StateQueued, onboard.StateAwaitingAuth, onboard.StateOpeningServices,
-	onboard.StateDone, onboard.StateFailed, onboard.StateAuthRejected, onboard.StateTimedOut}
+	onboard.StateAwaitingAdmin, onboard.StateDone, onboard.StateFailed, onboard.StateAuthRejected, onboard.StateTimedOut}
 
 // printStatus writes the report and returns the number of lines written.
 func printStatus(w io.Writer, r statusReport, blocked map[int64]string, bars bool) int {

@@ -76,6 +76,7 @@ type workerFlags struct {
 	loginEndpoint   string
 	serviceEndpoint string
 	authTimeout     time.Duration
+	adminTimeout    time.Duration
 	pollMin         time.Duration
 	pollMax         time.Duration
 	shutdownTimeout time.Duration
@@ -100,6 +101,7 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&f.loginEndpoint, "login-endpoint", "H5", "CreateConsoleLoginUrl Endpoint of admins' console links (H5, SHORT_URL, APP, PC, ...; PC links live 5 minutes, mobile ones 30 days)")
 	fs.StringVar(&f.serviceEndpoint, "service-endpoint", "", "ModifyExtendedService Endpoint (empty: the platform's default, WEIXINAPP)")
 	fs.DurationVar(&f.authTimeout, "auth-timeout", 30*24*time.Hour, "how long a company may take to verify itself before it is timed_out")
+	fs.DurationVar(&f.adminTimeout, "admin-timeout", 30*24*time.Hour, "how long an admin may take to open the service links (they are renewed while the service is not open) before the company is timed_out")
 	fs.DurationVar(&f.pollMin, "poll-min", time.Minute, "pause between authorization polling rounds while things change")
 	fs.DurationVar(&f.pollMax, "poll-max", time.Hour, "longest pause between polling rounds (it doubles every round nothing changes)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long tasks in flight may finish after SIGTERM before they go back to the queue")
@@ -157,8 +159,8 @@ func (f *workerFlags) validate() error {
 		return usagef("worker: --concurrency must not be negative")
 	case f.rateScope != "app" && f.rateScope != "credential":
 		return usagef("worker: --rate-scope must be app or credential, not %q", f.rateScope)
-	case f.authTimeout <= 0 || f.pollMin <= 0 || f.pollMax < f.pollMin:
-		return usagef("worker: --auth-timeout and --poll-min must be positive and --poll-max at least --poll-min")
+	case f.authTimeout <= 0 || f.adminTimeout <= 0 || f.pollMin <= 0 || f.pollMax < f.pollMin:
+		return usagef("worker: --auth-timeout, --admin-timeout and --poll-min must be positive and --poll-max at least --poll-min")
 	case f.retryBudget <= 0:
 		return usagef("worker: --retry-budget must be a positive duration such as 24h")
 	case f.shutdownTimeout <= 0 || f.retryBase <= 0 || f.retryMax < f.retryBase:
@@ -234,6 +236,7 @@ func openWorkers(ctx context.Context, cfg Config, f workerFlags, log *slog.Logge
 		LoginEndpoint:   f.loginEndpoint,
 		ServiceEndpoint: f.serviceEndpoint,
 		AuthTimeout:     f.authTimeout,
+		AdminTimeout:    f.adminTimeout,
 		PollMin:         f.pollMin,
 		PollMax:         f.pollMax,
 		Policy:          onboard.RetryPolicy{Budget: f.retryBudget, BaseDelay: f.retryBase, MaxDelay: f.retryMax},

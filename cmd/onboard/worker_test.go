@@ -67,7 +67,7 @@ func buildOnboard(t *testing.T) string {
 // queues is deleted, every Postgres connection of the database is
 // terminated, and the platform refuses every call for longer than the old
 // budget of six tries. Every company still reaches the state its data and
-// the simulator imply (done, services as asked), none fails, the platform
+// the simulator imply (done, every service open as asked), none fails, the platform
 // never refuses a call for the rate limit, few syncs are repeated (at most
 // the tasks in flight at the kill), the batch finishes within a minute of
 // the last fault, and the workers shut down cleanly on SIGTERM.
@@ -79,7 +79,7 @@ func TestWorkersSurviveEveryFault(t *testing.T) {
 	// flushes, under queue names and limiter keys of this test.
 	redisURL, prefix := testenv.IsolatedRedis(t, 6)
 	faults := []esssim.Fault{{Share: 0.3, Code: "InternalError.System"}, {Share: 0.05, Latency: time.Second}}
-	sim := esssim.New(esssim.Options{Seed: 11, Faults: faults, Lifecycle: &esssim.Lifecycle{Unverified: 200 * time.Millisecond,
+	sim := esssim.New(esssim.Options{Seed: 11, Faults: faults, Admins: &esssim.Admins{OpenAfter: 300 * time.Millisecond}, Lifecycle: &esssim.Lifecycle{Unverified: 200 * time.Millisecond,
 		Verifying: 200 * time.Millisecond, Pending: 200 * time.Millisecond}})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
@@ -208,12 +208,8 @@ func TestWorkersSurviveEveryFault(t *testing.T) {
 			t.Errorf("%s: %d services, want %d", d.OpenID, len(o.Services), len(services))
 		}
 		for _, sv := range o.Services {
-			want := onboard.ServiceOpened
-			if sv.Service == string(onboard.ServiceAutoSign) {
-				want = onboard.ServiceLinked
-			}
-			if sv.State != want {
-				t.Errorf("%s %s: %s, want %s", d.OpenID, sv.Service, sv.State, want)
+			if sv.State != onboard.ServiceOpened {
+				t.Errorf("%s %s: %s, want opened", d.OpenID, sv.Service, sv.State)
 			}
 		}
 	}
