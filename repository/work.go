@@ -50,6 +50,17 @@ func putWork(ctx context.Context, tx pgx.Tx, w onboard.Work, now time.Time) erro
 // round already due earlier keeps its time, and the back-off starts again
 // (new companies wait).
 func ensurePoll(ctx context.Context, tx pgx.Tx, appID string, at, now time.Time) error {
+	// Most callers find a round due soon enough: look first, without a
+	// lock, so that syncs finishing together do not queue on the one
+	// polling row.
+	var due time.Time
+	err := tx.QueryRow(ctx, `SELECT due_at FROM work WHERE app_id = $1 AND kind = 'poll'`, appID).Scan(&due)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return mapErr(err)
+	}
+	if err == nil && !due.After(at) {
+		return resetPollBackoff(ctx, tx, appID)
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO work (app_id, kind, due_at, created_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (app_id) WHERE kind = 'poll' DO UPDATE SET due_at = LEAST(work.due_at, EXCLUDED.due_at)`,
 		appID, onboard.WorkPoll, at, now); err != nil {
@@ -58,6 +69,12 @@ func ensurePoll(ctx context.Context, tx pgx.Tx, appID string, at, now time.Time)
 	if err := ensureApp(ctx, tx, appID); err != nil {
 		return err
 	}
+	return resetPollBackoff(ctx, tx, appID)
+}
+
+// resetPollBackoff starts the pause between polling rounds again from its
+// shortest (new companies wait); the row is touched only when it must be.
+func resetPollBackoff(ctx context.Context, tx pgx.Tx, appID string) error {
 	_, err := tx.Exec(ctx, `UPDATE applications SET poll_idle_rounds = 0 WHERE app_id = $1 AND poll_idle_rounds <> 0`, appID)
 	return mapErr(err)
 }
