@@ -25,10 +25,11 @@ const (
 	WorkPoll    = "poll"    // one authorization polling round of an application
 	WorkService = "service" // ModifyExtendedService of one requested service
 	WorkCheck   = "check"   // DescribeExtendedServiceAuthInfo of a company whose admin must open links
+	WorkVerify  = "verify"  // DescribeChannelOrganizations of one company a callback named
 )
 
 // WorkKinds lists every kind of work.
-var WorkKinds = []string{WorkSync, WorkLogin, WorkPoll, WorkService, WorkCheck}
+var WorkKinds = []string{WorkSync, WorkLogin, WorkPoll, WorkService, WorkCheck, WorkVerify}
 
 // Work is one step that is due: Postgres records it in the transaction of
 // the state change that made it due; the dispatcher moves it into the queue

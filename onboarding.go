@@ -253,3 +253,25 @@ type AdminWait struct {
 	Deadline time.Time
 	CheckAt  time.Time
 }
+
+// Callback is one callback the platform pushed, as onboard records it.
+type Callback struct {
+	MsgID   string
+	MsgType string
+	AppID   string
+	OpenID  string    // ProxyOrganizationOpenId, "" when the event names none
+	EventAt time.Time // zero when the event carries no time
+	// Onboarding is whether the MsgType is one that can move a company
+	// (authorization, verification, letter of authorization, services).
+	Onboarding bool
+}
+
+// Verdicts of a recorded callback.
+const (
+	CallbackCheckDue       = "check_due"       // a check of the company's services is due now
+	CallbackVerifyDue      = "verify_due"      // a check of the company's verification is due now
+	CallbackNothingWaiting = "nothing_waiting" // the company waits for nothing the callback could tell
+	CallbackUnknownCompany = "unknown_company" // onboard does not know the company
+	CallbackIgnored        = "ignored"         // a MsgType onboarding does not follow
+	CallbackDuplicate      = "duplicate"       // this MsgId was recorded before
+)

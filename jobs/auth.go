@@ -31,6 +31,8 @@ type PollStore interface {
 	ApplyAuthStatus(ctx context.Context, id int64, version int, ob onboard.AuthObservation, now time.Time) (onboard.AuthOutcome, error)
 	FinishPollRound(ctx context.Context, w onboard.Work, r onboard.PollRound, sched onboard.PollSchedule, stop bool, now time.Time) (int, time.Time, error)
 	RecordOrgError(ctx context.Context, id int64, version int, step string, e onboard.StepError, now time.Time) error
+	// LastCallbackAt is when the latest callback about appID arrived.
+	LastCallbackAt(ctx context.Context, appID string) (time.Time, error)
 }
 
 // pollHandler runs org:await_auth, one polling round of one application. It
@@ -46,8 +48,19 @@ type pollHandler struct {
 	api   API
 }
 
-func (h *pollHandler) schedule() onboard.PollSchedule {
-	return onboard.PollSchedule{Min: h.cfg.PollMin, Max: h.cfg.PollMax}
+// schedule is the pause between polling rounds of appID: the usual one,
+// or at least PollWithCallbacks while the platform's callbacks arrive for
+// the application (a callback makes a check of its company due at once, so
+// polling is only the fallback for callbacks that were lost).
+func (h *pollHandler) schedule(ctx context.Context, appID string) onboard.PollSchedule {
+	sched := onboard.PollSchedule{Min: h.cfg.PollMin, Max: h.cfg.PollMax}
+	last, err := h.store.LastCallbackAt(ctx, appID)
+	if err != nil || last.IsZero() || h.cfg.Now().Sub(last) > 2*h.cfg.PollWithCallbacks {
+		return sched
+	}
+	sched.Min = max(sched.Min, h.cfg.PollWithCallbacks)
+	sched.Max = max(sched.Max, h.cfg.PollWithCallbacks)
+	return sched
 }
 
 func (h *pollHandler) round(ctx context.Context, t *asynq.Task, w onboard.Work, res *result) error {
@@ -97,7 +110,7 @@ func (h *pollHandler) finish(ctx context.Context, w onboard.Work, round onboard.
 	var next time.Time
 	if err := h.persist(ctx, func(ctx context.Context) error {
 		var err error
-		_, next, err = h.store.FinishPollRound(ctx, w, round, h.schedule(), stop, h.cfg.Now())
+		_, next, err = h.store.FinishPollRound(ctx, w, round, h.schedule(ctx, w.AppID), stop, h.cfg.Now())
 		return err
 	}); err != nil {
 		return err
@@ -252,4 +265,83 @@ func (h *pollHandler) onError(ctx, cctx context.Context, w onboard.Work, round o
 		return h.finish(ctx, w, round, false, "round ended early: "+f.Err.Code, res)
 	}
 	return h.later(ctx, w, "auth", action, f, res)
+}
+
+// VerifyStore is what the check of one company's verification reads and
+// writes.
+type VerifyStore interface {
+	Application(ctx context.Context, appID string) (*onboard.Application, error)
+	OnboardingOrg(ctx context.Context, id int64, license bool) (*onboard.Org, error)
+	ApplyAuthStatus(ctx context.Context, id int64, version int, ob onboard.AuthObservation, now time.Time) (onboard.AuthOutcome, error)
+	EndWork(ctx context.Context, w onboard.Work) error
+}
+
+// verifyHandler runs org:verify: one DescribeChannelOrganizations of the
+// company a callback named, while it waits for verification. The company
+// moves on the platform's answer (as in a polling round), never on the
+// callback's payload; a company the platform does not list yet keeps
+// waiting for the next round.
+type verifyHandler struct {
+	*runner
+	store VerifyStore
+	api   API
+}
+
+func (h *verifyHandler) verify(ctx context.Context, t *asynq.Task, w onboard.Work, res *result) error {
+	var app *onboard.Application
+	var org *onboard.Org
+	err := h.persist(ctx, func(ctx context.Context) error {
+		var err error
+		if app, err = h.store.Application(ctx, w.AppID); err != nil {
+			return err
+		}
+		org, err = h.store.OnboardingOrg(ctx, w.OrgID, false)
+		return err
+	})
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	end := func(why string) error {
+		res.Outcome = why
+		return h.persist(ctx, func(ctx context.Context) error { return h.store.EndWork(ctx, w) })
+	}
+	if err != nil || org.DataVersion != w.DataVersion || org.State != onboard.StateAwaitingAuth {
+		return end("skipped: the organization is not waiting for verification")
+	}
+	q, ok := h.cfg.queryIdentity(app)
+	if !ok {
+		return end("skipped: no query identity (the polling round reports it)")
+	}
+	agent := ess.Agent{AppId: app.AppID, ProxyOrganizationOpenId: q.OrgOpenID, ProxyOperator: &ess.UserInfo{OpenId: q.OperatorOpenID}}
+	var resp *ess.DescribeChannelOrganizationsResponse
+	cctx, err := h.call(ctx, app.AppID, ess.ActionDescribeChannelOrganizations, func(cctx context.Context) error {
+		var err error
+		resp, err = h.api.DescribeChannelOrganizations(cctx, &ess.DescribeChannelOrganizationsRequest{
+			Agent: agent, Limit: 1, OrganizationOpenId: org.Data.OpenID})
+		return err
+	})
+	if err != nil {
+		f := h.decide(ctx, cctx, w, ess.ActionDescribeChannelOrganizations, err)
+		if f.Outcome == onboard.RetryLater || f.Outcome == onboard.WaitLater {
+			return h.later(ctx, w, "verify", ess.ActionDescribeChannelOrganizations, f, res)
+		}
+		// Refused or paused: the polling round reports and handles it.
+		res.Code, res.RequestID = f.Err.Code, f.Err.RequestID
+		return end("ended: " + f.Err.Code)
+	}
+	res.RequestID, res.Calls = resp.RequestId, 1
+	now := h.cfg.Now()
+	for _, info := range resp.ChannelOrganizationInfos {
+		if info.OrganizationOpenId != org.Data.OpenID {
+			continue
+		}
+		changed, err := applyStatus(ctx, h.runner, h.store, org.ID, org.DataVersion, info, now)
+		if err != nil {
+			return err
+		}
+		if changed {
+			res.Changed = 1
+		}
+	}
+	return end("verified against the platform")
 }

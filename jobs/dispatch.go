@@ -68,7 +68,7 @@ func (d *Dispatcher) limits() onboard.DispatchLimits {
 	n := int(math.Ceil(rate * window.Seconds()))
 	return onboard.DispatchLimits{
 		AppIDs: d.AppIDs,
-		Window: map[string]int{onboard.WorkSync: n, onboard.WorkLogin: n, onboard.WorkService: n, onboard.WorkCheck: n, onboard.WorkPoll: 1},
+		Window: map[string]int{onboard.WorkSync: n, onboard.WorkLogin: n, onboard.WorkService: n, onboard.WorkCheck: n, onboard.WorkVerify: n, onboard.WorkPoll: 1},
 		Lease: func(kind string, i int) time.Duration {
 			return lease + time.Duration(float64(i)/rate*float64(time.Second))
 		},

@@ -17,6 +17,7 @@ const (
 	TypeOrgAwaitAuth     = "org:await_auth"
 	TypeOrgOpenService   = "org:open_service"
 	TypeOrgCheckServices = "org:check_services"
+	TypeOrgVerify        = "org:verify"
 	TypeReconcileSweep   = "reconcile:sweep"
 )
 
@@ -40,6 +41,7 @@ var kindTask = map[string]struct{ typ, queue string }{
 	onboard.WorkPoll:    {TypeOrgAwaitAuth, QueueAuth},
 	onboard.WorkService: {TypeOrgOpenService, QueueService},
 	onboard.WorkCheck:   {TypeOrgCheckServices, QueueAuth},
+	onboard.WorkVerify:  {TypeOrgVerify, QueueAuth},
 }
 
 // WorkPayload is the payload of every work task. It carries ids only, never

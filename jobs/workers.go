@@ -106,6 +106,10 @@ type Config struct {
 	// 1 minute and 1 hour. They bound the pause between checks of a
 	// company's services too (onboard.CheckDelay).
 	PollMin, PollMax time.Duration
+	// PollWithCallbacks is the shortest pause between polling rounds of an
+	// application while its callbacks arrive (one arrived within twice
+	// this); default 30 minutes.
+	PollWithCallbacks time.Duration
 	// AdminTimeout is how long an admin may take to open the service links
 	// (links are renewed meanwhile) before the company is timed_out;
 	// default 30 days.
@@ -136,6 +140,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AuthTimeout <= 0 {
 		c.AuthTimeout = 30 * 24 * time.Hour
+	}
+	if c.PollWithCallbacks <= 0 {
+		c.PollWithCallbacks = 30 * time.Minute
 	}
 	if c.AdminTimeout <= 0 {
 		c.AdminTimeout = 30 * 24 * time.Hour
@@ -180,6 +187,7 @@ type Workers struct {
 	poll    *pollHandler
 	service *serviceHandler
 	check   *checkHandler
+	verify  *verifyHandler
 }
 
 // NewWorkers returns the task handlers. api's HTTP transport should go
@@ -194,6 +202,7 @@ func NewWorkers(store Store, api API, lim *Limiter, enq TaskEnqueuer, cfg Config
 	w.poll = &pollHandler{runner: r, store: store, api: api}
 	w.service = &serviceHandler{runner: r, store: store, api: api}
 	w.check = &checkHandler{runner: r, store: store, api: api}
+	w.verify = &verifyHandler{runner: r, store: store, api: api}
 	return w
 }
 
@@ -213,6 +222,7 @@ func (w *Workers) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeOrgAwaitAuth, w.poll.runner.handle("auth", w.poll.round))
 	mux.HandleFunc(TypeOrgOpenService, w.service.runner.handle("service", w.service.open))
 	mux.HandleFunc(TypeOrgCheckServices, w.check.runner.handle("check", w.check.check))
+	mux.HandleFunc(TypeOrgVerify, w.verify.runner.handle("verify", w.verify.verify))
 }
 
 // NewDispatcher returns the dispatcher of this process's work, with the

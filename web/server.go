@@ -139,6 +139,14 @@ type Options struct {
 	// it returns how many organizations were queued again.
 	Resume func(ctx context.Context, appID string) (int, error)
 
+	// Callbacks, when set, answers the platform's callbacks at
+	// CallbackPath, the one path that needs no credentials (and checks no
+	// Host: the platform calls a public name).
+	Callbacks http.Handler
+	// CallbacksOnly serves CallbackPath (and /healthz) alone, so the
+	// dashboard need not face the internet; it needs no credentials.
+	CallbacksOnly bool
+
 	// Checks are what /readyz verifies.
 	Checks []Check
 	// Registry receives the queue metrics and the organization state gauge;
@@ -206,7 +214,10 @@ func New(opts Options) (*Server, error) {
 	if (opts.TLSCertFile == "") != (opts.TLSKeyFile == "") {
 		return nil, errors.New("TLS needs both a certificate and a key file")
 	}
-	if opts.Addr != "" && !IsLoopback(opts.Addr) && !opts.hasCredentials() {
+	if opts.CallbacksOnly && opts.Callbacks == nil {
+		return nil, errors.New("serving callbacks only, but callbacks are not configured: set ESS_CALLBACK_KEY or ESS_CALLBACK_TOKEN")
+	}
+	if opts.Addr != "" && !IsLoopback(opts.Addr) && !opts.hasCredentials() && !opts.CallbacksOnly {
 		return nil, ErrCredentialsRequired
 	}
 	if opts.MonitoringWrite && !opts.hasCredentials() {
@@ -340,7 +351,18 @@ func (s *Server) routes() http.Handler {
 		s.errorPage(w, r, http.StatusForbidden, "This form was sent from another site and was refused. Open the dashboard and submit the form from there.")
 	}))
 	mux.Handle("/", s.recoverer(s.authenticate(cop.Handler(app))))
-	return securityHeaders(s.checkHost(mux))
+	if s.opts.Callbacks == nil {
+		return securityHeaders(s.checkHost(mux))
+	}
+	root := http.NewServeMux()
+	root.Handle("POST "+CallbackPath, securityHeaders(s.recoverer(s.opts.Callbacks)))
+	if s.opts.CallbacksOnly {
+		root.HandleFunc("GET /healthz", s.healthz)
+		root.Handle("/", securityHeaders(http.NotFoundHandler()))
+		return root
+	}
+	root.Handle("/", securityHeaders(s.checkHost(mux)))
+	return root
 }
 
 // Content security policies: the project's own pages load nothing but their

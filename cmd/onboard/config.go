@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/ess-onboard/onboard/esscallback"
 	"strconv"
 	"time"
 )
@@ -28,6 +29,8 @@ var envVars = []envVar{
 	{"ONBOARD_DASHBOARD_USER", "", "basic-auth user 'serve' accepts (with ONBOARD_DASHBOARD_PASSWORD)"},
 	{"ONBOARD_DASHBOARD_PASSWORD", "", "basic-auth password of ONBOARD_DASHBOARD_USER (never printed)"},
 	{"ONBOARD_MONITORING_WRITE", "", "1 lets 'serve' /monitoring delete, archive and run tasks (needs credentials)"},
+	{"ESS_CALLBACK_KEY", "", "the application's callback encryption key, exactly 32 bytes (never printed); enables POST /callbacks/essbasic"},
+	{"ESS_CALLBACK_TOKEN", "", "the application's callback signature token (never printed); enables POST /callbacks/essbasic"},
 }
 
 // Config is everything read from the environment, with defaults applied.
@@ -49,6 +52,8 @@ type Config struct {
 	DashboardUser       string
 	DashboardPassword   string
 	MonitoringWrite     bool // asynqmon may delete, archive and run tasks
+	CallbackKey         string
+	CallbackToken       string
 }
 
 // loadConfig reads the environment through getenv. Its errors name the variable.
@@ -78,6 +83,13 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DashboardToken:      get("ONBOARD_DASHBOARD_TOKEN"),
 		DashboardUser:       get("ONBOARD_DASHBOARD_USER"),
 		DashboardPassword:   get("ONBOARD_DASHBOARD_PASSWORD"),
+		CallbackKey:         get("ESS_CALLBACK_KEY"),
+		CallbackToken:       get("ESS_CALLBACK_TOKEN"),
+	}
+	if c.CallbackKey != "" {
+		if err := esscallback.CheckKey(c.CallbackKey); err != nil {
+			return c, fmt.Errorf("ESS_CALLBACK_KEY: %w", err)
+		}
 	}
 	switch v := get("ONBOARD_MONITORING_WRITE"); v {
 	case "", "0", "false":

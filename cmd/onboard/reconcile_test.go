@@ -169,16 +169,27 @@ func syncDirect(t *testing.T, c *ess.Client, openID, name string) {
 // the returned function is called.
 func (e *recEnv) startWorkers(t *testing.T) (stop func()) {
 	t.Helper()
+	return e.startWorkersWith(t, nil)
+}
+
+// startWorkersWith is startWorkers with the workers' configuration changed
+// by configure.
+func (e *recEnv) startWorkersWith(t *testing.T, configure func(*jobs.Config)) (stop func()) {
+	t.Helper()
 	cfg, err := loadConfig(func(k string) string { return e.vars[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps, err := openReconcileDeps(context.Background(), cfg, jobs.Config{
+	jc := jobs.Config{
 		PollMin: 200 * time.Millisecond, PollMax: 500 * time.Millisecond,
 		Policy: onboard.RetryPolicy{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second},
 		Lease:  3 * time.Second,
 		Logger: recQuietLogger(),
-	})
+	}
+	if configure != nil {
+		configure(&jc)
+	}
+	deps, err := openReconcileDeps(context.Background(), cfg, jc)
 	if err != nil {
 		t.Fatal(err)
 	}

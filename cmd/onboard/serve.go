@@ -8,11 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ess-onboard/onboard/esscallback"
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
@@ -50,7 +52,16 @@ ONBOARD_MONITORING_WRITE=1) is given, which needs credentials. With
 --tls-cert and --tls-key the dashboard serves HTTPS (and HSTS). Uploads
 beyond --max-uploads at once are answered 503 with Retry-After; the file
 limits are those of 'onboard import' (README.md, "Limits"). Pending
-database migrations are applied at start.`
+database migrations are applied at start.
+
+With ESS_CALLBACK_KEY (exactly 32 bytes) or ESS_CALLBACK_TOKEN set, POST
+/callbacks/essbasic receives the platform's callbacks: the signature is
+checked (401 when wrong), the body decrypted (400 when it cannot be), each
+callback stored once per MsgId with the check of its company made due, and
+200 answered at once; the workers ask the platform about that company, and
+only its answer moves it. That path needs no dashboard credentials and
+checks no Host; --callbacks-only serves it (and /healthz) alone, so the
+dashboard need not face the internet.`
 
 // serveFlags are the serve command's flags.
 type serveFlags struct {
@@ -65,6 +76,8 @@ type serveFlags struct {
 	// queuePrefix keeps this dashboard's queues apart, as the worker's
 	// --queue-prefix does.
 	queuePrefix string
+	// callbacksOnly serves the platform's callbacks alone.
+	callbacksOnly bool
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -80,6 +93,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	fs.StringVar(&f.queuePrefix, "queue-prefix", "", "put this before every queue name, to match workers started with the same --queue-prefix")
+	fs.BoolVar(&f.callbacksOnly, "callbacks-only", false, "serve POST "+web.CallbackPath+" (and /healthz) alone, without the dashboard or credentials, for the platform to reach; needs ESS_CALLBACK_KEY or ESS_CALLBACK_TOKEN")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
@@ -111,7 +125,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		f.monitoringWrite = false
 	}
 	hasCredentials := cfg.DashboardToken != "" || (cfg.DashboardUser != "" && cfg.DashboardPassword != "")
-	if !web.IsLoopback(f.addr) && !hasCredentials {
+	if f.callbacksOnly && cfg.CallbackKey == "" && cfg.CallbackToken == "" {
+		return usagef("serve: --callbacks-only needs ESS_CALLBACK_KEY or ESS_CALLBACK_TOKEN")
+	}
+	if !web.IsLoopback(f.addr) && !hasCredentials && !f.callbacksOnly {
 		return web.ErrCredentialsRequired
 	}
 	if f.monitoringWrite && !hasCredentials {
@@ -181,6 +198,18 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	var callbacks http.Handler
+	if cfg.CallbackKey != "" || cfg.CallbackToken != "" {
+		codec, err := esscallback.New(cfg.CallbackKey, cfg.CallbackToken)
+		if err != nil {
+			return nil, fmt.Errorf("ESS_CALLBACK_KEY: %w", err)
+		}
+		rcv, err := web.NewCallbackReceiver(codec, d.store, reg, log)
+		if err != nil {
+			return nil, err
+		}
+		callbacks = rcv
+	}
 
 	// Resume needs only the store and the queue: the workers are built
 	// without an API client or limiter.
@@ -222,8 +251,10 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 			{Name: "postgres", Ping: d.store.Ping},
 			{Name: "redis", Ping: func(ctx context.Context) error { return rc.Ping(ctx).Err() }},
 		},
-		Registry: reg,
-		Logger:   log,
+		Callbacks:     callbacks,
+		CallbacksOnly: f.callbacksOnly,
+		Registry:      reg,
+		Logger:        log,
 	})
 	if err != nil {
 		return nil, err

@@ -77,6 +77,7 @@ type workerFlags struct {
 	serviceEndpoint string
 	authTimeout     time.Duration
 	adminTimeout    time.Duration
+	pollCallbacks   time.Duration
 	pollMin         time.Duration
 	pollMax         time.Duration
 	shutdownTimeout time.Duration
@@ -102,6 +103,7 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&f.serviceEndpoint, "service-endpoint", "", "ModifyExtendedService Endpoint (empty: the platform's default, WEIXINAPP)")
 	fs.DurationVar(&f.authTimeout, "auth-timeout", 30*24*time.Hour, "how long a company may take to verify itself before it is timed_out")
 	fs.DurationVar(&f.adminTimeout, "admin-timeout", 30*24*time.Hour, "how long an admin may take to open the service links (they are renewed while the service is not open) before the company is timed_out")
+	fs.DurationVar(&f.pollCallbacks, "poll-with-callbacks", 30*time.Minute, "shortest pause between polling rounds while the platform's callbacks arrive for the application ('serve' receives them; polling then only finds callbacks that were lost)")
 	fs.DurationVar(&f.pollMin, "poll-min", time.Minute, "pause between authorization polling rounds while things change")
 	fs.DurationVar(&f.pollMax, "poll-max", time.Hour, "longest pause between polling rounds (it doubles every round nothing changes)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long tasks in flight may finish after SIGTERM before they go back to the queue")
@@ -233,16 +235,17 @@ func openWorkers(ctx context.Context, cfg Config, f workerFlags, log *slog.Logge
 	p.closers = append(p.closers, func() { client.Close() })
 
 	jc := jobs.Config{
-		LoginEndpoint:   f.loginEndpoint,
-		ServiceEndpoint: f.serviceEndpoint,
-		AuthTimeout:     f.authTimeout,
-		AdminTimeout:    f.adminTimeout,
-		PollMin:         f.pollMin,
-		PollMax:         f.pollMax,
-		Policy:          onboard.RetryPolicy{Budget: f.retryBudget, BaseDelay: f.retryBase, MaxDelay: f.retryMax},
-		Lease:           f.lease,
-		Logger:          log,
-		QueuePrefix:     f.queuePrefix,
+		LoginEndpoint:     f.loginEndpoint,
+		ServiceEndpoint:   f.serviceEndpoint,
+		AuthTimeout:       f.authTimeout,
+		AdminTimeout:      f.adminTimeout,
+		PollWithCallbacks: f.pollCallbacks,
+		PollMin:           f.pollMin,
+		PollMax:           f.pollMax,
+		Policy:            onboard.RetryPolicy{Budget: f.retryBudget, BaseDelay: f.retryBase, MaxDelay: f.retryMax},
+		Lease:             f.lease,
+		Logger:            log,
+		QueuePrefix:       f.queuePrefix,
 	}
 	if f.rateScope == "credential" {
 		scope := jobs.CredentialScope(cfg.ESSSecretID)

@@ -88,11 +88,17 @@ func TestWorkersSurviveEveryFault(t *testing.T) {
 	store, batch := importTestOrgs(t, e, "chaos", n, services)
 	ctx := context.Background()
 
+	// The workers run at 19 calls/s against the simulator's 20: this test
+	// shares two cores with every other package under the race detector,
+	// and a call delayed that long between the shared limiter's grant and
+	// its arrival can land 21 in one second (seen once). The limiter's
+	// accuracy is the limiter tests' and bench-rate's to show; here the
+	// simulator must refuse nothing.
 	environ := append(os.Environ(),
 		"DATABASE_URL="+e.dbURL, "REDIS_URL="+redisURL, "ESS_ENDPOINT="+srv.URL,
 		"ESS_SECRET_ID="+esssim.DefaultSecretID, "ESS_SECRET_KEY="+esssim.DefaultSecretKey,
 		"ESS_APP_ID="+esssim.DefaultAppID, "ESS_QUERY_ORG_OPENID="+esssim.DefaultQueryOrgOpenID,
-		"ESS_QUERY_OPERATOR_OPENID="+esssim.DefaultQueryOperatorOpenID, "ESS_RATE_LIMIT=20")
+		"ESS_QUERY_OPERATOR_OPENID="+esssim.DefaultQueryOperatorOpenID, "ESS_RATE_LIMIT=19")
 	start := func() (*exec.Cmd, *lockedBuffer) {
 		logs := &lockedBuffer{}
 		cmd := exec.Command(bin, "worker", "--poll-min", "300ms", "--poll-max", "1s", "--retry-base", "200ms",

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/esscallback"
+	"github.com/ess-onboard/onboard/esssim"
+	"github.com/ess-onboard/onboard/internal/testenv"
+	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/web"
+)
+
+// TestServeCallbacks: 'serve' receives the platform's callbacks without
+// dashboard credentials (every other path still needs them); probes get
+// 200, a forged signature 401, an unreadable body 400. With the simulator
+// sending its callbacks encrypted and signed, 30% of them dropped, 30% sent
+// twice and 30% delayed out of order, every company still finishes, each
+// callback is recorded once per MsgId, and callbacks made checks due.
+func TestServeCallbacks(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	key, token := strings.Repeat("k", 32), "callback-token"
+	e := newRecEnv(t, esssim.Options{
+		Admins:    &esssim.Admins{OpenAfter: 500 * time.Millisecond},
+		Lifecycle: &esssim.Lifecycle{Unverified: 300 * time.Millisecond, Verifying: 300 * time.Millisecond, Pending: 300 * time.Millisecond},
+		Callbacks: &esssim.Callbacks{URL: url + web.CallbackPath, Key: key, Token: token,
+			DropShare: 0.3, DuplicateShare: 0.3, DelayShare: 0.3, MaxDelay: 500 * time.Millisecond},
+	})
+	e.vars["ESS_CALLBACK_KEY"], e.vars["ESS_CALLBACK_TOKEN"] = key, token
+	e.vars["ONBOARD_DASHBOARD_TOKEN"] = "dashboard-secret"
+	cfg, err := loadConfig(func(k string) string { return e.vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := openDashboard(context.Background(), cfg, serveFlags{addr: ln.Addr().String(), maxUpload: 1 << 20}, recQuietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	hs := &http.Server{Handler: d.server.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln) //nolint:errcheck // ends with Close
+	defer hs.Close()
+
+	post := func(body []byte, sig string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, url+web.CallbackPath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if sig != "" {
+			req.Header.Set(esscallback.SignatureHeader, sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(nil, ""); code != http.StatusOK {
+		t.Errorf("empty probe: %d, want 200", code)
+	}
+	if code := post([]byte(`{}`), ""); code != http.StatusOK {
+		t.Errorf("{} probe: %d, want 200", code)
+	}
+	forged := []byte(`{"encrypt":"AAAAAAAAAAAAAAAAAAAAAA=="}`)
+	if code := post(forged, esscallback.Signature("another-token", forged)); code != http.StatusUnauthorized {
+		t.Errorf("forged signature: %d, want 401", code)
+	}
+	bad := []byte(`{"encrypt":"not base64!"}`)
+	if code := post(bad, esscallback.Signature(token, bad)); code != http.StatusBadRequest {
+		t.Errorf("unreadable body: %d, want 400", code)
+	}
+	if resp, err := http.Get(url + "/"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the dashboard without credentials: %v %v, want 401", resp.StatusCode, err)
+	}
+
+	const n = 12
+	e.importFile(t, n)
+	// While callbacks arrive, polling slows to a round every 2 seconds: the
+	// companies whose callbacks were dropped are still found.
+	e.startWorkersWith(t, func(c *jobs.Config) { c.PollWithCallbacks = 2 * time.Second })
+	testenv.WaitFor(t, 2*time.Minute, "every company done", func() bool { return e.stateCount(t, onboard.StateDone) == n })
+	// Let the delayed and duplicated callbacks arrive.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.sim.WaitCallbacks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := e.sim.Stats().Callbacks
+	if st.Dropped == 0 || st.Duplicated == 0 || st.Delivered == 0 {
+		t.Fatalf("the simulator's callbacks: %+v; want some dropped, duplicated and delivered", st)
+	}
+	rows := e.query(t, `SELECT count(*) FROM callbacks`)
+	if distinct := e.query(t, `SELECT count(DISTINCT msg_id) FROM callbacks`); rows != distinct {
+		t.Errorf("%d callbacks recorded for %d MsgIds", rows, distinct)
+	}
+	if rows < st.Delivered-st.Duplicated || rows > st.Delivered {
+		t.Errorf("%d callbacks recorded; the simulator delivered %d, %d of them duplicates", rows, st.Delivered, st.Duplicated)
+	}
+	if due := e.query(t, `SELECT count(*) FROM callbacks WHERE verdict IN ('check_due', 'verify_due')`); due == 0 {
+		t.Errorf("no callback made a check due")
+	}
+	if got := e.stateCount(t, onboard.StateDone); got != n {
+		t.Errorf("after every callback: %d done, want %d (duplicates and late ones change nothing)", got, n)
+	}
+	r, err := http.NewRequest(http.MethodGet, url+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Authorization", "Bearer dashboard-secret")
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`onboard_callbacks_total{type="",verdict="bad_signature"} 1`, `onboard_callbacks_total{type="",verdict="probe"} 2`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
