@@ -275,3 +275,10 @@ const (
 	CallbackIgnored        = "ignored"         // a MsgType onboarding does not follow
 	CallbackDuplicate      = "duplicate"       // this MsgId was recorded before
 )
+
+// ReceivedCallback is a recorded callback with what onboard made of it.
+type ReceivedCallback struct {
+	Callback
+	ReceivedAt time.Time
+	Verdict    string // Callback*
+}

@@ -97,3 +97,24 @@ func (s *Store) LastCallbackAt(ctx context.Context, appID string) (time.Time, er
 	}
 	return tm(at), nil
 }
+
+// RecentCallbacks lists appID's latest callbacks, newest first, with the
+// verdict recorded.
+func (s *Store) RecentCallbacks(ctx context.Context, appID string, limit int) ([]onboard.ReceivedCallback, error) {
+	rows, err := s.pool.Query(ctx, `SELECT msg_id, msg_type, open_id, event_at, received_at, verdict
+		FROM callbacks WHERE app_id = $1 ORDER BY received_at DESC, msg_id LIMIT $2`, appID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("callbacks of %s: %w", appID, mapErr(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (onboard.ReceivedCallback, error) {
+		var c onboard.ReceivedCallback
+		var ev *time.Time
+		err := r.Scan(&c.MsgID, &c.MsgType, &c.OpenID, &ev, &c.ReceivedAt, &c.Verdict)
+		c.EventAt, c.AppID = tm(ev), appID
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("callbacks of %s: %w", appID, mapErr(err))
+	}
+	return out, nil
+}

@@ -414,6 +414,7 @@ type batchView struct {
 	Links      []repository.IssuedLink
 	Runs       []onboard.ReconcileRun
 	Activity   *onboard.AppActivity
+	Callbacks  []onboard.ReceivedCallback
 	Drift      []onboard.Drift // of the newest finished run that found any
 	DriftRun   int64
 	CanRetry   bool
@@ -448,6 +449,9 @@ func (s *Server) batchPage(w http.ResponseWriter, r *http.Request) {
 					var acts []onboard.AppActivity
 					if acts, err = st.Activity(ctx, b.AppID, s.opts.Now()); err == nil && len(acts) == 1 {
 						v.Activity = &acts[0]
+					}
+					if err == nil {
+						v.Callbacks, err = st.RecentCallbacks(ctx, b.AppID, 10)
 					}
 				}
 			}

@@ -31,6 +31,8 @@ type Store interface {
 	// Activity says when an application's work was last handed to the
 	// queue and its last sweep ran, with their errors.
 	Activity(ctx context.Context, appID string, now time.Time) ([]onboard.AppActivity, error)
+	// RecentCallbacks lists an application's latest platform callbacks.
+	RecentCallbacks(ctx context.Context, appID string, limit int) ([]onboard.ReceivedCallback, error)
 	// OrgStateCounts counts organizations per application and state.
 	OrgStateCounts(ctx context.Context) ([]repository.StateCount, error)
 }

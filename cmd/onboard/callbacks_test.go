@@ -124,6 +124,19 @@ func TestServeCallbacks(t *testing.T) {
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
 	resp.Body.Close()
+	// The batch page lists the latest callbacks and what was made of them.
+	pr, _ := http.NewRequest(http.MethodGet, url+"/batches/1", nil)
+	pr.Header.Set("Authorization", "Bearer dashboard-secret")
+	presp, err := http.DefaultClient.Do(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page bytes.Buffer
+	page.ReadFrom(presp.Body)
+	presp.Body.Close()
+	if !strings.Contains(page.String(), "Latest callbacks from the platform") || !strings.Contains(page.String(), "_due") {
+		t.Errorf("the batch page does not list the callbacks")
+	}
 	for _, want := range []string{`onboard_callbacks_total{type="",verdict="bad_signature"} 1`, `onboard_callbacks_total{type="",verdict="probe"} 2`} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("/metrics lacks %s", want)
