@@ -5,7 +5,7 @@ FUZZTIME  ?= 5s
 DEMO_DIR  ?= out/demo
 DEMO_SERVE ?= 127.0.0.1:8080
 
-.PHONY: all build services browser demo test vet fmt-check fuzz bench-import bench-rate clean
+.PHONY: all build services browser demo test vet fmt-check fuzz bench-import bench-rate bench-callbacks clean
 
 all: build
 
@@ -58,6 +58,11 @@ bench-import: services build
 
 bench-rate: services build
 	./scripts/bench-rate.sh
+
+# Time from a company's verification to its service request, with the
+# platform's callbacks and with polling only (p50, p99).
+bench-callbacks: services
+	$(GO) run ./internal/benchcallbacks
 
 clean:
 	rm -rf bin out

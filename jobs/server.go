@@ -22,6 +22,11 @@ type ServerConfig struct {
 	// ShutdownTimeout is how long in-flight tasks may run on after shutdown
 	// begins before they are handed back to the queue; default 20s.
 	ShutdownTimeout time.Duration
+	// TaskCheckInterval is how often an idle server looks for a new task;
+	// default 250ms, so a step handed out on a callback starts at once
+	// (asynq's own default is a second; each idle server then asks Redis
+	// four times a second).
+	TaskCheckInterval time.Duration
 	// DelayedTaskCheckInterval is how often scheduled and retried tasks are
 	// moved to their queue; 0 is asynq's default (5s).
 	DelayedTaskCheckInterval time.Duration
@@ -67,6 +72,9 @@ func (w *Workers) Run(ctx context.Context, cfg ServerConfig) error {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 20 * time.Second
 	}
+	if cfg.TaskCheckInterval <= 0 {
+		cfg.TaskCheckInterval = 250 * time.Millisecond
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = w.log
@@ -102,6 +110,7 @@ func (w *Workers) Run(ctx context.Context, cfg ServerConfig) error {
 			IsFailure:                IsFailure,
 			RetryDelayFunc:           RetryDelayFunc(w.cfg.Policy),
 			ShutdownTimeout:          cfg.ShutdownTimeout,
+			TaskCheckInterval:        cfg.TaskCheckInterval,
 			DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
 			Logger:                   asynqLogger{log.With("queue", w.Queue(q.name))},
 			LogLevel:                 cfg.LogLevel,
