@@ -438,3 +438,35 @@ func TestReimportStartsAgainFromSync(t *testing.T) {
 		t.Errorf("states %v, want done", counts)
 	}
 }
+
+// TestOpenServiceIsNotAskedForAgain: new data for a company whose admin
+// opened its services starts again from sync, and once verified again the
+// services the platform says are open are recorded open without another
+// ModifyExtendedService.
+func TestOpenServiceIsNotAskedForAgain(t *testing.T) {
+	h := newHarness(t, esssim.Options{})
+	h.startWorker(workerOpts{})
+	d := benchrate.Org("again", 1, []onboard.ServiceType{autoSign, mobileChk}, false)
+	batch := h.importOrgs([]onboard.OrgData{d})
+	if c := h.waitFinal(batch, 60*time.Second); c[onboard.StateDone] != 1 {
+		t.Fatalf("first version: %v, want done", c)
+	}
+	modify := h.sim.Stats().OrgCalls[ess.ActionModifyExtendedService][appID+"/"+d.OpenID]
+	if modify != 2 {
+		t.Fatalf("%d ModifyExtendedService calls for two services, want 2", modify)
+	}
+	d2 := d
+	d2.Address = "广东省 广州市 天河区 体育西路9号"
+	batch2 := h.importOrgs([]onboard.OrgData{d2})
+	if c := h.waitFinal(batch2, 60*time.Second); c[onboard.StateDone] != 1 {
+		t.Fatalf("second version: %v, want done", c)
+	}
+	if got := h.sim.Stats().OrgCalls[ess.ActionModifyExtendedService][appID+"/"+d.OpenID]; got != modify {
+		t.Errorf("%d more ModifyExtendedService calls for services already open, want none", got-modify)
+	}
+	for _, s := range h.org(d.OpenID).Services {
+		if s.State != onboard.ServiceOpened {
+			t.Errorf("%s: %s, want opened", s.Service, s.State)
+		}
+	}
+}

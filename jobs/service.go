@@ -60,6 +60,17 @@ func (h *serviceHandler) open(ctx context.Context, t *asynq.Task, w onboard.Work
 		e := onboard.StepError{Code: "onboard.NoOperator", Message: "the platform named neither a super admin nor a legal representative for this company"}
 		return h.record(ctx, w, onboard.ServiceResult{State: onboard.ServiceFailed, Err: &e}, res)
 	}
+	if org.DataVersion > 1 {
+		// New data for a company onboarded before: its services may be open
+		// already, and one that is must not be asked for again.
+		open, err := h.alreadyOpen(ctx, w, org, operator, res)
+		if err != nil || open {
+			return err
+		}
+		if res.Outcome != "" {
+			return nil // the question went wrong and the work was put back
+		}
+	}
 	req := &ess.ModifyExtendedServiceRequest{
 		Agent: ess.Agent{AppId: org.AppID, ProxyOrganizationOpenId: org.Data.OpenID,
 			ProxyOperator: &ess.UserInfo{OpenId: operator}},
@@ -88,6 +99,34 @@ func (h *serviceHandler) open(ctx context.Context, t *asynq.Task, w onboard.Work
 			ExpiresAt: linkExpiry(resp.OperateUrl, h.cfg.Now()), Err: &onboard.StepError{RequestID: resp.RequestId}}
 	}
 	return h.record(ctx, w, r, res)
+}
+
+// alreadyOpen asks the platform whether w's service is open for org
+// (DescribeExtendedServiceAuthInfo); when it is, the service is recorded
+// opened without ModifyExtendedService and open is true. A failed question
+// puts the work back (res.Outcome set).
+func (h *serviceHandler) alreadyOpen(ctx context.Context, w onboard.Work, org *onboard.Org, operator string, res *result) (bool, error) {
+	var resp *ess.DescribeExtendedServiceAuthInfoResponse
+	cctx, err := h.call(ctx, org.AppID, ess.ActionDescribeExtendedServiceAuthInfo, func(cctx context.Context) error {
+		var err error
+		resp, err = h.api.DescribeExtendedServiceAuthInfo(cctx, &ess.DescribeExtendedServiceAuthInfoRequest{
+			Agent: ess.Agent{AppId: org.AppID, ProxyOrganizationOpenId: org.Data.OpenID, ProxyOperator: &ess.UserInfo{OpenId: operator}}})
+		return err
+	})
+	if err != nil {
+		f := h.decide(ctx, cctx, w, ess.ActionDescribeExtendedServiceAuthInfo, err)
+		if f.Outcome == onboard.FailWork {
+			return false, nil // the platform will not say: ask to open it
+		}
+		return false, h.later(ctx, w, "service:"+w.Service, ess.ActionDescribeExtendedServiceAuthInfo, f, res)
+	}
+	for _, a := range resp.AuthInfo {
+		if a.Type == w.Service && a.Status == onboard.ServiceEnabled {
+			return true, h.record(ctx, w, onboard.ServiceResult{State: onboard.ServiceOpened,
+				Err: &onboard.StepError{RequestID: resp.RequestId}}, res)
+		}
+	}
+	return false, nil
 }
 
 func requested(org *onboard.Org, service string) bool {
