@@ -45,7 +45,7 @@ func (s *Store) RecordCallback(ctx context.Context, cb onboard.Callback, now tim
 			cb.AppID, cb.OpenID).Scan(&orgID, &version, &state)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			verdict = onboard.CallbackUnknownCompany
+			verdict, err = onboard.CallbackUnknownCompany, nil
 		case err != nil:
 			return mapErr(err)
 		case state == onboard.StateAwaitingAdmin:

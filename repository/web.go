@@ -55,6 +55,10 @@ type IssuedLink struct {
 	Service   string
 	URL       string
 	ExpiresAt time.Time // zero when unknown
+	// LastCallback is the latest platform callback about the company
+	// ("" when none arrived) and when it arrived.
+	LastCallback   string
+	LastCallbackAt time.Time
 }
 
 // StateCount is how many organizations of an application are in one state.
@@ -181,14 +185,18 @@ const ConsoleLoginLink = "console login"
 // admins, soonest expiry first: service links still to open, and the console
 // links of companies still to verify themselves.
 func (s *Store) BatchLinks(ctx context.Context, id int64, limit int) ([]IssuedLink, error) {
-	rows, err := s.pool.Query(ctx, `WITH orgs AS (SELECT org_id FROM batch_rows WHERE batch_id = $1 AND org_id IS NOT NULL)
+	rows, err := s.pool.Query(ctx, `WITH orgs AS (SELECT org_id FROM batch_rows WHERE batch_id = $1 AND org_id IS NOT NULL),
+		links AS (
 		SELECT o.id, o.open_id, o.name, sv.service, sv.operate_url, sv.url_expires_at
 			FROM organization_services sv JOIN organizations o ON o.id = sv.org_id
 			WHERE sv.org_id IN (SELECT org_id FROM orgs) AND sv.state = $2 AND coalesce(sv.operate_url, '') <> ''
 		UNION ALL
 		SELECT o.id, o.open_id, o.name, $4 || ' (' || coalesce(o.login_operator_open_id, '') || ')', o.login_url, o.login_url_expires_at
 			FROM organizations o
-			WHERE o.id IN (SELECT org_id FROM orgs) AND o.state = $5 AND coalesce(o.login_url, '') <> ''
+			WHERE o.id IN (SELECT org_id FROM orgs) AND o.state = $5 AND coalesce(o.login_url, '') <> '')
+		SELECT l.*, coalesce(cb.msg_type, ''), cb.received_at FROM links l
+			LEFT JOIN LATERAL (SELECT msg_type, received_at FROM callbacks WHERE org_id = l.id
+				ORDER BY received_at DESC LIMIT 1) cb ON true
 		ORDER BY 6 NULLS LAST, 1, 4 LIMIT $3`, id, onboard.ServiceLinked, limit, ConsoleLoginLink, onboard.StateAwaitingAuth)
 	if err != nil {
 		return nil, fmt.Errorf("batch %d links: %w", id, mapErr(err))
@@ -197,13 +205,14 @@ func (s *Store) BatchLinks(ctx context.Context, id int64, limit int) ([]IssuedLi
 	var out []IssuedLink
 	for rows.Next() {
 		var l IssuedLink
-		var exp *time.Time
-		if err := rows.Scan(&l.OrgID, &l.OpenID, &l.Name, &l.Service, &l.URL, &exp); err != nil {
+		var exp, cbAt *time.Time
+		if err := rows.Scan(&l.OrgID, &l.OpenID, &l.Name, &l.Service, &l.URL, &exp, &l.LastCallback, &cbAt); err != nil {
 			return nil, fmt.Errorf("batch %d links: %w", id, mapErr(err))
 		}
 		if exp != nil {
 			l.ExpiresAt = *exp
 		}
+		l.LastCallbackAt = tm(cbAt)
 		out = append(out, l)
 	}
 	return out, mapErr(rows.Err())

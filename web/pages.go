@@ -47,10 +47,11 @@ const listLimit = 200
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"time":    fmtTime,
-		"percent": percent,
-		"mib":     func(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) },
-		"pathesc": url.PathEscape,
+		"time":      fmtTime,
+		"percent":   percent,
+		"mib":       func(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) },
+		"pathesc":   url.PathEscape,
+		"hasPrefix": strings.HasPrefix,
 		"reasons": func(rs []onboard.RowError) string {
 			parts := make([]string, len(rs))
 			for i, r := range rs {
