@@ -274,6 +274,21 @@ type VerifyStore interface {
 	OnboardingOrg(ctx context.Context, id int64, license bool) (*onboard.Org, error)
 	ApplyAuthStatus(ctx context.Context, id int64, version int, ob onboard.AuthObservation, now time.Time) (onboard.AuthOutcome, error)
 	EndWork(ctx context.Context, w onboard.Work) error
+	// LastCallbackEvent is when the event of the latest callback about an
+	// organization happened.
+	LastCallbackEvent(ctx context.Context, orgID int64) (time.Time, error)
+}
+
+// observeCallback counts the time from the event of the latest callback
+// about orgID to the state change just recorded (by a check only a
+// callback makes due).
+func observeCallback(ctx context.Context, r *runner, s interface {
+	LastCallbackEvent(ctx context.Context, orgID int64) (time.Time, error)
+}, orgID int64) {
+	at, err := s.LastCallbackEvent(ctx, orgID)
+	if err == nil && !at.IsZero() {
+		r.metrics.eventToStateObserved(max(r.cfg.Now().Sub(at), 0))
+	}
 }
 
 // verifyHandler runs org:verify: one DescribeChannelOrganizations of the
@@ -341,6 +356,7 @@ func (h *verifyHandler) verify(ctx context.Context, t *asynq.Task, w onboard.Wor
 		}
 		if changed {
 			res.Changed = 1
+			observeCallback(ctx, h.runner, h.store, org.ID)
 		}
 	}
 	return end("verified against the platform")

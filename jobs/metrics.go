@@ -22,6 +22,32 @@ type Metrics struct {
 	transitions map[string]int64
 	pollCalls   atomic.Int64
 	pollOrgs    atomic.Int64
+	// eventToState: seconds from a platform event a callback told of to
+	// the company's next state, by bucket upper bound.
+	eventToState      map[float64]uint64
+	eventToStateCount uint64
+	eventToStateSum   float64
+}
+
+// EventToStateBuckets are the upper bounds (seconds) of the histogram of
+// the time from a platform event a callback told of to the company's next
+// state.
+var EventToStateBuckets = []float64{0.25, 0.5, 1, 2, 5, 10, 30, 60, 300}
+
+func (m *Metrics) eventToStateObserved(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.eventToState == nil {
+		m.eventToState = map[float64]uint64{}
+	}
+	sec := d.Seconds()
+	for _, b := range EventToStateBuckets {
+		if sec <= b {
+			m.eventToState[b]++
+		}
+	}
+	m.eventToStateCount++
+	m.eventToStateSum += sec
 }
 
 func newMetrics() *Metrics {
@@ -77,6 +103,12 @@ type MetricsSnapshot struct {
 	Transitions    map[string]int64   // organizations moved into each state
 	PollCalls      int64              // DescribeChannelOrganizations calls spent polling
 	PollOrgs       int64              // waiting companies those calls covered, summed over rounds
+	// EventToState is the histogram of the time from a platform event a
+	// callback told of to the company's next state: cumulative counts by
+	// bucket (EventToStateBuckets), the count and the sum of seconds.
+	EventToState      map[float64]uint64
+	EventToStateCount uint64
+	EventToStateSum   float64
 }
 
 // Snapshot returns a copy of the counters.
@@ -107,5 +139,10 @@ func (m *Metrics) Snapshot() MetricsSnapshot {
 	for k, v := range m.transitions {
 		s.Transitions[k] = v
 	}
+	s.EventToState = map[float64]uint64{}
+	for k, v := range m.eventToState {
+		s.EventToState[k] = v
+	}
+	s.EventToStateCount, s.EventToStateSum = m.eventToStateCount, m.eventToStateSum
 	return s
 }

@@ -67,6 +67,7 @@ type Store interface {
 	PollStore
 	ServiceStore
 	CheckStore
+	VerifyStore
 	DispatchStore
 	ResumeApplication(ctx context.Context, appID string, now time.Time) (int, error)
 	ResumePolling(ctx context.Context, appID string, now time.Time) error

@@ -118,3 +118,14 @@ func (s *Store) RecentCallbacks(ctx context.Context, appID string, limit int) ([
 	}
 	return out, nil
 }
+
+// LastCallbackEvent returns the time of the platform event the latest
+// callback about organization orgID told of (zero when none did).
+func (s *Store) LastCallbackEvent(ctx context.Context, orgID int64) (time.Time, error) {
+	var at *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT event_at FROM callbacks WHERE org_id = $1 AND event_at IS NOT NULL
+		ORDER BY received_at DESC LIMIT 1`, orgID).Scan(&at); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("latest callback of organization %d: %w", orgID, mapErr(err))
+	}
+	return tm(at), nil
+}

@@ -25,6 +25,8 @@ var (
 		"DescribeChannelOrganizations calls spent on authorization polling.", nil, nil)
 	pollOrgsDesc = prometheus.NewDesc("onboard_auth_poll_orgs_total",
 		"Waiting companies covered by authorization polling rounds, summed over rounds.", nil, nil)
+	eventToStateDesc = prometheus.NewDesc("onboard_callback_event_to_state_seconds",
+		"Time from a platform event a callback told of to the company's next state.", nil, nil)
 	limiterWaitsDesc = prometheus.NewDesc("onboard_limiter_waits_total",
 		"Calls the shared rate limiter let through in this process.", nil, nil)
 	limiterWaitedDesc = prometheus.NewDesc("onboard_limiter_wait_seconds_total",
@@ -47,7 +49,7 @@ type WorkerCollector struct {
 
 // Describe implements prometheus.Collector.
 func (c WorkerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{callsDesc, callSecondsDesc, failuresDesc, rejectionsDesc, transitionsDesc, pollCallsDesc, pollOrgsDesc} {
+	for _, d := range []*prometheus.Desc{callsDesc, callSecondsDesc, failuresDesc, rejectionsDesc, transitionsDesc, pollCallsDesc, pollOrgsDesc, eventToStateDesc} {
 		ch <- d
 	}
 	if c.Limiter != nil {
@@ -81,6 +83,7 @@ func (c WorkerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(pollCallsDesc, float64(s.PollCalls))
 	counter(pollOrgsDesc, float64(s.PollOrgs))
+	ch <- prometheus.MustNewConstHistogram(eventToStateDesc, s.EventToStateCount, s.EventToStateSum, s.EventToState)
 	if c.Limiter != nil {
 		l := c.Limiter()
 		counter(limiterWaitsDesc, float64(l.Waits))

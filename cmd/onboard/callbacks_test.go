@@ -124,6 +124,13 @@ func TestServeCallbacks(t *testing.T) {
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
 	resp.Body.Close()
+	// The workers count the time from a platform event a callback told of
+	// to the company's next state.
+	if m := e.workers.Metrics().Snapshot(); m.EventToStateCount == 0 {
+		t.Errorf("no event-to-state time counted")
+	} else {
+		t.Logf("event to next state: %d companies, mean %.2fs", m.EventToStateCount, m.EventToStateSum/float64(m.EventToStateCount))
+	}
 	// The batch page lists the latest callbacks and what was made of them.
 	pr, _ := http.NewRequest(http.MethodGet, url+"/batches/1", nil)
 	pr.Header.Set("Authorization", "Bearer dashboard-secret")

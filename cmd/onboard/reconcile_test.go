@@ -42,6 +42,8 @@ type recEnv struct {
 	dbURL string
 	redis asynq.RedisConnOpt
 	flush func()
+	// workers are the last workers startWorkers started.
+	workers *jobs.Workers
 }
 
 func newRecEnv(t *testing.T, simOpts esssim.Options) *recEnv {
@@ -193,6 +195,7 @@ func (e *recEnv) startWorkersWith(t *testing.T, configure func(*jobs.Config)) (s
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.workers = deps.workers
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
