@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/ess"
 	"github.com/ess-onboard/onboard/esscallback"
 	"github.com/ess-onboard/onboard/esssim"
 	"github.com/ess-onboard/onboard/internal/testenv"
@@ -24,33 +25,7 @@ import (
 // twice and 30% delayed out of order, every company still finishes, each
 // callback is recorded once per MsgId, and callbacks made checks due.
 func TestServeCallbacks(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	key, token := strings.Repeat("k", 32), "callback-token"
-	e := newRecEnv(t, esssim.Options{
-		Admins:    &esssim.Admins{OpenAfter: 500 * time.Millisecond},
-		Lifecycle: &esssim.Lifecycle{Unverified: 300 * time.Millisecond, Verifying: 300 * time.Millisecond, Pending: 300 * time.Millisecond},
-		Callbacks: &esssim.Callbacks{URL: url + web.CallbackPath, Key: key, Token: token,
-			DropShare: 0.3, DuplicateShare: 0.3, DelayShare: 0.3, MaxDelay: 500 * time.Millisecond},
-	})
-	e.vars["ESS_CALLBACK_KEY"], e.vars["ESS_CALLBACK_TOKEN"] = key, token
-	e.vars["ONBOARD_DASHBOARD_TOKEN"] = "dashboard-secret"
-	cfg, err := loadConfig(func(k string) string { return e.vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := openDashboard(context.Background(), cfg, serveFlags{addr: ln.Addr().String(), maxUpload: 1 << 20}, recQuietLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.close()
-	hs := &http.Server{Handler: d.server.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go hs.Serve(ln) //nolint:errcheck // ends with Close
-	defer hs.Close()
-
+	e, url, token := startCallbackServe(t, &esssim.Callbacks{DropShare: 0.3, DuplicateShare: 0.3, DelayShare: 0.3, MaxDelay: 500 * time.Millisecond})
 	post := func(body []byte, sig string) int {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, url+web.CallbackPath, bytes.NewReader(body))
@@ -149,4 +124,62 @@ func TestServeCallbacks(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// startCallbackServe starts a simulator whose callbacks (cb: drop,
+// duplicate and delay shares) go to a 'serve' with a callback key and token
+// and dashboard credentials, and returns its environment, URL and token.
+func startCallbackServe(t *testing.T, cb *esssim.Callbacks) (*recEnv, string, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	key, token := strings.Repeat("k", 32), "callback-token"
+	cb.URL, cb.Key, cb.Token = url+web.CallbackPath, key, token
+	e := newRecEnv(t, esssim.Options{
+		Admins:    &esssim.Admins{OpenAfter: 500 * time.Millisecond},
+		Lifecycle: &esssim.Lifecycle{Unverified: 300 * time.Millisecond, Verifying: 300 * time.Millisecond, Pending: 300 * time.Millisecond},
+		Callbacks: cb,
+	})
+	e.vars["ESS_CALLBACK_KEY"], e.vars["ESS_CALLBACK_TOKEN"] = key, token
+	e.vars["ONBOARD_DASHBOARD_TOKEN"] = "dashboard-secret"
+	cfg, err := loadConfig(func(k string) string { return e.vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := openDashboard(context.Background(), cfg, serveFlags{addr: ln.Addr().String(), maxUpload: 1 << 20}, recQuietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.close)
+	hs := &http.Server{Handler: d.server.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln) //nolint:errcheck // ends with Close
+	t.Cleanup(func() { hs.Close() })
+
+	return e, url, token
+}
+
+// TestCallbacksAloneMoveTheBatch: with polling too slow to matter, every
+// verification and service opening is learned from a callback, at the cost
+// of at most one status call per callback.
+func TestCallbacksAloneMoveTheBatch(t *testing.T) {
+	e, _, _ := startCallbackServe(t, &esssim.Callbacks{})
+	const n = 8
+	e.importFile(t, n)
+	e.startWorkersWith(t, func(c *jobs.Config) {
+		c.PollMin, c.PollMax, c.PollWithCallbacks = time.Hour, time.Hour, time.Hour
+	})
+	testenv.WaitFor(t, 2*time.Minute, "every company done", func() bool { return e.stateCount(t, onboard.StateDone) == n })
+	if rounds := e.query(t, `SELECT count(*) FROM auth_poll_rounds`); rounds != 0 {
+		t.Errorf("%d polling rounds ran; every company should have been learned from callbacks", rounds)
+	}
+	st := e.sim.Stats()
+	calls := st.Total(ess.ActionDescribeChannelOrganizations, "Success") + st.Total(ess.ActionDescribeExtendedServiceAuthInfo, "Success")
+	triggers := e.query(t, `SELECT count(*) FROM callbacks WHERE verdict IN ('check_due', 'verify_due')`)
+	if calls == 0 || calls > triggers {
+		t.Errorf("%d status calls for %d callbacks that made a check due, want at most one each", calls, triggers)
+	}
+	t.Logf("%d status calls for %d callbacks that made a check due", calls, triggers)
 }
