@@ -1,0 +1,208 @@
+package importer
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// mergedRange is a merged range of the sheet: 1-based, inclusive.
+type mergedRange struct{ c1, r1, c2, r2 int }
+
+func (m mergedRange) ref() string {
+	a, _ := excelize.CoordinatesToCellName(m.c1, m.r1)
+	b, _ := excelize.CoordinatesToCellName(m.c2, m.r2)
+	return a + ":" + b
+}
+
+// Bounds of merged ranges.
+const (
+	// maxMerges is how many merged ranges a sheet may declare.
+	maxMerges = 100_000
+	// maxMergeText is how much text the top-left cells of the merged
+	// ranges open at one time may hold.
+	maxMergeText = 16 << 20
+)
+
+var mergeTag = []byte("mergeCell")
+
+// readMerges reads the merged ranges a worksheet part declares. They come
+// after its rows, so they are read before the rows are: a sheet without
+// any costs a byte search of its text, and one with some is tokenized for
+// its <mergeCell ref> attributes only. Nothing else of the part is kept.
+func readMerges(p *pkg, part string) ([]mergedRange, error) {
+	rc, err := p.open(part)
+	if err != nil {
+		return nil, err
+	}
+	found, err := containsStream(rc, mergeTag)
+	rc.Close()
+	if err != nil || !found {
+		return nil, err
+	}
+	if rc, err = p.open(part); err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return scanMerges(rc)
+}
+
+// scanMerges reads the <mergeCell ref> attributes of a worksheet, in order
+// of their first rows.
+func scanMerges(r io.Reader) ([]mergedRange, error) {
+	x := newXMLScanner(r)
+	x.wantAttr = func(tag, a []byte) (string, bool) {
+		if string(tag) == "mergeCell" && string(a) == "ref" {
+			return "ref", true
+		}
+		return "", false
+	}
+	var out []mergedRange
+	for {
+		err := x.tag()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if x.end || string(x.name) != "mergeCell" {
+			continue
+		}
+		ref := x.attr("ref")
+		a, b, ok := strings.Cut(ref, ":")
+		if !ok {
+			continue // a range of one cell merges nothing
+		}
+		c1, r1, err1 := excelize.CellNameToCoordinates(a)
+		c2, r2, err2 := excelize.CellNameToCoordinates(b)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("bad merged range %q", ref)
+		}
+		if c2 < c1 {
+			c1, c2 = c2, c1
+		}
+		if r2 < r1 {
+			r1, r2 = r2, r1
+		}
+		if len(out) >= maxMerges {
+			return nil, errTooManyMerges
+		}
+		out = append(out, mergedRange{c1, r1, c2, r2})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].r1 < out[j].r1 })
+	return out, nil
+}
+
+var errTooManyMerges = fmt.Errorf("it declares more than %d merged ranges", maxMerges)
+
+// containsStream reports whether r holds pat, reading it in chunks.
+func containsStream(r io.Reader, pat []byte) (bool, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	buf := make([]byte, 64<<10)
+	keep := 0
+	for {
+		n, err := br.Read(buf[keep:])
+		n += keep
+		if bytes.Contains(buf[:n], pat) {
+			return true, nil
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return false, nil
+			}
+			return false, err
+		}
+		keep = min(len(pat)-1, n)
+		copy(buf, buf[n-keep:n])
+	}
+}
+
+// openMerge is a merged range whose rows are being read, with the value
+// of its top-left cell.
+type openMerge struct {
+	mergedRange
+	meta cellMeta
+	text string
+}
+
+// mergeFill is a cell of a row given the value of a merged range's
+// top-left cell, which is in an earlier row.
+type mergeFill struct {
+	col  int // 0-based
+	rng  mergedRange
+	meta cellMeta
+	text string
+}
+
+// mergeTracker hands the value of each merged range down the rows it
+// covers, as the rows stream past.
+type mergeTracker struct {
+	pending []mergedRange // not yet reached, by first row
+	open    []openMerge
+	text    int // bytes held in open
+}
+
+// newMergeTracker keeps the ranges that cover data rows below the header
+// in its columns and reach down more than one row.
+func newMergeTracker(ms []mergedRange, headerRow, columns int) *mergeTracker {
+	t := &mergeTracker{}
+	for _, m := range ms {
+		if m.r1 > headerRow && m.r2 > m.r1 && m.c1 <= columns {
+			t.pending = append(t.pending, m)
+		}
+	}
+	if len(t.pending) == 0 {
+		return nil
+	}
+	return t
+}
+
+// at returns the cells row raw is given by merged ranges from earlier rows.
+func (t *mergeTracker) at(raw *rawRow) ([]mergeFill, error) {
+	n := raw.num
+	keep := t.open[:0]
+	for _, o := range t.open {
+		if o.r2 >= n {
+			keep = append(keep, o)
+		} else {
+			t.text -= len(o.text)
+		}
+	}
+	t.open = keep
+	for len(t.pending) > 0 && t.pending[0].r1 <= n {
+		m := t.pending[0]
+		t.pending = t.pending[1:]
+		if m.r2 < n {
+			continue
+		}
+		o := openMerge{mergedRange: m}
+		if m.r1 == n {
+			if i := m.c1 - 1; i < len(raw.vals) {
+				o.text = raw.vals[i]
+			}
+			if c := raw.meta(m.c1); c != nil {
+				o.meta = *c
+				o.meta.formula, o.meta.value, o.meta.inline = "", "", ""
+			}
+			t.text += len(o.text)
+			if t.text > maxMergeText {
+				return nil, fmt.Errorf("the merged ranges open at row %d hold more than %s of text", n, fmtBytes(maxMergeText))
+			}
+		}
+		t.open = append(t.open, o)
+	}
+	var fills []mergeFill
+	for _, o := range t.open {
+		if o.r1 < n {
+			fills = append(fills, mergeFill{col: o.c1 - 1, rng: o.mergedRange, meta: o.meta, text: o.text})
+		}
+	}
+	return fills, nil
+}
