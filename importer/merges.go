@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/ess-onboard/onboard"
 )
 
 // mergedRange is a merged range of the sheet: 1-based, inclusive.
@@ -76,28 +78,34 @@ func scanMerges(r io.Reader) ([]mergedRange, error) {
 			continue
 		}
 		ref := x.attr("ref")
-		a, b, ok := strings.Cut(ref, ":")
-		if !ok {
+		if !strings.Contains(ref, ":") {
 			continue // a range of one cell merges nothing
 		}
-		c1, r1, err1 := excelize.CellNameToCoordinates(a)
-		c2, r2, err2 := excelize.CellNameToCoordinates(b)
-		if err1 != nil || err2 != nil {
+		m, ok := parseRange(ref)
+		if !ok {
 			return nil, fmt.Errorf("bad merged range %q", ref)
-		}
-		if c2 < c1 {
-			c1, c2 = c2, c1
-		}
-		if r2 < r1 {
-			r1, r2 = r2, r1
 		}
 		if len(out) >= maxMerges {
 			return nil, errTooManyMerges
 		}
-		out = append(out, mergedRange{c1, r1, c2, r2})
+		out = append(out, m)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].r1 < out[j].r1 })
 	return out, nil
+}
+
+// parseRange reads a range reference such as "B3:D5".
+func parseRange(ref string) (mergedRange, bool) {
+	a, b, ok := strings.Cut(ref, ":")
+	if !ok {
+		return mergedRange{}, false
+	}
+	c1, r1, err1 := excelize.CellNameToCoordinates(a)
+	c2, r2, err2 := excelize.CellNameToCoordinates(b)
+	if err1 != nil || err2 != nil {
+		return mergedRange{}, false
+	}
+	return mergedRange{min(c1, c2), min(r1, r2), max(c1, c2), max(r1, r2)}, true
 }
 
 var errTooManyMerges = fmt.Errorf("it declares more than %d merged ranges", maxMerges)
@@ -205,4 +213,44 @@ func (t *mergeTracker) at(raw *rawRow) ([]mergeFill, error) {
 		}
 	}
 	return fills, nil
+}
+
+// mergedReasonPrefix starts the reason given to a row whose OpenId or name
+// comes from a merged range.
+const mergedReasonPrefix = "the cell is part of the merged range "
+
+// MergedRanges returns the merged ranges (such as "J3:J5") that the
+// warnings and reasons of a row say its cells are part of, so that the
+// results file can merge them again.
+func MergedRanges(ws []onboard.RowWarning, es []onboard.RowError) []string {
+	var out []string
+	add := func(s string) {
+		ref, _, _ := strings.Cut(s, ",")
+		if _, ok := parseRange(ref); ok {
+			out = append(out, ref)
+		}
+	}
+	for _, w := range ws {
+		if w.Field == WarnMergedCells {
+			if i := strings.LastIndex(w.Message, "merged range "); i >= 0 {
+				add(w.Message[i+len("merged range "):])
+			}
+		}
+	}
+	for _, e := range es {
+		if s, ok := strings.CutPrefix(e.Reason, mergedReasonPrefix); ok {
+			add(s)
+		}
+	}
+	return out
+}
+
+// HiddenRow reports whether the warnings of a row say it was hidden.
+func HiddenRow(ws []onboard.RowWarning) bool {
+	for _, w := range ws {
+		if w.Field == WarnHiddenRow {
+			return true
+		}
+	}
+	return false
 }

@@ -384,7 +384,7 @@ func (r *Reader) buildRow(raw *rawRow) *onboard.Row {
 		}
 		if _, key := mergedKey[f.col]; key {
 			row.Errors = append(row.Errors, onboard.RowError{Row: raw.num, Column: r.headers[f.col], Field: r.fields[f.col],
-				Reason: fmt.Sprintf("the cell is part of the merged range %s, so it repeats the value of row %d: this row was rejected as a duplicate of row %d. Each company needs its own value: unmerge the cells (Home > Merge & Center > Unmerge Cells), type each company's value in its own row and upload the file again", f.rng.ref(), f.rng.r1, f.rng.r1)})
+				Reason: fmt.Sprintf(mergedReasonPrefix+"%s, so it repeats the value of row %d: this row was rejected as a duplicate of row %d. Each company needs its own value: unmerge the cells (Home > Merge & Center > Unmerge Cells), type each company's value in its own row and upload the file again", f.rng.ref(), f.rng.r1, f.rng.r1)})
 			continue
 		}
 		row.Warnings = append(row.Warnings, onboard.RowWarning{Row: raw.num, Field: WarnMergedCells,
