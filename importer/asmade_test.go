@@ -413,3 +413,43 @@ func TestContainsStream(t *testing.T) {
 		}
 	}
 }
+
+func TestMergedRangesHostile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := writeBook(t, dir, "overlap.xlsx", [][]any{
+		{"企业标识", "企业名称", "企业地址"},
+		{"o1", "甲", "first"},
+		{"o2", "乙", "second"},
+		{"o3", "丙"},
+	}, nil)
+	var b strings.Builder
+	b.WriteString(`<mergeCells>`)
+	// Ranges Excel never writes: overlapping, reaching to the last row,
+	// and many of them.
+	b.WriteString(`<mergeCell ref="C2:C1048576"/><mergeCell ref="C3:C4"/>`)
+	for i := 0; i < maxMerges-2; i++ {
+		fmt.Fprintf(&b, `<mergeCell ref="D%d:E%d"/>`, i+2, i+3)
+	}
+	b.WriteString(`</mergeCells>`)
+	rewriteBook(t, path, func(parts map[string][]byte) {
+		const sheet = "xl/worksheets/sheet1.xml"
+		parts[sheet] = bytes.Replace(parts[sheet], []byte("</sheetData>"), []byte("</sheetData>"+b.String()), 1)
+	})
+	start := time.Now()
+	_, rows := readAll(t, path, testOpts())
+	if len(rows) != 3 || rows[1].Data.Address != "second" || rows[2].Data.Address != "second" {
+		t.Fatalf("rows %d: %+v", len(rows), rows)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+	// One range more is refused.
+	rewriteBook(t, path, func(parts map[string][]byte) {
+		const sheet = "xl/worksheets/sheet1.xml"
+		parts[sheet] = bytes.Replace(parts[sheet], []byte("</mergeCells>"), []byte(`<mergeCell ref="Z1:Z2"/></mergeCells>`), 1)
+	})
+	if got := openErr(t, path, testOpts()); !strings.Contains(got, fmt.Sprintf("has more than %d merged ranges; unmerge the cells", maxMerges)) {
+		t.Errorf("refusal %q", got)
+	}
+}

@@ -150,11 +150,14 @@ type mergeFill struct {
 }
 
 // mergeTracker hands the value of each merged range down the rows it
-// covers, as the rows stream past.
+// covers, as the rows stream past. It keeps one open range per column (the
+// ranges Excel writes never overlap; of ranges that do, the later one
+// wins), so that a row costs at most one fill per column.
 type mergeTracker struct {
 	pending []mergedRange // not yet reached, by first row
-	open    []openMerge
-	text    int // bytes held in open
+	slots   []openMerge   // per 0-based first column; r2 == 0 when none is open
+	active  int           // slots open
+	text    int           // bytes held in slots
 }
 
 // newMergeTracker keeps the ranges that cover data rows below the header
@@ -169,28 +172,35 @@ func newMergeTracker(ms []mergedRange, headerRow, columns int) *mergeTracker {
 	if len(t.pending) == 0 {
 		return nil
 	}
+	t.slots = make([]openMerge, columns)
 	return t
 }
 
 // at returns the cells row raw is given by merged ranges from earlier rows.
 func (t *mergeTracker) at(raw *rawRow) ([]mergeFill, error) {
 	n := raw.num
-	keep := t.open[:0]
-	for _, o := range t.open {
-		if o.r2 >= n {
-			keep = append(keep, o)
-		} else {
-			t.text -= len(o.text)
+	if t.active > 0 {
+		for i := range t.slots {
+			if o := &t.slots[i]; o.r2 != 0 && o.r2 < n {
+				t.text -= len(o.text)
+				*o = openMerge{}
+				t.active--
+			}
 		}
 	}
-	t.open = keep
 	for len(t.pending) > 0 && t.pending[0].r1 <= n {
 		m := t.pending[0]
 		t.pending = t.pending[1:]
 		if m.r2 < n {
 			continue
 		}
-		o := openMerge{mergedRange: m}
+		o := &t.slots[m.c1-1]
+		if o.r2 != 0 {
+			t.text -= len(o.text)
+		} else {
+			t.active++
+		}
+		*o = openMerge{mergedRange: m}
 		if m.r1 == n {
 			if i := m.c1 - 1; i < len(raw.vals) {
 				o.text = raw.vals[i]
@@ -204,12 +214,14 @@ func (t *mergeTracker) at(raw *rawRow) ([]mergeFill, error) {
 				return nil, fmt.Errorf("the merged ranges open at row %d hold more than %s of text", n, fmtBytes(maxMergeText))
 			}
 		}
-		t.open = append(t.open, o)
+	}
+	if t.active == 0 {
+		return nil, nil
 	}
 	var fills []mergeFill
-	for _, o := range t.open {
-		if o.r1 < n {
-			fills = append(fills, mergeFill{col: o.c1 - 1, rng: o.mergedRange, meta: o.meta, text: o.text})
+	for i := range t.slots {
+		if o := &t.slots[i]; o.r2 != 0 && o.r1 < n {
+			fills = append(fills, mergeFill{col: i, rng: o.mergedRange, meta: o.meta, text: o.text})
 		}
 	}
 	return fills, nil

@@ -165,6 +165,27 @@ func open(name string, opts Options) (_ *Reader, err error) {
 			return nil, err
 		}
 	}
+	// The merged ranges come after the rows, so they are read ahead, while
+	// the shared strings and the header are read.
+	type mergesRead struct {
+		ms  []mergedRange
+		err error
+	}
+	mergesDone := make(chan mergesRead, 1)
+	go func() {
+		ms, err := readMerges(r.book, sh.Part)
+		mergesDone <- mergesRead{ms, err}
+	}()
+	mergesWaited := false
+	waitMerges := func() mergesRead {
+		mergesWaited = true
+		return <-mergesDone
+	}
+	defer func() {
+		if !mergesWaited {
+			waitMerges()
+		}
+	}()
 	if err := r.readSharedStrings(wb); err != nil {
 		return nil, err
 	}
@@ -183,7 +204,8 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	// Below the header only its columns are read, and at most a row's
 	// worth of text (one byte more, to tell a row that holds too much).
 	r.scan.maxCol, r.scan.budget = len(r.headers), opts.MaxRowText+1
-	merges, err := readMerges(r.book, sh.Part)
+	mr := waitMerges()
+	merges, err := mr.ms, mr.err
 	if errors.Is(err, errTooManyMerges) {
 		return nil, fileErrorf("the sheet %q of %s has more than %d merged ranges; unmerge the cells (select the sheet, Home > Merge & Center > Unmerge Cells) and upload the file again", sh.Name, r.fileName, maxMerges)
 	}

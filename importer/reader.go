@@ -441,9 +441,13 @@ func isInvisible(c rune) bool {
 // stripInvisible removes invisible characters, returning how many.
 func stripInvisible(s string) (string, int) {
 	n := 0
-	for _, c := range s {
-		if isInvisible(c) {
-			n++
+	for i := 0; i < len(s); i++ {
+		// The first bytes of the characters' UTF-8 forms.
+		switch s[i] {
+		case 0xC2, 0xE1, 0xE2, 0xEF:
+			if c, _ := utf8.DecodeRuneInString(s[i:]); isInvisible(c) {
+				n++
+			}
 		}
 	}
 	if n == 0 {

@@ -277,6 +277,9 @@ func hasControl(v string) bool {
 // halfWidth turns full-width digits and Latin letters (０–９, Ａ–Ｚ, ａ–ｚ)
 // into their half-width forms.
 func halfWidth(v string) (string, bool) {
+	if strings.IndexByte(v, 0xEF) < 0 { // the first byte of each one's UTF-8 form
+		return v, false
+	}
 	changed := false
 	out := strings.Map(func(c rune) rune {
 		if c >= '０' && c <= '９' || c >= 'Ａ' && c <= 'Ｚ' || c >= 'ａ' && c <= 'ｚ' {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -279,5 +280,98 @@ func FuzzSheetScanner(f *testing.F) {
 			}
 		}
 		compareScanners(t, doc)
+	})
+}
+
+// xmlMerges reads the merged ranges of a worksheet with encoding/xml: the
+// reference scanMerges is checked against.
+func xmlMerges(doc string) ([]string, error) {
+	dec := xml.NewDecoder(strings.NewReader(doc))
+	dec.Strict = false
+	var out []string
+	for {
+		tok, err := dec.RawToken()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if t, ok := tok.(xml.StartElement); ok && t.Name.Local == "mergeCell" {
+			ref := attr(t, "ref")
+			if !strings.Contains(ref, ":") {
+				continue
+			}
+			m, ok := parseRange(ref)
+			if !ok {
+				return nil, fmt.Errorf("bad merged range %q", ref)
+			}
+			out = append(out, fmt.Sprint(m))
+		}
+	}
+}
+
+func compareMerges(t *testing.T, doc string) []string {
+	t.Helper()
+	want, refErr := xmlMerges(doc)
+	got, err := scanMerges(strings.NewReader(doc))
+	if refErr != nil {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("scanMerges fails (%v) where encoding/xml reads %q", err, doc)
+	}
+	// scanMerges orders ranges by first row, keeping the order of the
+	// document among ranges that start on the same row.
+	sort.SliceStable(want, func(i, j int) bool { return firstRow(want[i]) < firstRow(want[j]) })
+	var gotS []string
+	for _, m := range got {
+		gotS = append(gotS, fmt.Sprint(m))
+	}
+	if diff := cmp.Diff(want, gotS); diff != "" {
+		t.Fatalf("merged ranges differ from encoding/xml's (-xml +fast):\n%s\nin %q", diff, doc)
+	}
+	if found, _ := containsStream(strings.NewReader(doc), mergeTag); len(got) > 0 && !found {
+		t.Fatalf("ranges found in a part the byte search passes over: %q", doc)
+	}
+	return gotS
+}
+
+func firstRow(s string) int {
+	var m mergedRange
+	fmt.Sscan(strings.Trim(s, "{}"), &m.c1, &m.r1)
+	return m.r1
+}
+
+func TestScanMerges(t *testing.T) {
+	t.Parallel()
+	got := compareMerges(t, `<x:worksheet xmlns:x="u"><x:sheetData><x:row r="1"><x:c r="A1"><x:v>mergeCell</x:v></x:c></x:row></x:sheetData>`+
+		`<x:mergeCells count="4"><x:mergeCell ref="C5:B9"/><x:mergeCell ref = 'A2:A3'/><x:mergeCell ref="D4"/><x:mergeCell ref="E2:F2"/></x:mergeCells></x:worksheet>`)
+	if want := []string{"{1 2 1 3}", "{5 2 6 2}", "{2 5 3 9}"}; !cmp.Equal(got, want) {
+		t.Errorf("ranges %v; want %v", got, want)
+	}
+	if _, err := scanMerges(strings.NewReader(`<worksheet><mergeCells><mergeCell ref="A1:1A"/></mergeCells></worksheet>`)); err == nil {
+		t.Error("no error for a bad range")
+	}
+}
+
+// FuzzMergeScanner checks the merged ranges read while streaming against
+// encoding/xml on every well-formed document.
+func FuzzMergeScanner(f *testing.F) {
+	f.Add(`<worksheet><sheetData><row r="2" hidden="1"/></sheetData><mergeCells count="2"><mergeCell ref="J3:J5"/><mergeCell ref="A1:K1"/></mergeCells></worksheet>`)
+	f.Add(`<a:worksheet xmlns:a="u"><a:mergeCells><a:mergeCell ref="B2:A1"/><a:mergeCell/><a:mergeCell ref="&#65;1:B2"/></a:mergeCells></a:worksheet>`)
+	f.Add(`<?xml version="1.0"?><worksheet><!-- <mergeCell ref="A1:B2"/> --><mergeCells><![CDATA[<mergeCell ref="A1:B2"/>]]></mergeCells></worksheet>`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		dec := xml.NewDecoder(strings.NewReader(doc))
+		for {
+			_, err := dec.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return
+			}
+		}
+		compareMerges(t, doc)
 	})
 }
