@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -362,10 +363,14 @@ func (r *Reader) buildRow(raw *rawRow) *onboard.Row {
 	// Invisible characters are taken out of every cell the rules read;
 	// the cells kept for the results file stay as they were.
 	var invisible []string
+	invisibleField := ""
 	for i := range cells {
 		if t, n := stripInvisible(cells[i].text); n > 0 {
 			cells[i].text = t
 			invisible = append(invisible, fmt.Sprintf("%s (%s)", colName(i), r.headers[i]))
+			if invisibleField == "" {
+				invisibleField = cmp.Or(r.fields[i], r.headers[i])
+			}
 		}
 	}
 	row := checkRow(raw.num, r.headers, r.fields, cells, r.opts.Now())
@@ -375,7 +380,7 @@ func (r *Reader) buildRow(raw *rawRow) *onboard.Row {
 		r.attachLicense(row, pics, cells[licCol], licCol)
 	}
 	if len(invisible) > 0 {
-		row.Warnings = append(row.Warnings, onboard.RowWarning{Row: raw.num,
+		row.Warnings = append(row.Warnings, onboard.RowWarning{Row: raw.num, Field: invisibleField,
 			Message: fmt.Sprintf("invisible characters (zero-width spaces or soft hyphens, often copied from a web page) were removed from column %s; if a value now looks wrong, type it in again", strings.Join(invisible, ", "))})
 	}
 	for _, f := range fills {
