@@ -44,6 +44,8 @@ type formatter struct {
 	f      *excelize.File
 	texts  int          // text cells formatted by f
 	plain  map[int]bool // cell format -> text is shown as written
+	xfFmt  []int        // number format of each cell format read
+	dates  map[int]bool // custom number formats that show a date or time
 }
 
 const fmtSheet = "Sheet1"
@@ -55,6 +57,7 @@ func (fm *formatter) init() error {
 	}
 	fm.ready = true
 	fm.plain = map[int]bool{}
+	fm.dates = map[int]bool{}
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?><styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">`)
 	if f := fm.book.file(fm.stylesPart); f != nil {
@@ -118,6 +121,9 @@ func (fm *formatter) readStyles(r io.Reader, out *strings.Builder) error {
 			id, err := strconv.Atoi(strings.TrimSpace(x.attr("numFmtId")))
 			if err == nil && nFmts < maxNumberFormats {
 				nFmts++
+				if isDateFormat(x.attr("formatCode")) {
+					fm.dates[id] = true
+				}
 				fmt.Fprintf(&fmts, `<numFmt numFmtId="%d" formatCode="%s"/>`, id, xmlEscape(x.attr("formatCode")))
 			}
 		case !x.end && section == "cellXfs" && name == "xf" && x.depth <= sectionDepth+1:
@@ -127,6 +133,7 @@ func (fm *formatter) readStyles(r io.Reader, out *strings.Builder) error {
 					id = 0
 				}
 				fm.xfs++
+				fm.xfFmt = append(fm.xfFmt, id)
 				fmt.Fprintf(&xfs, `<xf numFmtId="%d"/>`, id)
 			}
 		}
@@ -311,4 +318,55 @@ func dateSerial(v string) string {
 		days-- // Excel counts a 29 February 1900 that never was
 	}
 	return strconv.FormatFloat(days, 'G', 15, 64)
+}
+
+// isDate reports whether a cell format shows numbers as dates or times.
+func (fm *formatter) isDate(style int) bool {
+	if fm.init() != nil || style < 0 || style >= len(fm.xfFmt) {
+		return false
+	}
+	id := fm.xfFmt[style]
+	switch {
+	case id >= 14 && id <= 22, id >= 27 && id <= 36, id >= 45 && id <= 47, id >= 50 && id <= 58:
+		return true
+	}
+	return fm.dates[id]
+}
+
+// isDateFormat reports whether a number format code shows a date or a
+// time: whether, outside quoted text, escapes and bracketed colours or
+// conditions, it uses a year, month, day, hour or second.
+func isDateFormat(code string) bool {
+	in := code
+	for len(in) > 0 {
+		c := in[0]
+		switch {
+		case c == '"':
+			if i := strings.IndexByte(in[1:], '"'); i >= 0 {
+				in = in[i+2:]
+				continue
+			}
+			return false
+		case c == '\\' || c == '_' || c == '*':
+			in = in[min(2, len(in)):]
+			continue
+		case c == '[':
+			i := strings.IndexByte(in, ']')
+			if i < 0 {
+				return false
+			}
+			switch strings.ToLower(strings.Trim(in[1:i], "hms")) {
+			case "":
+				return true // elapsed time: [h], [mm], [ss]
+			}
+			in = in[i+1:]
+			continue
+		}
+		switch c | 0x20 {
+		case 'y', 'm', 'd', 'h', 's':
+			return true
+		}
+		in = in[1:]
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -41,6 +42,7 @@ func TestSampleReadsBack(t *testing.T) {
 	}
 	accepted, rejected, pictures, warned := 0, 0, 0, 0
 	got := map[int]string{}
+	warnedBy := map[int]string{}
 	services := map[onboard.ServiceType]bool{}
 	for _, row := range rows {
 		if row.Accepted() {
@@ -63,13 +65,23 @@ func TestSampleReadsBack(t *testing.T) {
 		}
 		if len(row.Warnings) > 0 {
 			warned++
+			warnedBy[row.Number] = row.Warnings[0].Field
 		}
 	}
 	if accepted != SampleAccepted || rejected != SampleRejected {
 		t.Errorf("accepted %d, rejected %d; want %d and %d", accepted, rejected, SampleAccepted, SampleRejected)
 	}
-	if pictures < 2 || warned != 1 {
+	if pictures < 2 || warned != 3 {
 		t.Errorf("%d rows with pictures, %d with warnings", pictures, warned)
+	}
+	// The group's services are merged down over row 19; row 20 is hidden.
+	if warnedBy[19] != WarnMergedCells || warnedBy[20] != WarnHiddenRow {
+		t.Errorf("warnings by row %v; want merged cells on row 19 and a hidden row 20", warnedBy)
+	}
+	for _, row := range rows {
+		if row.Number == 19 && fmt.Sprint(row.Data.Services) != "[AUTO_SIGN MOBILE_CHECK_APPROVER]" {
+			t.Errorf("row 19 services %v; want those of the merged cell", row.Data.Services)
+		}
 	}
 	for _, s := range []onboard.ServiceType{onboard.ServiceAutoSign, onboard.ServiceDownloadFlow, onboard.ServiceMobileCheckApprover} {
 		if !services[s] {

@@ -126,7 +126,7 @@ var hostileOutcomes = map[string]hostileOutcome{
 	"name-escape":             {refused: `holds a file named "../../outside.png", which points outside the archive`},
 	"zip-in-zip":              {refused: "holds no .xlsx workbook, only another zip (inner.zip)"},
 	"bomb-in-zip":             {refused: "book.xlsx inside bomb-in-zip.zip would expand to more than 1024 MiB"},
-	"formulas-links":          {rows: 5, rejected: 2, reason: "is empty; every company needs its ProxyOrganizationOpenId"},
+	"formulas-links":          {rows: 5, rejected: 2, reason: "holds a formula whose value was never calculated"},
 	"many-rows":               {refused: "has more than 1000000 data rows"},
 }
 

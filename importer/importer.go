@@ -85,6 +85,7 @@ type Reader struct {
 	format   *formatter      // shows numbers as their cell formats say
 	scan     *sheetScanner   // the sheet's rows and cells
 	pictures *pictureIndex
+	merges   *mergeTracker // nil when no merged range covers data rows
 	images   *imageFinder
 
 	sheet     string

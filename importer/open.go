@@ -101,7 +101,17 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	r.sha256 = sum
 	switch {
 	case bytes.HasPrefix(head, magicOLE):
-		return nil, fileErrorf("%s is a password-protected workbook or an old .xls file; open it in Excel, remove the password (File > Info > Protect Workbook) and save it as Excel Workbook (.xlsx), then upload it again", r.fileName)
+		switch oleKind(name) {
+		case "encrypted":
+			return nil, fileErrorf("%s is a password-protected workbook; open it in Excel or WPS, remove the password (File > Info > Protect Workbook > Encrypt with Password, and clear it) and save it as Excel Workbook (.xlsx), then upload it again", r.fileName)
+		case "workbook":
+			kind := "an Excel 97–2003 workbook (.xls)"
+			if strings.EqualFold(filepath.Ext(r.fileName), ".et") {
+				kind = "a WPS spreadsheet (.et)"
+			}
+			return nil, fileErrorf("%s is %s, an old binary format that is not read; open it in Excel or WPS, choose File > Save As, pick Excel Workbook (*.xlsx) as the type, and upload the .xlsx file", r.fileName, kind)
+		}
+		return nil, fileErrorf("%s is an old binary Office file (of Excel 97–2003, WPS or Word), not an .xlsx workbook; open it in Excel or WPS, choose File > Save As, pick Excel Workbook (*.xlsx) as the type, and upload the .xlsx file", r.fileName)
 	case bytes.HasPrefix(head, magicEmptyZip):
 		return nil, fileErrorf("%s is an empty zip archive; put the .xlsx workbook (and its license pictures) in it and upload it again", r.fileName)
 	case !bytes.HasPrefix(head, magicZip):
@@ -155,6 +165,27 @@ func open(name string, opts Options) (_ *Reader, err error) {
 			return nil, err
 		}
 	}
+	// The merged ranges come after the rows, so they are read ahead, while
+	// the shared strings and the header are read.
+	type mergesRead struct {
+		ms  []mergedRange
+		err error
+	}
+	mergesDone := make(chan mergesRead, 1)
+	go func() {
+		ms, err := readMerges(r.book, sh.Part)
+		mergesDone <- mergesRead{ms, err}
+	}()
+	mergesWaited := false
+	waitMerges := func() mergesRead {
+		mergesWaited = true
+		return <-mergesDone
+	}
+	defer func() {
+		if !mergesWaited {
+			waitMerges()
+		}
+	}()
 	if err := r.readSharedStrings(wb); err != nil {
 		return nil, err
 	}
@@ -173,6 +204,15 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	// Below the header only its columns are read, and at most a row's
 	// worth of text (one byte more, to tell a row that holds too much).
 	r.scan.maxCol, r.scan.budget = len(r.headers), opts.MaxRowText+1
+	mr := waitMerges()
+	merges, err := mr.ms, mr.err
+	if errors.Is(err, errTooManyMerges) {
+		return nil, fileErrorf("the sheet %q of %s has more than %d merged ranges; unmerge the cells (select the sheet, Home > Merge & Center > Unmerge Cells) and upload the file again", sh.Name, r.fileName, maxMerges)
+	}
+	if err != nil {
+		return nil, fileErrorf("the merged cells of sheet %q cannot be read (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", sh.Name, err)
+	}
+	r.merges = newMergeTracker(merges, r.headerRow, len(r.headers))
 	if err := r.countRows(sh.Part); err != nil {
 		return nil, err
 	}
@@ -308,6 +348,33 @@ func hashFile(name string) ([]byte, string, error) {
 		return nil, "", err
 	}
 	return head, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// oleKind tells what an OLE2 compound file holds by the names of its
+// streams (UTF-16 in its directory): "encrypted" for a password-protected
+// Office Open XML file, "workbook" for an Excel 97–2003 or WPS workbook, ""
+// for anything else.
+func oleKind(name string) string {
+	has := func(stream string) bool {
+		f, err := os.Open(name)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		pat := make([]byte, 0, 2*len(stream))
+		for _, c := range []byte(stream) {
+			pat = append(pat, c, 0)
+		}
+		ok, _ := containsStream(f, pat)
+		return ok
+	}
+	switch {
+	case has("EncryptedPackage"):
+		return "encrypted"
+	case has("Workbook") || has("Book"):
+		return "workbook"
+	}
+	return ""
 }
 
 // packageKind tells what an Office Open XML package holds: "xlsx" for a

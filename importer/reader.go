@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ type rawRow struct {
 	vals      []string   // displayed text per column, 0-based
 	metas     []cellMeta // the cells of the row
 	truncated bool       // the row held more text than was read
+	hidden    bool       // the row is hidden in the sheet
 }
 
 // meta returns the attributes of the cell in a 1-based column, or nil.
@@ -48,7 +50,7 @@ func (r *Reader) readRaw() (*rawRow, error) {
 		return nil, r.damaged(fmt.Errorf("row %d comes after row %d", n, r.lastRow))
 	}
 	r.lastRow = n
-	raw := &rawRow{num: n, metas: append([]cellMeta(nil), r.scan.cells...), truncated: r.scan.truncated}
+	raw := &rawRow{num: n, metas: append([]cellMeta(nil), r.scan.cells...), truncated: r.scan.truncated, hidden: r.scan.hidden}
 	width := 0
 	for i := range raw.metas {
 		width = max(width, raw.metas[i].col)
@@ -294,8 +296,24 @@ func openIDKey(id string) [16]byte {
 	return k
 }
 
+// Fields of the warnings about how a row sits in the sheet rather than
+// about one of its values; the results file reads them back to hide the
+// row and merge its cells again.
+const (
+	WarnHiddenRow   = "hidden row"
+	WarnMergedCells = "merged cells"
+)
+
 // buildRow applies the contract to one raw row; nil means the row is blank.
 func (r *Reader) buildRow(raw *rawRow) *onboard.Row {
+	var fills []mergeFill
+	if r.merges != nil {
+		var err error
+		if fills, err = r.merges.at(raw); err != nil {
+			r.err = r.damaged(err)
+			return nil
+		}
+	}
 	licCol, hasLic := r.colOf[fieldLicense]
 	var pics []pictureRef
 	if hasLic && r.pictures != nil {
@@ -314,8 +332,7 @@ func (r *Reader) buildRow(raw *rawRow) *onboard.Row {
 				// An in-cell picture: its text is a placeholder.
 				c.text = ""
 			} else {
-				c.numeric = m.numeric() && trimCell(c.text) != ""
-				c.errorValue = m.typ == "e"
+				r.classify(&c, m)
 			}
 		}
 		display[i] = c.text
@@ -325,13 +342,66 @@ func (r *Reader) buildRow(raw *rawRow) *onboard.Row {
 		}
 	}
 	if blank {
+		// A row that holds nothing of its own is not a company, whatever
+		// merged range reaches down over it.
 		return nil
+	}
+	mergedKey := map[int]mergeFill{} // 0-based column of a key field -> its fill
+	for _, f := range fills {
+		if f.col >= len(cells) || f.col == licCol && hasLic {
+			continue
+		}
+		var c cellValue
+		c.text = f.text
+		r.classify(&c, &f.meta)
+		cells[f.col] = c
+		display[f.col] = f.text
+		if fd := r.fields[f.col]; fd == onboard.FieldOpenID || fd == onboard.FieldName {
+			mergedKey[f.col] = f
+		}
+	}
+	// Invisible characters are taken out of every cell the rules read;
+	// the cells kept for the results file stay as they were.
+	var invisible []string
+	invisibleField := ""
+	for i := range cells {
+		if t, n := stripInvisible(cells[i].text); n > 0 {
+			cells[i].text = t
+			invisible = append(invisible, fmt.Sprintf("%s (%s)", colName(i), r.headers[i]))
+			if invisibleField == "" {
+				invisibleField = cmp.Or(r.fields[i], r.headers[i])
+			}
+		}
 	}
 	row := checkRow(raw.num, r.headers, r.fields, cells, r.opts.Now())
 	row.Cells = display
 	r.limitRowText(row, raw.truncated)
 	if hasLic {
 		r.attachLicense(row, pics, cells[licCol], licCol)
+	}
+	if len(invisible) > 0 {
+		row.Warnings = append(row.Warnings, onboard.RowWarning{Row: raw.num, Field: invisibleField,
+			Message: fmt.Sprintf("invisible characters (zero-width spaces or soft hyphens, often copied from a web page) were removed from column %s; if a value now looks wrong, type it in again", strings.Join(invisible, ", "))})
+	}
+	for _, f := range fills {
+		if f.col >= len(r.headers) {
+			continue
+		}
+		if _, key := mergedKey[f.col]; key {
+			row.Errors = append(row.Errors, onboard.RowError{Row: raw.num, Column: r.headers[f.col], Field: r.fields[f.col],
+				Reason: fmt.Sprintf(mergedReasonPrefix+"%s, so it repeats the value of row %d: this row was rejected as a duplicate of row %d. Each company needs its own value: unmerge the cells (Home > Merge & Center > Unmerge Cells), type each company's value in its own row and upload the file again", f.rng.ref(), f.rng.r1, f.rng.r1)})
+			continue
+		}
+		row.Warnings = append(row.Warnings, onboard.RowWarning{Row: raw.num, Field: WarnMergedCells,
+			Message: fmt.Sprintf("column %s (%s) is part of the merged range %s, so this row was given the value of row %d; if that is not what you meant, unmerge the cells, fill in each row and upload the file again", colName(f.col), r.headers[f.col], f.rng.ref(), f.rng.r1)})
+	}
+	if raw.hidden {
+		row.Warnings = append(row.Warnings, onboard.RowWarning{Row: raw.num, Field: WarnHiddenRow,
+			Message: fmt.Sprintf("row %d is hidden in the sheet (by hand or by a filter); it was read like any other row, because hiding a row does not delete it. If it should not be imported, delete the row and upload the file again", raw.num)})
+	}
+	_, mergedID := mergedKey[r.colOf[onboard.FieldOpenID]]
+	if mergedID {
+		row.Data.OpenID = ""
 	}
 	if id := row.Data.OpenID; id != "" {
 		key := openIDKey(id)
@@ -353,6 +423,47 @@ func (r *Reader) buildRow(raw *rawRow) *onboard.Row {
 		row.Warnings[i].Message = MaskIDs(row.Warnings[i].Message)
 	}
 	return row
+}
+
+// classify records what kind of value a cell's attributes say it holds.
+func (r *Reader) classify(c *cellValue, m *cellMeta) {
+	c.numeric = m.numeric() && trimCell(c.text) != ""
+	c.errorValue = m.typ == "e"
+	c.noCache = m.hasF && !m.hasV && !m.hasIS && m.typ != "inlineStr"
+	c.date = m.typ == "d" || c.numeric && r.format.isDate(m.style)
+}
+
+// invisibleChars are removed from every cell: zero-width spaces, joiners
+// and marks, the byte order mark, and soft hyphens.
+func isInvisible(c rune) bool {
+	switch c {
+	case '\u200B', '\u200C', '\u200D', '\u2060', '\uFEFF', '\u00AD', '\u180E':
+		return true
+	}
+	return false
+}
+
+// stripInvisible removes invisible characters, returning how many.
+func stripInvisible(s string) (string, int) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		// The first bytes of the characters' UTF-8 forms.
+		switch s[i] {
+		case 0xC2, 0xE1, 0xE2, 0xEF:
+			if c, _ := utf8.DecodeRuneInString(s[i:]); isInvisible(c) {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return s, 0
+	}
+	return strings.Map(func(c rune) rune {
+		if isInvisible(c) {
+			return -1
+		}
+		return c
+	}, s), n
 }
 
 func (r *Reader) close() error {

@@ -22,6 +22,8 @@ type cellValue struct {
 	text       string // the text Excel displays
 	numeric    bool   // the cell holds a number
 	errorValue bool   // the cell shows an Excel error such as #N/A
+	noCache    bool   // the cell holds a formula whose value was never calculated
+	date       bool   // the cell holds a date or time
 }
 
 // numberAdvice is the reason given for an identifier typed into a number cell.
@@ -67,6 +69,14 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 			fail(field, column, "the cell shows the Excel error %s; correct the formula or type the value in", trimCell(c.text))
 			return "", c, column, false
 		}
+		if c.noCache {
+			fail(field, column, "holds a formula whose value was never calculated (the file was saved by a program that does not calculate formulas); open the file in Excel or WPS and save it again, or copy the column and paste it as values (Paste Special > Values), then upload it again")
+			return "", c, column, false
+		}
+		if c.date {
+			fail(field, column, "holds a date (%s), but this column holds text; type the value in as text (format the column as Text first) and upload the file again", trimCell(c.text))
+			return "", c, column, false
+		}
 		return trimCell(c.text), c, column, true
 	}
 	d := &row.Data
@@ -106,6 +116,10 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 	}
 
 	if v, c, column, ok := text(onboard.FieldCreditCode); ok && v != "" {
+		if h, changed := halfWidth(v); changed {
+			v = h
+			warn(onboard.FieldCreditCode, "the credit code was typed in full-width characters (as a Chinese input method types them) and was changed to half-width; check that it is right")
+		}
 		v = strings.ToUpper(v)
 		if c.numeric {
 			fail(onboard.FieldCreditCode, column, "%s", numberAdvice)
@@ -142,6 +156,10 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 	}
 
 	if v, c, column, ok := text(onboard.FieldLegalIDCardNumber); ok && v != "" {
+		if h, changed := halfWidth(v); changed {
+			v = h
+			warn(onboard.FieldLegalIDCardNumber, "the ID number was typed in full-width characters (as a Chinese input method types them) and was changed to half-width; check that it is right")
+		}
 		if c.numeric {
 			fail(onboard.FieldLegalIDCardNumber, column, "%s", numberAdvice)
 		} else {
@@ -254,4 +272,21 @@ func hasControl(v string) bool {
 		}
 	}
 	return false
+}
+
+// halfWidth turns full-width digits and Latin letters (０–９, Ａ–Ｚ, ａ–ｚ)
+// into their half-width forms.
+func halfWidth(v string) (string, bool) {
+	if strings.IndexByte(v, 0xEF) < 0 { // the first byte of each one's UTF-8 form
+		return v, false
+	}
+	changed := false
+	out := strings.Map(func(c rune) rune {
+		if c >= '０' && c <= '９' || c >= 'Ａ' && c <= 'Ｚ' || c >= 'ａ' && c <= 'ｚ' {
+			changed = true
+			return c - 0xFEE0
+		}
+		return c
+	}, v)
+	return out, changed
 }

@@ -13,8 +13,8 @@ import (
 
 // Sample figures: what reading the sample spreadsheet yields.
 const (
-	SampleAccepted = 9 // eight clean rows and one accepted with a warning
-	SampleRejected = 6 // one row per kind of mistake
+	SampleAccepted = 12 // eight clean rows, one with a warning, and a group with merged services and a hidden row
+	SampleRejected = 6  // one row per kind of mistake
 )
 
 // sampleHeaders are the sample's columns: the contract's Chinese headers and
@@ -144,6 +144,7 @@ func WriteSample(w io.Writer) error {
 		address, license, admin, services   string
 		note                                string
 		picture                             bool
+		hidden                              bool
 	}
 	areas := []string{"440305", "110105", "310115", "330106", "510107", "420106", "320506", "350203"}
 	births := []string{"19780312", "19850627", "19690101", "19900930", "19821115", "19750505", "19880218", "19930707"}
@@ -196,6 +197,17 @@ func WriteSample(w io.Writer) error {
 		sampleRow{openID: "demo-org-015", name: "演示教育咨询有限公司", code: sampleCreditCode(115), legal: "卫东", cardType: "护照",
 			idNumber: sampleIDNumber("210102", "19830303", 41), address: "辽宁省沈阳市和平区", services: "MOBILE_CHECK_APPROVER",
 			note: "错误：证件类型只能是 ID_CARD（居民身份证）"},
+		// A group of companies whose services cell is merged down two rows,
+		// and a row hidden by hand: all three are imported.
+		sampleRow{openID: "demo-org-016", name: "演示集团华南有限公司", code: sampleCreditCode(116), legal: "蒋涛", cardType: "ID_CARD",
+			idNumber: sampleIDNumber("440106", "19810909", 43), address: "广东省广州市天河区珠江新城", services: "AUTO_SIGN，MOBILE_CHECK_APPROVER",
+			note: "正确：扩展服务与下一行合并（两家公司共用）"},
+		sampleRow{openID: "demo-org-017", name: "演示集团华东有限公司", code: sampleCreditCode(117), legal: "沈悦", cardType: "ID_CARD",
+			idNumber: sampleIDNumber("310104", "19840404", 45), address: "上海市徐汇区漕溪北路",
+			note: "可导入但有提示：扩展服务取自上一行的合并单元格"},
+		sampleRow{openID: "demo-org-018", name: "演示集团华北有限公司", code: sampleCreditCode(118), legal: "韩梅", cardType: "ID_CARD",
+			idNumber: sampleIDNumber("130102", "19891212", 47), address: "河北省石家庄市长安区", services: "DOWNLOAD_FLOW",
+			note: "可导入但有提示：此行已隐藏（隐藏不等于删除，仍会导入）", hidden: true},
 	)
 	numeric, err := f.NewStyle(&excelize.Style{NumFmt: 0})
 	if err != nil {
@@ -214,6 +226,11 @@ func WriteSample(w io.Writer) error {
 				return err
 			}
 		}
+		if r.hidden {
+			if err := f.SetRowVisible(sheet, n, false); err != nil {
+				return err
+			}
+		}
 		if r.picture {
 			if err := f.SetRowHeight(sheet, n, 60); err != nil {
 				return err
@@ -223,6 +240,15 @@ func WriteSample(w io.Writer) error {
 				Format: &excelize.GraphicOptions{AutoFit: true, Positioning: "oneCell", AltText: r.openID + " 营业执照"},
 			})
 			if err != nil {
+				return err
+			}
+		}
+	}
+	// Merged once the rows are written: excelize writes a value given to
+	// any cell of a merged range into its top-left cell.
+	for i, r := range rows {
+		if r.openID == "demo-org-016" {
+			if err := f.MergeCell(sheet, fmt.Sprintf("J%d", i+3), fmt.Sprintf("J%d", i+4)); err != nil {
 				return err
 			}
 		}

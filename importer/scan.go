@@ -20,6 +20,8 @@ type cellMeta struct {
 	value   string // the raw <v> text
 	inline  string // the text of an inline string (<is>), its _xHHHH_ escapes not yet decoded
 	hasIS   bool   // the cell has an <is> element
+	hasF    bool   // the cell has a formula (<f>), possibly a shared one with no text
+	hasV    bool   // the cell has a cached value (<v>)
 }
 
 // numeric reports whether the cell holds a number.
@@ -49,6 +51,7 @@ type sheetScanner struct {
 	x         *xmlScanner
 	dimension string     // the <dimension ref>, if it comes before the data
 	row       int        // current row number
+	hidden    bool       // the current row is hidden (by hand or by a filter)
 	cells     []cellMeta // the cells of the current row, up to maxCol
 	truncated bool       // text of the current row beyond budget was dropped
 	done      bool
@@ -78,8 +81,11 @@ func sheetAttr(tag, a []byte) (string, bool) {
 			return "vm", true
 		}
 	case "row":
-		if string(a) == "r" {
+		switch string(a) {
+		case "r":
 			return "r", true
+		case "hidden":
+			return "hidden", true
 		}
 	case "dimension":
 		if string(a) == "ref" {
@@ -118,6 +124,8 @@ func (s *sheetScanner) next() (bool, error) {
 				}
 			}
 			s.row = n
+			h := x.attr("hidden")
+			s.hidden = h == "1" || h == "true"
 			s.cells = s.cells[:0]
 			s.truncated = false
 			if x.selfClosing {
@@ -191,11 +199,17 @@ func (s *sheetScanner) readRow() error {
 					cur = c
 				}
 			case "f":
+				if cur != nil {
+					cur.hasF = true
+				}
 				if cur != nil && !x.selfClosing {
 					in = "f"
 					x.collectText(maxFormula)
 				}
 			case "v":
+				if cur != nil {
+					cur.hasV = true
+				}
 				if cur != nil && !x.selfClosing {
 					in = "v"
 					x.collectText(max(0, s.budget-used))

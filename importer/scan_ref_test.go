@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ type xmlSheetScanner struct {
 	dec       *xml.Decoder
 	dimension string     // the <dimension ref>, if it comes before the data
 	row       int        // current row number
+	hidden    bool       // the current row is hidden
 	cells     []cellMeta // cells of the current row that have a type, picture or formula worth knowing
 	done      bool
 }
@@ -61,6 +63,8 @@ func (s *xmlSheetScanner) next() (bool, error) {
 					}
 				}
 				s.row = n
+				h := attr(t, "hidden")
+				s.hidden = h == "1" || h == "true"
 				return true, s.readRow()
 			}
 		case xml.EndElement:
@@ -120,6 +124,11 @@ func (s *xmlSheetScanner) readRow() error {
 			case "f", "v":
 				if cur != nil {
 					in, text = name, text[:0]
+					if name == "f" {
+						cur.hasF = true
+					} else {
+						cur.hasV = true
+					}
 				}
 			case "is":
 				if cur != nil {
@@ -167,7 +176,7 @@ func (s *xmlSheetScanner) readRow() error {
 
 // scanAll reads every row with a scanner's next and returns them with the
 // dimension.
-func scanAll(next func() (bool, error), row func() int, cells func() []cellMeta, dim func() string) (string, []string, error) {
+func scanAll(next func() (bool, error), row func() (int, bool), cells func() []cellMeta, dim func() string) (string, []string, error) {
 	var out []string
 	for {
 		ok, err := next()
@@ -177,16 +186,21 @@ func scanAll(next func() (bool, error), row func() int, cells func() []cellMeta,
 		if !ok {
 			return dim(), out, nil
 		}
-		out = append(out, fmt.Sprintf("%d %+v", row(), cells()))
+		n, hidden := row()
+		h := ""
+		if hidden {
+			h = " hidden"
+		}
+		out = append(out, fmt.Sprintf("%d%s %+v", n, h, cells()))
 	}
 }
 
 func compareScanners(t *testing.T, doc string) (string, []string, error) {
 	t.Helper()
 	ref := newXMLSheetScanner(io.NopCloser(strings.NewReader(doc)))
-	refDim, refRows, refErr := scanAll(ref.next, func() int { return ref.row }, func() []cellMeta { return ref.cells }, func() string { return ref.dimension })
+	refDim, refRows, refErr := scanAll(ref.next, func() (int, bool) { return ref.row, ref.hidden }, func() []cellMeta { return ref.cells }, func() string { return ref.dimension })
 	fast := newSheetScanner(io.NopCloser(strings.NewReader(doc)))
-	dim, rows, err := scanAll(fast.next, func() int { return fast.row }, func() []cellMeta { return fast.cells }, func() string { return fast.dimension })
+	dim, rows, err := scanAll(fast.next, func() (int, bool) { return fast.row, fast.hidden }, func() []cellMeta { return fast.cells }, func() string { return fast.dimension })
 	if refErr != nil {
 		return dim, rows, err
 	}
@@ -210,20 +224,22 @@ func TestSheetScanner(t *testing.T) {
 <x:sheetData>
 <x:row r="2" spans="1:3"><x:c r="B2" s="3" t="s"><x:v>7</x:v></x:c><x:c r="D2"/><x:c t="inlineStr"><x:is><x:t>a &lt;b&gt;</x:t></x:is></x:c></x:row>
 <x:row><x:c r="H3" t="str"><x:f>_xlfn.DISPIMG(&quot;ID_1&quot;,1)</x:f><x:v>=DISPIMG("ID_1",1)</x:v></x:c><x:c r="I3" t="e" vm="2"><x:v>#VALUE!</x:v></x:c></x:row>
-<x:row r="5"/>
+<x:row r="5" hidden="1"/>
 <x:row r="6"><x:c r="A6"><x:f><![CDATA[SUM(A1:A5)&"x"]]></x:f><x:v>1<!-- c -->2</x:v></x:c><x:c r="B6" t="str"><x:v>line&#13;&#10;two&#x4e2d;</x:v></x:c></x:row>
 <x:row r="7"><x:c t="inlineStr"><x:is><x:r><x:rPr/><x:t>a</x:t></x:r><x:rPh><x:t>phonetic</x:t></x:rPh><x:r><x:t>b</x:t></x:r></x:is></x:c></x:row>
-</x:sheetData></x:worksheet>`
+<x:row r="8" hidden="true"><x:c r="A8"><x:f t="shared" si="0"/></x:c><x:c r="B8" t="str"><x:f>A1&amp;"x"</x:f></x:c></x:row>
+</x:sheetData><x:mergeCells count="1"><x:mergeCell ref="A6:A8"/></x:mergeCells></x:worksheet>`
 	dim, rows, err := compareScanners(t, doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		`2 [{col:2 typ:s style:3 vm:0 formula: value:7 inline: hasIS:false} {col:4 typ: style:0 vm:0 formula: value: inline: hasIS:false} {col:5 typ:inlineStr style:0 vm:0 formula: value: inline:a <b> hasIS:true}]`,
-		`3 [{col:8 typ:str style:0 vm:0 formula:_xlfn.DISPIMG("ID_1",1) value:=DISPIMG("ID_1",1) inline: hasIS:false} {col:9 typ:e style:0 vm:2 formula: value:#VALUE! inline: hasIS:false}]`,
-		`5 []`,
-		"6 [{col:1 typ: style:0 vm:0 formula:SUM(A1:A5)&\"x\" value:12 inline: hasIS:false} {col:2 typ:str style:0 vm:0 formula: value:line\r\ntwo中 inline: hasIS:false}]",
-		`7 [{col:1 typ:inlineStr style:0 vm:0 formula: value: inline:ab hasIS:true}]`,
+		`2 [{col:2 typ:s style:3 vm:0 formula: value:7 inline: hasIS:false hasF:false hasV:true} {col:4 typ: style:0 vm:0 formula: value: inline: hasIS:false hasF:false hasV:false} {col:5 typ:inlineStr style:0 vm:0 formula: value: inline:a <b> hasIS:true hasF:false hasV:false}]`,
+		`3 [{col:8 typ:str style:0 vm:0 formula:_xlfn.DISPIMG("ID_1",1) value:=DISPIMG("ID_1",1) inline: hasIS:false hasF:true hasV:true} {col:9 typ:e style:0 vm:2 formula: value:#VALUE! inline: hasIS:false hasF:false hasV:true}]`,
+		`5 hidden []`,
+		"6 [{col:1 typ: style:0 vm:0 formula:SUM(A1:A5)&\"x\" value:12 inline: hasIS:false hasF:true hasV:true} {col:2 typ:str style:0 vm:0 formula: value:line\r\ntwo中 inline: hasIS:false hasF:false hasV:true}]",
+		`7 [{col:1 typ:inlineStr style:0 vm:0 formula: value: inline:ab hasIS:true hasF:false hasV:false}]`,
+		`8 hidden [{col:1 typ: style:0 vm:0 formula: value: inline: hasIS:false hasF:true hasV:false} {col:2 typ:str style:0 vm:0 formula:A1&"x" value: inline: hasIS:false hasF:true hasV:false}]`,
 	}
 	if dim != "A1:K9" {
 		t.Errorf("dimension %q", dim)
@@ -238,7 +254,7 @@ func TestSheetScanner(t *testing.T) {
 		`<worksheet><sheetData><row r="1048577"/></sheetData></worksheet>`,
 	} {
 		s := newSheetScanner(io.NopCloser(strings.NewReader(bad)))
-		if _, _, err := scanAll(s.next, func() int { return s.row }, func() []cellMeta { return s.cells }, func() string { return s.dimension }); err == nil {
+		if _, _, err := scanAll(s.next, func() (int, bool) { return s.row, s.hidden }, func() []cellMeta { return s.cells }, func() string { return s.dimension }); err == nil {
 			t.Errorf("no error for %q", bad)
 		}
 	}
@@ -249,6 +265,7 @@ func TestSheetScanner(t *testing.T) {
 func FuzzSheetScanner(f *testing.F) {
 	f.Add(`<worksheet><dimension ref="A1:B2"/><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row><row><c t="e" vm="1"><v>#VALUE!</v></c><c r="C2" t="str"><f>_xlfn.DISPIMG("ID_A",1)</f><v>=DISPIMG("ID_A",1)</v></c></row></sheetData></worksheet>`)
 	f.Add(`<a:worksheet xmlns:a="u"><a:sheetData><a:row r='3' ><a:c r = "B3"><a:f><![CDATA[1&2]]></a:f><a:v>&#65;&amp;</a:v></a:c></a:row></a:sheetData></a:worksheet>`)
+	f.Add(`<worksheet><sheetData><row r="2" hidden="1"><c r="A2"><f t="shared" si="0"/></c></row><row hidden="true"><c><f>A1</f></c><c t="str"><v/></c></row><row hidden="0"/></sheetData><mergeCells><mergeCell ref="A2:B3"/></mergeCells></worksheet>`)
 	f.Add(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "x">]><worksheet><!-- --><sheetData><row/><row><c/></row></sheetData></worksheet>`)
 	f.Fuzz(func(t *testing.T, doc string) {
 		// Only well-formed documents are compared.
@@ -263,5 +280,98 @@ func FuzzSheetScanner(f *testing.F) {
 			}
 		}
 		compareScanners(t, doc)
+	})
+}
+
+// xmlMerges reads the merged ranges of a worksheet with encoding/xml: the
+// reference scanMerges is checked against.
+func xmlMerges(doc string) ([]string, error) {
+	dec := xml.NewDecoder(strings.NewReader(doc))
+	dec.Strict = false
+	var out []string
+	for {
+		tok, err := dec.RawToken()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if t, ok := tok.(xml.StartElement); ok && t.Name.Local == "mergeCell" {
+			ref := attr(t, "ref")
+			if !strings.Contains(ref, ":") {
+				continue
+			}
+			m, ok := parseRange(ref)
+			if !ok {
+				return nil, fmt.Errorf("bad merged range %q", ref)
+			}
+			out = append(out, fmt.Sprint(m))
+		}
+	}
+}
+
+func compareMerges(t *testing.T, doc string) []string {
+	t.Helper()
+	want, refErr := xmlMerges(doc)
+	got, err := scanMerges(strings.NewReader(doc))
+	if refErr != nil {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("scanMerges fails (%v) where encoding/xml reads %q", err, doc)
+	}
+	// scanMerges orders ranges by first row, keeping the order of the
+	// document among ranges that start on the same row.
+	sort.SliceStable(want, func(i, j int) bool { return firstRow(want[i]) < firstRow(want[j]) })
+	var gotS []string
+	for _, m := range got {
+		gotS = append(gotS, fmt.Sprint(m))
+	}
+	if diff := cmp.Diff(want, gotS); diff != "" {
+		t.Fatalf("merged ranges differ from encoding/xml's (-xml +fast):\n%s\nin %q", diff, doc)
+	}
+	if found, _ := containsStream(strings.NewReader(doc), mergeTag); len(got) > 0 && !found {
+		t.Fatalf("ranges found in a part the byte search passes over: %q", doc)
+	}
+	return gotS
+}
+
+func firstRow(s string) int {
+	var m mergedRange
+	fmt.Sscan(strings.Trim(s, "{}"), &m.c1, &m.r1)
+	return m.r1
+}
+
+func TestScanMerges(t *testing.T) {
+	t.Parallel()
+	got := compareMerges(t, `<x:worksheet xmlns:x="u"><x:sheetData><x:row r="1"><x:c r="A1"><x:v>mergeCell</x:v></x:c></x:row></x:sheetData>`+
+		`<x:mergeCells count="4"><x:mergeCell ref="C5:B9"/><x:mergeCell ref = 'A2:A3'/><x:mergeCell ref="D4"/><x:mergeCell ref="E2:F2"/></x:mergeCells></x:worksheet>`)
+	if want := []string{"{1 2 1 3}", "{5 2 6 2}", "{2 5 3 9}"}; !cmp.Equal(got, want) {
+		t.Errorf("ranges %v; want %v", got, want)
+	}
+	if _, err := scanMerges(strings.NewReader(`<worksheet><mergeCells><mergeCell ref="A1:1A"/></mergeCells></worksheet>`)); err == nil {
+		t.Error("no error for a bad range")
+	}
+}
+
+// FuzzMergeScanner checks the merged ranges read while streaming against
+// encoding/xml on every well-formed document.
+func FuzzMergeScanner(f *testing.F) {
+	f.Add(`<worksheet><sheetData><row r="2" hidden="1"/></sheetData><mergeCells count="2"><mergeCell ref="J3:J5"/><mergeCell ref="A1:K1"/></mergeCells></worksheet>`)
+	f.Add(`<a:worksheet xmlns:a="u"><a:mergeCells><a:mergeCell ref="B2:A1"/><a:mergeCell/><a:mergeCell ref="&#65;1:B2"/></a:mergeCells></a:worksheet>`)
+	f.Add(`<?xml version="1.0"?><worksheet><!-- <mergeCell ref="A1:B2"/> --><mergeCells><![CDATA[<mergeCell ref="A1:B2"/>]]></mergeCells></worksheet>`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		dec := xml.NewDecoder(strings.NewReader(doc))
+		for {
+			_, err := dec.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return
+			}
+		}
+		compareMerges(t, doc)
 	})
 }

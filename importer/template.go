@@ -31,7 +31,7 @@ var templateColumns = []templateColumn{
 	{"企业详细住所", onboard.FieldAddress, false, false, 36, "选填。省、市、区、街道门牌，最多 500 个字符。", "广东省深圳市南山区科技园南区10号"},
 	{"营业执照", onboard.FieldBusinessLicense, false, false, 22, "选填。营业执照正本图片（PNG 或 JPEG，不超过 3.75 MiB）：把图片放在本单元格中（浮动图片或“嵌入单元格”均可），或填写图片文件名并把图片与本表一起打包成 .zip 上传。", ""},
 	{"超管标识", onboard.FieldAdminOpenID, false, true, 22, "选填。子企业超级管理员（经办人）在贵方系统中的标识，1 到 64 个可见字符；开通扩展服务时需要。", "demo-admin-001"},
-	{"扩展服务", onboard.FieldExtendedServices, false, false, 40, "选填。需要开通的扩展服务，多个用逗号、顿号或空格分隔。可选：" + templateServiceList() + "。", "AUTO_SIGN，DOWNLOAD_FLOW"},
+	{"扩展服务", onboard.FieldExtendedServices, false, false, 40, "选填。需要开通的扩展服务，多个用逗号、顿号或空格分隔。可选：" + templateServiceList() + "。几家公司开通相同服务时，可把它们的这一列合并为一个单元格，合并范围内的每一行都会使用这个值（子客企业标识和企业名称不可合并）。", "AUTO_SIGN，DOWNLOAD_FLOW"},
 }
 
 func templateServiceList() string {
@@ -81,7 +81,7 @@ func WriteTemplate(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := f.SetCellValue(sheet, "A1", "填写说明：第 2 行为表头，请勿修改；带 * 的列必填。把鼠标停在表头上可查看每列的说明。第 3 行是示例，请改成真实数据或删除后从第 3 行起填写，每行一家企业。"); err != nil {
+	if err := f.SetCellValue(sheet, "A1", "填写说明：第 2 行为表头，请勿修改；带 * 的列必填。把鼠标停在表头上可查看每列的说明。第 3 行是示例，请改成真实数据或删除后从第 3 行起填写，每行一家企业。隐藏的行也会导入；不需要导入的行请删除。"); err != nil {
 		return err
 	}
 	last, _ := excelize.ColumnNumberToName(len(templateColumns))

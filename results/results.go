@@ -105,6 +105,14 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 		return err
 	}
 
+	// A user's column's place in the results file, for merging again the
+	// ranges the upload had merged.
+	outCol := map[int]int{} // 1-based column of the upload -> of the results file
+	for j, i := range keep {
+		outCol[i+1] = j + 1
+	}
+	merges := map[string]bool{}
+	var mergeOrder []string
 	last := headerRow
 	err = rows(func(r repository.ResultRow) error {
 		// Each row goes back on its own row number, so the row numbers in
@@ -131,10 +139,38 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 		vals = append(vals, status, importer.MaskIDs(reasons(r.Reasons)), importer.MaskIDs(warnings(r.Warnings)), authorization(r),
 			r.ErrorCode, importer.MaskIDs(errorMessage(r)), LoginLink(r), Services(r.Services))
 		cell, _ := excelize.CoordinatesToCellName(1, n)
-		return sw.SetRow(cell, vals)
+		if n == r.Number {
+			for _, ref := range importer.MergedRanges(r.Warnings, r.Reasons) {
+				if !merges[ref] {
+					merges[ref] = true
+					mergeOrder = append(mergeOrder, ref)
+				}
+			}
+		}
+		return sw.SetRow(cell, vals, excelize.RowOpts{Hidden: importer.HiddenRow(r.Warnings)})
 	})
 	if err != nil {
 		return err
+	}
+	for _, ref := range mergeOrder {
+		a, b, _ := strings.Cut(ref, ":")
+		var c [4]int
+		var err1, err2 error
+		c[0], c[1], err1 = excelize.CellNameToCoordinates(a)
+		c[2], c[3], err2 = excelize.CellNameToCoordinates(b)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		c1, ok1 := outCol[c[0]]
+		c2, ok2 := outCol[c[2]]
+		if !ok1 || !ok2 || c2-c1 != c[2]-c[0] || c[1] <= headerRow {
+			continue // the range's columns are not all kept together
+		}
+		from, _ := excelize.CoordinatesToCellName(c1, c[1])
+		to, _ := excelize.CoordinatesToCellName(c2, c[3])
+		if err := sw.MergeCell(from, to); err != nil {
+			return err
+		}
 	}
 	if err := sw.Flush(); err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/internal/testenv"
 )
 
@@ -28,7 +30,7 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"simulator on http://127.0.0.1:", "finished: 9 organizations", "done",
+	for _, want := range []string{"simulator on http://127.0.0.1:", fmt.Sprintf("finished: %d organizations", importer.SampleAccepted), "done",
 		"0 were refused for the rate limit", "results file: " + filepath.Join(out, "results.xlsx")} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
