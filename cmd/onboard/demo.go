@@ -18,6 +18,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/esscallback"
 	"github.com/ess-onboard/onboard/esssim"
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/jobs"
@@ -78,9 +80,18 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 
-	// 1. The simulator on a loopback port.
+	// 1. The simulator on a loopback port, sending its callbacks to a
+	// receiver of this run (started with the workers, below).
+	cbLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo: start the callback receiver: %w", err)
+	}
+	defer cbLn.Close()
+	cbKey, cbToken := "demo-callback-key-0123456789abcd", "demo-callback-token"
 	sim := esssim.New(esssim.Options{Admins: &esssim.Admins{OpenAfter: 2 * time.Second}, Lifecycle: &esssim.Lifecycle{
-		Unverified: time.Second, Verifying: time.Second, Pending: 2 * time.Second, RejectShare: 0.1}})
+		Unverified: time.Second, Verifying: time.Second, Pending: 2 * time.Second, RejectShare: 0.1},
+		Callbacks: &esssim.Callbacks{URL: "http://" + cbLn.Addr().String() + web.CallbackPath, Key: cbKey, Token: cbToken}})
+	defer sim.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("demo: start the simulator: %w", err)
@@ -134,13 +145,27 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	log := slog.New(slog.NewTextHandler(logw, nil))
 	wf := workerFlags{rateScope: "app", loginEndpoint: "H5", authTimeout: *timeout, adminTimeout: *timeout, pollMin: 500 * time.Millisecond,
 		pollMax: 2 * time.Second, shutdownTimeout: 5 * time.Second, retryBudget: *timeout, retryBase: time.Second,
-		retryMax: 5 * time.Second, checkInterval: 500 * time.Millisecond, lease: 30 * time.Second,
+		retryMax: 5 * time.Second, checkInterval: 500 * time.Millisecond, lease: 30 * time.Second, pollCallbacks: 5 * time.Second,
 		dispatchEvery: 200 * time.Millisecond, queuePrefix: prefix, dispatchApps: []string{cfg.AppID}}
 	p, err := openWorkers(ctx, cfg, wf, log)
 	if err != nil {
 		return err
 	}
 	defer p.close()
+	codec, err := esscallback.New(cbKey, cbToken)
+	if err != nil {
+		return err
+	}
+	rcv, err := web.NewCallbackReceiver(codec, p.store, nil, log)
+	if err != nil {
+		return err
+	}
+	cbMux := http.NewServeMux()
+	cbMux.Handle("POST "+web.CallbackPath, rcv)
+	cbSrv := &http.Server{Handler: cbMux, ReadHeaderTimeout: 10 * time.Second}
+	go cbSrv.Serve(cbLn) //nolint:errcheck // ends with Close
+	defer cbSrv.Close()
+	fmt.Fprintf(env.Stdout, "callbacks from the platform arrive at http://%s%s\n", cbLn.Addr(), web.CallbackPath)
 	wctx, stopWorkers := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.run(wctx) }()
@@ -194,6 +219,14 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "; %d rows rejected at import\n", imp.res.Rejected)
 	fmt.Fprintf(env.Stdout, "the simulator answered %d calls; %d were refused for the rate limit\n", totalCalls(st), rejected)
+	if cc, err := p.store.CallbackCounts(ctx, cfg.AppID); err == nil {
+		total := 0
+		for _, n := range cc {
+			total += n
+		}
+		fmt.Fprintf(env.Stdout, "the platform sent %d callbacks; %d made a check of their company due at once\n",
+			total, cc[onboard.CallbackVerifyDue]+cc[onboard.CallbackCheckDue])
+	}
 	fmt.Fprintf(env.Stdout, "results file: %s\n", resultsPath)
 
 	if *serveAddr == "" {
