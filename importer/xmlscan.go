@@ -371,14 +371,15 @@ func (s *xmlScanner) readName() error {
 			if len(s.name) == 0 {
 				return errSyntax
 			}
+			// The local part as encoding/xml splits it: after the first
+			// colon, unless that colon is the first or the last byte.
+			if i := bytes.IndexByte(s.name, ':'); i >= 1 && i <= len(s.name)-2 {
+				s.name = append(s.name[:0], s.name[i+1:]...)
+			}
 			return s.br.UnreadByte()
 		}
 		if n++; n > maxXMLName {
 			return errors.New("a tag or attribute name is too long")
-		}
-		if c == ':' {
-			s.name = s.name[:0]
-			continue
 		}
 		s.name = append(s.name, c)
 	}
