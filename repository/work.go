@@ -405,11 +405,9 @@ func (s *Store) CompleteService(ctx context.Context, w onboard.Work, r onboard.S
 		if err := addEvent(ctx, tx, w.OrgID, w.DataVersion, "service:"+w.Service, state, state, r.Err, now); err != nil {
 			return err
 		}
-		var requested, failed, linked int
-		if err := tx.QueryRow(ctx, serviceCounts, w.OrgID).Scan(&requested, &failed, &linked); err != nil {
-			return mapErr(err)
+		if after, err = servicesOutcome(ctx, tx, w.OrgID); err != nil {
+			return err
 		}
-		after = onboard.ServicesOutcome(requested, failed, linked)
 		if after == state {
 			return nil
 		}
@@ -593,8 +591,16 @@ func (s *Store) DueWork(ctx context.Context, appID string, limit int) ([]onboard
 	return out, nil
 }
 
-const serviceCounts = `SELECT count(*) FILTER (WHERE state = 'requested'), count(*) FILTER (WHERE state = 'failed'),
-	count(*) FILTER (WHERE state = 'linked') FROM organization_services WHERE org_id = $1`
+// servicesOutcome is the state orgID's services put it in
+// (onboard.ServicesOutcome of its requested, failed and linked ones).
+func servicesOutcome(ctx context.Context, tx pgx.Tx, orgID int64) (string, error) {
+	var requested, failed, linked int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'requested'), count(*) FILTER (WHERE state = 'failed'),
+		count(*) FILTER (WHERE state = 'linked') FROM organization_services WHERE org_id = $1`, orgID).Scan(&requested, &failed, &linked); err != nil {
+		return "", mapErr(err)
+	}
+	return onboard.ServicesOutcome(requested, failed, linked), nil
+}
 
 // awaitAdmin starts (or goes on with) the wait of w's locked organization
 // for its admin: the deadline is kept from the first time, and a check of
@@ -669,11 +675,9 @@ func (s *Store) CompleteCheck(ctx context.Context, w onboard.Work, enabled []str
 				return err
 			}
 		}
-		var requested, failed, linked int
-		if err := tx.QueryRow(ctx, serviceCounts, w.OrgID).Scan(&requested, &failed, &linked); err != nil {
-			return mapErr(err)
+		if after, err = servicesOutcome(ctx, tx, w.OrgID); err != nil {
+			return err
 		}
-		after = onboard.ServicesOutcome(requested, failed, linked)
 		var since, deadline *time.Time
 		if err := tx.QueryRow(ctx, `SELECT awaiting_admin_since, admin_deadline FROM organizations WHERE id = $1`, w.OrgID).
 			Scan(&since, &deadline); err != nil {
