@@ -303,25 +303,21 @@ type verifyHandler struct {
 }
 
 func (h *verifyHandler) verify(ctx context.Context, t *asynq.Task, w onboard.Work, res *result) error {
-	var app *onboard.Application
-	var org *onboard.Org
-	err := h.persist(ctx, func(ctx context.Context) error {
-		var err error
-		if app, err = h.store.Application(ctx, w.AppID); err != nil {
-			return err
-		}
-		org, err = h.store.OnboardingOrg(ctx, w.OrgID, false)
+	org, err := h.waitingOrg(ctx, h.store, w, false, inState(onboard.StateAwaitingAuth), "the organization is not waiting for verification", res)
+	if org == nil {
 		return err
-	})
-	if err != nil && !isNotFound(err) {
+	}
+	var app *onboard.Application
+	if err := h.persist(ctx, func(ctx context.Context) error {
+		var err error
+		app, err = h.store.Application(ctx, w.AppID)
+		return err
+	}); err != nil {
 		return err
 	}
 	end := func(why string) error {
 		res.Outcome = why
 		return h.persist(ctx, func(ctx context.Context) error { return h.store.EndWork(ctx, w) })
-	}
-	if err != nil || org.DataVersion != w.DataVersion || org.State != onboard.StateAwaitingAuth {
-		return end("skipped: the organization is not waiting for verification")
 	}
 	q, ok := h.cfg.queryIdentity(app)
 	if !ok {

@@ -202,3 +202,45 @@ func (r *runner) later(ctx context.Context, w onboard.Work, step, action string,
 // lostWork reports whether the handler's context ended because its work
 // was handed to another process (its lease could not be held).
 func lostWork(ctx context.Context) bool { return errors.Is(context.Cause(ctx), onboard.ErrStale) }
+
+// orgStore loads organizations and ends work: what every organization
+// step's store has.
+type orgStore interface {
+	OnboardingOrg(ctx context.Context, id int64, license bool) (*onboard.Org, error)
+	EndWork(ctx context.Context, w onboard.Work) error
+}
+
+// waitingOrg loads w's organization (with its license bytes when license
+// is set). When the organization is gone, has new data, or no longer waits
+// for this step (waits false), the work is ended, res says skip, and the
+// organization returned is nil.
+func (r *runner) waitingOrg(ctx context.Context, s orgStore, w onboard.Work, license bool, waits func(*onboard.Org) bool, skip string, res *result) (*onboard.Org, error) {
+	var org *onboard.Org
+	err := r.persist(ctx, func(ctx context.Context) error {
+		var err error
+		org, err = s.OnboardingOrg(ctx, w.OrgID, license)
+		return err
+	})
+	if err != nil && !isNotFound(err) {
+		return nil, err
+	}
+	if err == nil && org.DataVersion == w.DataVersion && waits(org) {
+		return org, nil
+	}
+	res.Outcome = "skipped: " + skip
+	return nil, r.persist(ctx, func(ctx context.Context) error { return s.EndWork(ctx, w) })
+}
+
+// operatorOf is whom a company's service steps act as: its super admin, or
+// its legal representative when no admin is known ("" when neither is).
+func operatorOf(org *onboard.Org) string {
+	if org.AdminOpenID != "" {
+		return org.AdminOpenID
+	}
+	return org.LegalOpenID
+}
+
+// inState says whether an organization is in state.
+func inState(state string) func(*onboard.Org) bool {
+	return func(o *onboard.Org) bool { return o.State == state }
+}

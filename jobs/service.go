@@ -39,23 +39,13 @@ type serviceHandler struct {
 }
 
 func (h *serviceHandler) open(ctx context.Context, t *asynq.Task, w onboard.Work, res *result) error {
-	var org *onboard.Org
-	err := h.persist(ctx, func(ctx context.Context) error {
-		var err error
-		org, err = h.store.OnboardingOrg(ctx, w.OrgID, false)
-		return err
-	})
-	if err != nil && !isNotFound(err) {
+	org, err := h.waitingOrg(ctx, h.store, w, false, func(o *onboard.Org) bool {
+		return o.State == onboard.StateOpeningServices && requested(o, w.Service)
+	}, "the service is not waiting", res)
+	if org == nil {
 		return err
 	}
-	if err != nil || org.DataVersion != w.DataVersion || org.State != onboard.StateOpeningServices || !requested(org, w.Service) {
-		res.Outcome = "skipped: the service is not waiting"
-		return h.persist(ctx, func(ctx context.Context) error { return h.store.EndWork(ctx, w) })
-	}
-	operator := org.AdminOpenID
-	if operator == "" {
-		operator = org.LegalOpenID
-	}
+	operator := operatorOf(org)
 	if operator == "" {
 		e := onboard.StepError{Code: "onboard.NoOperator", Message: "the platform named neither a super admin nor a legal representative for this company"}
 		return h.record(ctx, w, onboard.ServiceResult{State: onboard.ServiceFailed, Err: &e}, res)
@@ -176,23 +166,11 @@ type checkHandler struct {
 }
 
 func (h *checkHandler) check(ctx context.Context, t *asynq.Task, w onboard.Work, res *result) error {
-	var org *onboard.Org
-	err := h.persist(ctx, func(ctx context.Context) error {
-		var err error
-		org, err = h.store.OnboardingOrg(ctx, w.OrgID, false)
-		return err
-	})
-	if err != nil && !isNotFound(err) {
+	org, err := h.waitingOrg(ctx, h.store, w, false, inState(onboard.StateAwaitingAdmin), "the organization is not waiting for its admin", res)
+	if org == nil {
 		return err
 	}
-	if err != nil || org.DataVersion != w.DataVersion || org.State != onboard.StateAwaitingAdmin {
-		res.Outcome = "skipped: the organization is not waiting for its admin"
-		return h.persist(ctx, func(ctx context.Context) error { return h.store.EndWork(ctx, w) })
-	}
-	operator := org.AdminOpenID
-	if operator == "" {
-		operator = org.LegalOpenID
-	}
+	operator := operatorOf(org)
 	var resp *ess.DescribeExtendedServiceAuthInfoResponse
 	cctx, err := h.call(ctx, org.AppID, ess.ActionDescribeExtendedServiceAuthInfo, func(cctx context.Context) error {
 		var err error

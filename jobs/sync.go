@@ -31,23 +31,14 @@ type syncHandler struct {
 	api API
 }
 
-// loadOrg loads w's organization; nil (and the work ended) when it moved on.
+// loadOrg loads w's organization while it is queued at w's data version;
+// nil (and the work ended) when it moved on.
 func (h *syncHandler) loadOrg(ctx context.Context, w onboard.Work, license bool, res *result) (*onboard.Org, error) {
-	var org *onboard.Org
-	err := h.persist(ctx, func(ctx context.Context) error {
-		var err error
-		org, err = h.store.OnboardingOrg(ctx, w.OrgID, license)
-		return err
-	})
-	if err != nil && !isNotFound(err) {
-		return nil, err
-	}
-	if err == nil && org.DataVersion == w.DataVersion && org.State == onboard.StateQueued {
+	org, err := h.waitingOrg(ctx, h.store, w, license, inState(onboard.StateQueued), "the organization moved on", res)
+	if org != nil {
 		res.State = org.State
-		return org, nil
 	}
-	res.Outcome = "skipped: the organization moved on"
-	return nil, h.persist(ctx, func(ctx context.Context) error { return h.store.EndWork(ctx, w) })
+	return org, err
 }
 
 // awaiting is how an organization that has just been synced waits.
