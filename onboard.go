@@ -97,20 +97,28 @@ func (d *OrgData) Fingerprint() string {
 }
 
 // RowError is one reason a row was rejected. Row is the 1-based row number as
-// Excel shows it; Column is the header as written in the file.
+// Excel shows it; Column is the header as written in the file. Code is the
+// stable reason code (docs/reason-codes.md) and Params its parameters; Reason
+// is the text rendered from them in the reader's language (package locale).
+// A reason stored before codes existed has Reason alone.
 type RowError struct {
-	Row    int    `json:"row"`
-	Column string `json:"column"`
-	Field  string `json:"field"`
-	Reason string `json:"reason"`
+	Row    int               `json:"row"`
+	Column string            `json:"column"`
+	Field  string            `json:"field"`
+	Code   string            `json:"code"`
+	Params map[string]string `json:"params"`
+	Reason string            `json:"reason"`
 }
 
 // RowWarning is a change the importer made to a value, or a doubt about it,
-// that does not reject the row.
+// that does not reject the row. Code and Params are as in RowError; Message
+// is the text rendered from them.
 type RowWarning struct {
-	Row     int    `json:"row"`
-	Field   string `json:"field"`
-	Message string `json:"message"`
+	Row     int               `json:"row"`
+	Field   string            `json:"field"`
+	Code    string            `json:"code"`
+	Params  map[string]string `json:"params"`
+	Message string            `json:"message"`
 }
 
 // Row is one non-blank data row of an imported file.

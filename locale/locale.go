@@ -219,6 +219,29 @@ func (p *Printer) Has(id string) bool {
 	return !errors.As(err, &nf)
 }
 
+// Reason renders a reason or warning code with its parameters, from the
+// message "reason.<code>". A reason stored before codes existed (empty code),
+// or a code this binary does not know, renders as fallback, its stored text.
+func (p *Printer) Reason(code string, params map[string]string, fallback string) string {
+	if code == "" || !p.Has("reason."+code) {
+		if fallback == "" {
+			return code
+		}
+		return fallback
+	}
+	return p.T("reason."+code, params)
+}
+
+// APIError is a short explanation, in the reader's language, of a platform
+// error code (such as "FailedOperation.OrganizationNameNeedChange"), from the
+// message "apierr.<code>"; "" when there is none.
+func (p *Printer) APIError(code string) string {
+	if code == "" || !p.Has("apierr."+code) {
+		return ""
+	}
+	return p.T("apierr." + code)
+}
+
 // Int formats n with the language's digit grouping (12,345).
 func (p *Printer) Int(n int) string { return p.num.Sprintf("%d", n) }
 
