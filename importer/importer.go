@@ -57,7 +57,11 @@ type Options struct {
 }
 
 // FileError means the whole file is refused; nothing of it may be stored.
+// Code and Params are the refusal's stable code and parameters (rendered by
+// package locale as "reason.<code>"); Reason is the English text.
 type FileError struct {
+	Code   string
+	Params map[string]string
 	Reason string
 }
 
