@@ -505,7 +505,7 @@ func TestPagesInChineseHaveNoEnglish(t *testing.T) {
 		">排队中<", ">待管理员开通<", ">待企业认证<", ">已完成<", ">失败<", `title="扩展服务均已申请，仍需超级管理员打开链接开通"`,
 		"被拒绝的行", "企业名称：is empty", "失败的企业", "待打开的链接", "完成企业认证（超级管理员 admin-o-auth 登录控制台）",
 		"开通企业静默签", "平台最近的回调", "已安排立即查询企业的扩展服务", "app-demo 的对账记录", "定时任务", "命令行", "进行中",
-		"第 ", "onboard 中没有此企业", "下载导入结果（.xlsx）", "重试失败的企业",
+		"对账 #", "onboard 中没有此企业", "下载导入结果（.xlsx）", "重试失败的企业",
 		`<time datetime="2025-06-01T12:00:00Z" title="2025-06-01 12:00:00 UTC">2025-06-01 20:00 CST</time>`}
 	for _, code := range fx.reasonCodes {
 		want = append(want, "统一社会信用代码："+htmlText(zh.Reason(code, sampleParams(t, "reason."+code), "")))
