@@ -86,7 +86,7 @@ func (s *Server) monitoringGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "The queues are read-only here: start 'onboard serve' with --monitoring-write (and credentials) to delete, archive or run tasks.", http.StatusMethodNotAllowed)
+			s.plainError(w, r, http.StatusMethodNotAllowed, "web.err.monitoring_read_only")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -45,31 +45,24 @@ type ImportFunc func(ctx context.Context, req ImportRequest) (ImportResult, erro
 // How many rows of each list the batch page shows.
 const listLimit = 200
 
+// parsePages parses every page with English text functions; render
+// clones a page and gives it the reader's (a page never executed can be
+// cloned any number of times).
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"time":      fmtTime,
 		"percent":   percent,
-		"mib":       func(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) },
 		"pathesc":   url.PathEscape,
 		"hasPrefix": strings.HasPrefix,
-		"reasons": func(rs []onboard.RowError) string {
-			parts := make([]string, len(rs))
-			for i, r := range rs {
-				if r.Column != "" {
-					parts[i] = r.Column + ": " + r.Reason
-				} else {
-					parts[i] = r.Reason
-				}
-			}
-			// Reasons stored before identifiers were masked are masked here.
-			return importer.MaskIDs(strings.Join(parts, "; "))
-		},
+		"rfc3339":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		// mask masks identifiers in text the platform or the file supplied.
 		"mask": importer.MaskIDs,
 		// clampPercent picks the style sheet's width class of a progress bar
 		// (the content security policy allows no inline styles).
 		"clampPercent": func(p int) int { return min(100, max(0, p)) },
 		"stateClass":   func(state string) string { return "state-" + strings.ReplaceAll(state, "_", "-") },
+	}
+	for k, v := range pageFuncs(english) {
+		funcs[k] = v
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"batches", "batch", "upload", "error"} {
@@ -82,13 +75,6 @@ func parsePages() (map[string]*template.Template, error) {
 	return pages, nil
 }
 
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
-}
-
 func percent(n, total int) int {
 	if total <= 0 {
 		return 0
@@ -98,23 +84,31 @@ func percent(n, total int) int {
 
 // page is what every template sees.
 type page struct {
-	Title   string
+	Title   string // in the reader's language
 	Nav     string
-	Notice  string
-	Error   string
+	Notice  string // in the reader's language
+	Error   string // in the reader's language
 	Monitor bool
 	Refresh int // seconds between automatic reloads; 0: none
+	Langs   []langLink
 	Data    any
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	pr := s.printer(r)
 	p.Monitor = s.opts.Redis != nil
+	p.Langs = langLinks(r, pr)
 	var buf bytes.Buffer
-	if err := s.pages[name].Execute(&buf, p); err != nil {
+	t, err := s.pages[name].Clone()
+	if err == nil {
+		err = t.Funcs(pageFuncs(pr)).Execute(&buf, p)
+	}
+	if err != nil {
 		s.log.Error("render page", "page", name, "error", err)
-		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
+		s.plainError(w, r, http.StatusInternalServerError, "web.err.render")
 		return
 	}
+	w.Header().Set("Content-Language", pr.Lang())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -122,18 +116,20 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 }
 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	s.render(w, r, status, "error", page{Title: http.StatusText(status), Error: msg})
+	s.render(w, r, status, "error", page{Title: statusTitle(s.printer(r), status), Error: msg})
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	s.errorPage(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
+	s.errorPage(w, r, http.StatusNotFound, s.printer(r).T("web.err.no_page", "Path", r.URL.Path))
 }
 
 // internalError logs an error and shows a page that says what failed but
-// not why: errors name servers, users, databases and paths.
+// not why: errors name servers, users, databases and paths. what is the
+// message ID of the failed action ("web.what.*"); the log has it in English.
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
-	s.log.Error(what, "path", r.URL.Path, "error", err)
-	s.errorPage(w, r, http.StatusInternalServerError, "Could not "+what+" because of an error on the server; its log says more.")
+	s.log.Error(english.T(what), "path", r.URL.Path, "error", err)
+	p := s.printer(r)
+	s.errorPage(w, r, http.StatusInternalServerError, p.T("web.err.server", "What", p.T(what)))
 }
 
 // batchRow is one line of the batches list.
@@ -187,14 +183,14 @@ func (s *Server) batchesPage(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Store != nil {
 		list, err := s.opts.Store.BatchOverviews(r.Context(), listLimit)
 		if err != nil {
-			s.internalError(w, r, "list the batches", err)
+			s.internalError(w, r, "web.what.list_batches", err)
 			return
 		}
 		for _, b := range list {
 			rows = append(rows, newBatchRow(b))
 		}
 	}
-	s.render(w, r, http.StatusOK, "batches", page{Title: "Batches", Nav: "batches", Data: struct {
+	s.render(w, r, http.StatusOK, "batches", page{Title: s.printer(r).T("web.batches.title"), Nav: "batches", Data: struct {
 		Batches []batchRow
 		Upload  uploadForm
 	}{rows, s.newUploadForm(r.Context(), "")}})
@@ -233,12 +229,13 @@ func (s *Server) newUploadForm(ctx context.Context, appID string) uploadForm {
 }
 
 func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "upload", page{Title: "Upload a spreadsheet", Nav: "upload", Data: s.newUploadForm(r.Context(), "")})
+	s.render(w, r, http.StatusOK, "upload", page{Title: s.printer(r).T("web.upload.title"), Nav: "upload", Data: s.newUploadForm(r.Context(), "")})
 }
 
-// uploadError re-shows the form with a message; nothing was stored.
+// uploadError re-shows the form with a message in the reader's language;
+// nothing was stored.
 func (s *Server) uploadError(w http.ResponseWriter, r *http.Request, status int, appID, msg string) {
-	s.render(w, r, status, "upload", page{Title: "Upload a spreadsheet", Nav: "upload", Error: msg, Data: s.newUploadForm(r.Context(), appID)})
+	s.render(w, r, status, "upload", page{Title: s.printer(r).T("web.upload.title"), Nav: "upload", Error: msg, Data: s.newUploadForm(r.Context(), appID)})
 }
 
 // uploadName is the name an upload is called by: the base name the browser
@@ -269,8 +266,9 @@ func uploadName(name string) string {
 // the server's choosing, and imports it. At most MaxUploads run at once;
 // more are answered 503 with Retry-After.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	p := s.printer(r)
 	if s.opts.Import == nil {
-		s.uploadError(w, r, http.StatusServiceUnavailable, "", "Uploads are not available on this server.")
+		s.uploadError(w, r, http.StatusServiceUnavailable, "", p.T("web.upload.disabled"))
 		return
 	}
 	select {
@@ -278,8 +276,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		defer func() { <-s.uploads }()
 	default:
 		w.Header().Set("Retry-After", "30")
-		s.uploadError(w, r, http.StatusServiceUnavailable, "",
-			fmt.Sprintf("%d files are being imported already, the most this server imports at once. Try again in a minute.", cap(s.uploads)))
+		s.uploadError(w, r, http.StatusServiceUnavailable, "", p.N("web.upload.busy", cap(s.uploads)))
 		return
 	}
 	// The upload and its import may take longer than other requests.
@@ -291,20 +288,19 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxUpload+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		s.uploadError(w, r, http.StatusBadRequest, "", "The upload was not a file form. Choose a .xlsx or .zip file and press Upload.")
+		s.uploadError(w, r, http.StatusBadRequest, "", p.T("web.upload.not_form"))
 		return
 	}
 	dir, err := os.MkdirTemp("", "onboard-upload-")
 	if err != nil {
-		s.internalError(w, r, "store the upload", err)
+		s.internalError(w, r, "web.what.store_upload", err)
 		return
 	}
 	defer os.RemoveAll(dir)
 
 	var appID, fileName, path string
 	tooBig := func() {
-		s.uploadError(w, r, http.StatusRequestEntityTooLarge, appID,
-			fmt.Sprintf("The file is larger than the upload limit of %s. Split it into smaller files.", fmtSize(s.maxUpload)))
+		s.uploadError(w, r, http.StatusRequestEntityTooLarge, appID, p.T("web.upload.too_big", "Limit", fmtSize(p, s.maxUpload)))
 	}
 	for {
 		part, err := mr.NextPart()
@@ -316,14 +312,14 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 				tooBig()
 				return
 			}
-			s.uploadError(w, r, http.StatusBadRequest, appID, "The upload was cut off or malformed; try again.")
+			s.uploadError(w, r, http.StatusBadRequest, appID, p.T("web.upload.malformed"))
 			return
 		}
 		switch part.FormName() {
 		case "app_id":
 			b, err := io.ReadAll(io.LimitReader(part, 256))
 			if err != nil {
-				s.uploadError(w, r, http.StatusBadRequest, appID, "The upload was cut off or malformed; try again.")
+				s.uploadError(w, r, http.StatusBadRequest, appID, p.T("web.upload.malformed"))
 				return
 			}
 			appID = strings.TrimSpace(string(b))
@@ -336,7 +332,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 			path = filepath.Join(dir, "upload")
 			f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 			if err != nil {
-				s.internalError(w, r, "store the upload", err)
+				s.internalError(w, r, "web.what.store_upload", err)
 				return
 			}
 			n, err := io.Copy(f, io.LimitReader(part, s.maxUpload+1))
@@ -346,7 +342,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 					tooBig()
 					return
 				}
-				s.uploadError(w, r, http.StatusBadRequest, appID, "The upload was cut off; try again.")
+				s.uploadError(w, r, http.StatusBadRequest, appID, p.T("web.upload.cut_off"))
 				return
 			}
 			if n > s.maxUpload {
@@ -361,27 +357,26 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case path == "":
-		s.uploadError(w, r, http.StatusBadRequest, appID, "Choose a .xlsx or .zip file to upload.")
+		s.uploadError(w, r, http.StatusBadRequest, appID, p.T("web.upload.no_file"))
 		return
 	case appID == "":
-		s.uploadError(w, r, http.StatusBadRequest, appID, "Name the channel application (AppId) the file belongs to.")
+		s.uploadError(w, r, http.StatusBadRequest, appID, p.T("web.upload.no_app"))
 		return
 	}
 	if ext := strings.ToLower(filepath.Ext(fileName)); ext != ".xlsx" && ext != ".zip" {
-		s.uploadError(w, r, http.StatusUnprocessableEntity, appID,
-			importer.Refusal(fileName, &importer.FileError{Reason: "only .xlsx workbooks, or .zip files holding one .xlsx and its license images, can be imported"}))
+		s.uploadError(w, r, http.StatusUnprocessableEntity, appID, refusal(p, fileName, &importer.FileError{Code: fileTypeCode,
+			Reason: english.T("reason." + fileTypeCode)}))
 		return
 	}
 	res, err := s.opts.Import(r.Context(), ImportRequest{Path: path, FileName: fileName, AppID: appID, MaxSize: s.maxUpload})
 	var fe *importer.FileError
 	switch {
 	case errors.As(err, &fe):
-		s.uploadError(w, r, http.StatusUnprocessableEntity, appID, importer.Refusal(fileName, fe))
+		s.uploadError(w, r, http.StatusUnprocessableEntity, appID, refusal(p, fileName, fe))
 		return
 	case err != nil:
 		s.log.Error("import upload", "file", fileName, "error", err)
-		s.uploadError(w, r, http.StatusInternalServerError, appID,
-			fmt.Sprintf("%s could not be imported because of an error on the server (its log says more). Nothing was stored.", fileName))
+		s.uploadError(w, r, http.StatusInternalServerError, appID, p.T("web.upload.server_error", "File", fileName))
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/batches/%d?imported=1", res.BatchID), http.StatusSeeOther)
@@ -392,15 +387,9 @@ func isMaxBytes(err error) bool {
 	return errors.As(err, &mbe)
 }
 
-func fmtSize(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
+// fileTypeCode is the reason code of an upload refused for its name: the
+// dashboard takes .xlsx and .zip files only.
+const fileTypeCode = "upload.file_type"
 
 func batchID(r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -433,13 +422,14 @@ func (s *Server) batchPage(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	st := s.opts.Store
+	pr := s.printer(r)
 	b, err := st.BatchOverview(ctx, id)
 	if errors.Is(err, repository.ErrNotFound) {
-		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no batch %d.", id))
+		s.errorPage(w, r, http.StatusNotFound, pr.T("web.err.no_batch", "ID", id))
 		return
 	}
 	if err != nil {
-		s.internalError(w, r, "read the batch", err)
+		s.internalError(w, r, "web.what.read_batch", err)
 		return
 	}
 	v := batchView{batchRow: newBatchRow(*b), Limit: listLimit, Now: s.opts.Now()}
@@ -467,25 +457,28 @@ func (s *Server) batchPage(w http.ResponseWriter, r *http.Request) {
 		break
 	}
 	if err != nil {
-		s.internalError(w, r, "read the batch", err)
+		s.internalError(w, r, "web.what.read_batch", err)
 		return
 	}
 	v.CanRetry = s.opts.RetryFailed != nil && len(v.Failures) > 0
 	v.CanResume = s.opts.Resume != nil && b.BlockedReason != ""
-	v.HasResults = s.opts.WriteResults != nil
-	p := page{Title: fmt.Sprintf("Batch %d", id), Nav: "batches", Data: v}
+	v.HasResults = s.opts.WriteResults != nil || s.opts.WriteResultsIn != nil
+	p := page{Title: pr.T("web.batch.title", "ID", id), Nav: "batches", Data: v}
 	if v.Done < v.Orgs && b.BlockedReason == "" {
 		p.Refresh = 15 // follow the progress while work is pending
 	}
 	q := r.URL.Query()
-	switch {
-	case q.Get("imported") != "":
-		p.Notice = fmt.Sprintf("Imported %s: %d rows, %d accepted, %d rejected, %d queued, %d unchanged.",
-			b.FileName, b.Rows, b.Accepted, b.Rejected, b.Enqueued, b.Unchanged)
-	case q.Get("retried") != "":
-		p.Notice = fmt.Sprintf("Queued %s failed organizations again.", q.Get("retried"))
-	case q.Get("resumed") != "":
-		p.Notice = fmt.Sprintf("Resumed application %s; queued %s tasks for its waiting organizations.", b.AppID, q.Get("resumed"))
+	count := func(name string) (int, bool) {
+		n, err := strconv.Atoi(q.Get(name))
+		return n, err == nil && n >= 0
+	}
+	if q.Get("imported") != "" {
+		p.Notice = pr.N("web.notice.imported", b.Rows, "File", b.FileName, "Accepted", pr.Int(b.Accepted),
+			"Rejected", pr.Int(b.Rejected), "Enqueued", pr.Int(b.Enqueued), "Unchanged", pr.Int(b.Unchanged))
+	} else if n, ok := count("retried"); ok {
+		p.Notice = pr.N("web.notice.retried", n)
+	} else if n, ok := count("resumed"); ok {
+		p.Notice = pr.N("web.notice.resumed", n, "App", b.AppID)
 	}
 	s.render(w, r, http.StatusOK, "batch", p)
 }
@@ -498,7 +491,7 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := s.opts.RetryFailed(r.Context(), id)
 	if err != nil {
-		s.internalError(w, r, "retry the failed organizations", err)
+		s.internalError(w, r, "web.what.retry", err)
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/batches/%d?retried=%d", id, n), http.StatusSeeOther)
@@ -512,7 +505,7 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := s.opts.Resume(r.Context(), appID)
 	if err != nil {
-		s.internalError(w, r, "resume the application", err)
+		s.internalError(w, r, "web.what.resume", err)
 		return
 	}
 	back := "/"
@@ -526,24 +519,24 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 // that an error shows as a page, not as a truncated download.
 func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 	id, ok := batchID(r)
-	if !ok || s.opts.WriteResults == nil || s.opts.Store == nil {
+	if !ok || (s.opts.WriteResults == nil && s.opts.WriteResultsIn == nil) || s.opts.Store == nil {
 		s.notFound(w, r)
 		return
 	}
 	b, err := s.opts.Store.BatchOverview(r.Context(), id)
 	if errors.Is(err, repository.ErrNotFound) {
-		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no batch %d.", id))
+		s.errorPage(w, r, http.StatusNotFound, s.printer(r).T("web.err.no_batch", "ID", id))
 		return
 	}
 	if err != nil {
-		s.internalError(w, r, "read the batch", err)
+		s.internalError(w, r, "web.what.read_batch", err)
 		return
 	}
 	// A large batch's results file takes longer to build than other pages.
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.timeouts.Upload))
 	var buf bytes.Buffer
-	if err := s.opts.WriteResults(r.Context(), &buf, id); err != nil {
-		s.internalError(w, r, "write the results file", err)
+	if err := s.writeResults(r.Context(), &buf, id, s.printer(r).Lang()); err != nil {
+		s.internalError(w, r, "web.what.results", err)
 		return
 	}
 	name := strings.TrimSuffix(b.FileName, filepath.Ext(b.FileName))
@@ -551,16 +544,34 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) template(w http.ResponseWriter, r *http.Request) {
-	if s.opts.WriteTemplate == nil {
+	if s.opts.WriteTemplate == nil && s.opts.WriteTemplateIn == nil {
 		s.notFound(w, r)
 		return
 	}
 	var buf bytes.Buffer
-	if err := s.opts.WriteTemplate(&buf); err != nil {
-		s.internalError(w, r, "write the template", err)
+	if err := s.writeTemplate(&buf, s.printer(r).Lang()); err != nil {
+		s.internalError(w, r, "web.what.template", err)
 		return
 	}
 	serveXLSX(w, "onboard-template.xlsx", buf.Bytes())
+}
+
+// writeResults writes a batch's results file in lang when the server can
+// (WriteResultsIn), else as WriteResults writes it.
+func (s *Server) writeResults(ctx context.Context, w io.Writer, batchID int64, lang string) error {
+	if s.opts.WriteResultsIn != nil {
+		return s.opts.WriteResultsIn(ctx, w, batchID, lang)
+	}
+	return s.opts.WriteResults(ctx, w, batchID)
+}
+
+// writeTemplate writes the template in lang when the server can
+// (WriteTemplateIn), else as WriteTemplate writes it.
+func (s *Server) writeTemplate(w io.Writer, lang string) error {
+	if s.opts.WriteTemplateIn != nil {
+		return s.opts.WriteTemplateIn(w, lang)
+	}
+	return s.opts.WriteTemplate(w)
 }
 
 func serveXLSX(w http.ResponseWriter, name string, data []byte) {

@@ -133,6 +133,13 @@ type Options struct {
 	WriteTemplate func(w io.Writer) error
 	// WriteResults writes the results .xlsx of one batch.
 	WriteResults func(ctx context.Context, w io.Writer, batchID int64) error
+	// WriteResultsIn, when set, is used instead of WriteResults: it writes
+	// the results file in lang (locale.English or locale.Chinese), the
+	// language of the page it is downloaded from.
+	WriteResultsIn func(ctx context.Context, w io.Writer, batchID int64, lang string) error
+	// WriteTemplateIn, when set, is used instead of WriteTemplate: it writes
+	// the template with its notes in lang, the language of the page.
+	WriteTemplateIn func(w io.Writer, lang string) error
 	// RetryFailed queues a batch's failed organizations again and returns how many.
 	RetryFailed func(ctx context.Context, batchID int64) (int, error)
 	// Resume lifts the pause of an application and re-queues its pending work;
@@ -153,6 +160,11 @@ type Options struct {
 	// it is served at /metrics. Nil means a new registry with the Go and
 	// process collectors.
 	Registry *prometheus.Registry
+
+	// TimeZone is the zone the pages show times in (with UTC in a
+	// tooltip); nil means the reader's language's default: Asia/Shanghai
+	// for Chinese, UTC for English.
+	TimeZone *time.Location
 
 	// Logger receives request errors, masked by MaskLogs; nil means
 	// slog.Default().
@@ -348,9 +360,9 @@ func (s *Server) routes() http.Handler {
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.errorPage(w, r, http.StatusForbidden, "This form was sent from another site and was refused. Open the dashboard and submit the form from there.")
+		s.errorPage(w, r, http.StatusForbidden, s.printer(r).T("web.err.cross_site"))
 	}))
-	mux.Handle("/", s.recoverer(s.authenticate(cop.Handler(app))))
+	mux.Handle("/", s.recoverer(s.authenticate(cop.Handler(s.language(app)))))
 	if s.opts.Callbacks == nil {
 		return securityHeaders(s.checkHost(mux))
 	}
@@ -408,9 +420,7 @@ func (s *Server) checkHost(next http.Handler) http.Handler {
 		}
 		host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
 		if !s.hosts[host] {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.WriteHeader(http.StatusMisdirectedRequest)
-			io.WriteString(w, "This dashboard answers only to its own address (such as http://127.0.0.1:8080/) or localhost. Open it by that address.\n")
+			s.plainError(w, r, http.StatusMisdirectedRequest, "web.err.host")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -425,7 +435,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
-				http.Error(w, "internal error", http.StatusInternalServerError)
+				s.plainError(w, r, http.StatusInternalServerError, "web.err.internal")
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -447,7 +457,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		case credThrottled:
 		default:
 			w.Header().Set("WWW-Authenticate", `Basic realm="onboard", charset="UTF-8"`)
-			http.Error(w, "Authentication required. Send the dashboard token as a bearer token, or sign in with basic authentication (any user name and the token as password, or the configured user and password).", http.StatusUnauthorized)
+			s.plainError(w, r, http.StatusUnauthorized, "web.err.auth")
 		}
 	})
 }
@@ -466,7 +476,7 @@ func (s *Server) checkCredentials(w http.ResponseWriter, r *http.Request) credRe
 	ip := clientIP(r)
 	if wait := s.throttle.blocked(ip); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)+1))
-		http.Error(w, "Too many failed sign-ins from this address; wait a minute and try again.", http.StatusTooManyRequests)
+		s.plainError(w, r, http.StatusTooManyRequests, "web.err.throttled")
 		return credThrottled
 	}
 	if s.authorized(r) {

@@ -12,10 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
@@ -24,6 +26,7 @@ import (
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/internal/testenv"
 	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/locale"
 	"github.com/ess-onboard/onboard/repository"
 )
 
@@ -346,9 +349,12 @@ func serveChromiumPath() string {
 	return ""
 }
 
-// TestServeInBrowser drives the dashboard in headless Chromium: upload a
-// spreadsheet through the form, see the batch page with its rows and
-// progress, and see asynqmon list the project's queue.
+// TestServeInBrowser drives the dashboard in headless Chromium: with the
+// browser asking for Chinese, upload the sample through the form and see
+// the batch page in Chinese (navigation, states, reasons, times in
+// Shanghai); switch to English with the page's switch and see it in
+// English; see asynqmon list the project's queue. Each step leaves a
+// screenshot in out/artifacts (or $ONBOARD_ARTIFACTS).
 func TestServeInBrowser(t *testing.T) {
 	chrome := serveChromiumPath()
 	if chrome == "" {
@@ -399,18 +405,63 @@ func TestServeInBrowser(t *testing.T) {
 		t.Logf("screenshot: %s", path)
 	}
 
-	// The batches page with its upload form.
+	store, err := repository.Open(context.Background(), se.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	// pageLang waits for the page to be in lang and returns the text of
+	// its main part.
+	pageLang := func(lang string) string {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`html[lang="`+lang+`"] main`))); err != nil {
+			got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
+			t.Fatalf("the page is in %q, want %s: %v", got, lang, err)
+		}
+		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`main`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return text
+	}
+	navText := func() string {
+		t.Helper()
+		nav, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`header.top`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nav
+	}
+
+	// The browser asks for Chinese, as an operator's in China does.
+	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders,
+		network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.6"}}); err != nil {
+		t.Fatalf("ask for Chinese: %v", err)
+	}
+
+	// The batches page with its upload form, in Chinese.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(se.url+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`form.upload input[type=file]`)),
 	); err != nil {
 		t.Fatalf("open the dashboard: %v\nserve stderr:\n%s", err, se.stderr)
 	}
+	text := pageLang(locale.Chinese)
+	for _, want := range []string{"批次", "上传", "导入模板", "队列", "监控指标", "English"} {
+		if nav := navText(); !strings.Contains(nav, want) {
+			t.Errorf("the Chinese navigation lacks %q: %q", want, nav)
+		}
+	}
+	for _, want := range []string{"上传表格", "渠道应用（AppId）", "还没有批次"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the Chinese batches page lacks %q:\n%s", want, text)
+		}
+	}
 	appID, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`form.upload input[name=app_id]`)))
 	if err != nil || appID != se.appID {
 		t.Fatalf("the form's application: %q (%v), want the ESS_APP_ID default %q", appID, err, se.appID)
 	}
-	shot("dashboard-batches-empty.png")
+	shot("dashboard-batches-empty-zh-CN.png")
 
 	// Upload through the form.
 	if err := chromedp.Do(ctx,
@@ -421,12 +472,71 @@ func TestServeInBrowser(t *testing.T) {
 		t.Fatalf("upload through the form: %v\nserve stderr:\n%s", err, se.stderr)
 	}
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
-	if !regexp.MustCompile(`/batches/\d+`).MatchString(loc) {
+	m := regexp.MustCompile(`/batches/(\d+)`).FindStringSubmatch(loc)
+	if m == nil {
 		t.Fatalf("after the upload the browser is at %s, want a batch page", loc)
 	}
-	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`main`)))
-	if err != nil {
-		t.Fatal(err)
+	batch, _ := strconv.ParseInt(m[1], 10, 64)
+
+	// The batch page in Chinese: its states, its rejected rows with their
+	// reasons rendered from their codes, times in Shanghai.
+	text = pageLang(locale.Chinese)
+	for _, want := range []string{
+		"已导入 sample.xlsx",
+		fmt.Sprintf("%d（接受 %d，拒绝 %d）", importer.SampleAccepted+importer.SampleRejected, importer.SampleAccepted, importer.SampleRejected),
+		fmt.Sprintf("0 / %d (0%%)", importer.SampleAccepted),
+		"排队中",           // the organizations' state
+		"被拒绝的行",         // the rejected rows
+		"下载导入结果（.xlsx）", // the results file
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the Chinese batch page lacks %q:\n%s", want, text)
+		}
+	}
+	if nav := navText(); !strings.Contains(nav, "批次") || !strings.Contains(nav, "导入模板") {
+		t.Errorf("the batch page's navigation is not Chinese: %q", nav)
+	}
+	rejections, err := store.BatchRejections(context.Background(), batch, 1000)
+	if err != nil || len(rejections) != importer.SampleRejected {
+		t.Fatalf("rejections of batch %d: %d, %v", batch, len(rejections), err)
+	}
+	zh := locale.New(locale.Chinese)
+	coded := 0
+	for _, r := range rejections {
+		for _, e := range r.Reasons {
+			want := zh.Reason(e.Code, e.Params, e.Reason)
+			if e.Column != "" {
+				want = e.Column + "：" + want
+			}
+			want = importer.MaskIDs(want)
+			if !strings.Contains(text, want) {
+				t.Errorf("row %d: the Chinese page lacks its reason %q", r.Row, want)
+			}
+			if e.Code != "" && zh.Has("reason."+e.Code) {
+				coded++
+				if e.Reason != "" && strings.Contains(text, e.Reason) {
+					t.Errorf("row %d: the Chinese page shows the stored English reason %q", r.Row, e.Reason)
+				}
+			}
+		}
+	}
+	t.Logf("%d of the sample's reasons carry a catalogued code and show in Chinese; the others show their stored text", coded)
+	when, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => { const t = document.querySelector('dl.facts time'); return t ? [t.textContent, t.title] : [] })()`))
+	if err != nil || len(when) != 2 || !strings.HasSuffix(when[0], " CST") || !strings.HasSuffix(when[1], " UTC") {
+		t.Errorf("the import time on the Chinese page: %q (%v), want Shanghai time with UTC in its tooltip", when, err)
+	}
+	shot("dashboard-batch-zh-CN.png")
+
+	// The switch on the page turns it to English, and the choice stays.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`header.top nav.lang a[hreflang=en]`))); err != nil {
+		t.Fatalf("switch to English: %v", err)
+	}
+	text = pageLang(locale.English)
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "/batches/"+m[1]) || strings.Contains(loc, "lang=") {
+		t.Errorf("after the switch the browser is at %s, want the same batch page without ?lang=", loc)
+	}
+	if nav := navText(); !strings.Contains(nav, "Batches") || !strings.Contains(nav, "Template") || !strings.Contains(nav, "简体中文") {
+		t.Errorf("the English navigation: %q", nav)
 	}
 	for _, want := range []string{
 		"sample.xlsx",
@@ -446,21 +556,21 @@ func TestServeInBrowser(t *testing.T) {
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('table.rows tbody tr').length`)); err != nil || n < importer.SampleRejected {
 		t.Errorf("rejected rows listed: %d (%v), want at least %d", n, err, importer.SampleRejected)
 	}
-	shot("dashboard-batch.png")
+	shot("dashboard-batch-en.png")
 
-	// The batches list shows the batch with its progress bar.
+	// The batches list, still in English (the browser still asks for
+	// Chinese: the switch's choice wins), shows the batch with its
+	// progress bar.
 	if err := chromedp.Do(ctx, chromedp.Navigate(se.url+"/"), chromedp.WaitVisible(chromedp.CSS(`table.batches .progress`))); err != nil {
 		t.Fatalf("batches list: %v", err)
 	}
-	shot("dashboard-batches.png")
+	if text := pageLang(locale.English); !strings.Contains(text, "Upload a spreadsheet") || !strings.Contains(text, "queued") {
+		t.Errorf("the English batches list:\n%s", text)
+	}
+	shot("dashboard-batches-en.png")
 
 	// The workers' dispatcher hands the upload's work to the queue;
 	// asynqmon lists the queue it filled.
-	store, err := repository.Open(context.Background(), se.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	opt, err := asynq.ParseRedisURI(se.redis)
 	if err != nil {
 		t.Fatal(err)
