@@ -83,6 +83,9 @@ func scanMerges(r io.Reader) ([]mergedRange, error) {
 		if !ok {
 			return nil, fmt.Errorf("bad merged range %q", ref)
 		}
+		if m.c1 == m.c2 && m.r1 == m.r2 {
+			continue
+		}
 		if len(out) >= maxMerges {
 			return nil, errTooManyMerges
 		}

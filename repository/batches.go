@@ -74,7 +74,7 @@ func scanBatch(r pgx.Row, extra ...any) (*Batch, error) {
 	return &b, nil
 }
 
-// Batch returns one batch, or ErrNotFound.
+// Batch returns one batch with its layout, or ErrNotFound.
 func (s *Store) Batch(ctx context.Context, id int64) (*Batch, error) {
 	var merges, hidden []byte
 	b, err := scanBatch(s.pool.QueryRow(ctx, `SELECT `+batchColumns+`, b.merges, b.hidden_rows FROM batches b WHERE b.id = $1`, id),
@@ -87,6 +87,12 @@ func (s *Store) Batch(ctx context.Context, id int64) (*Batch, error) {
 	}
 	if err := json.Unmarshal(hidden, &b.HiddenRows); err != nil {
 		return nil, fmt.Errorf("batch %d: hidden rows: %w", id, err)
+	}
+	if len(b.Merges) == 0 {
+		b.Merges = nil
+	}
+	if len(b.HiddenRows) == 0 {
+		b.HiddenRows = nil
 	}
 	return b, nil
 }
