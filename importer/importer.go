@@ -76,7 +76,9 @@ func Refusal(fileName string, e *FileError) string {
 
 // Reader streams the data rows of one file. Its memory does not grow with
 // the size of the file or the number of rows, beyond 20 bytes per distinct
-// OpenId seen (for duplicate detection).
+// OpenId seen (for duplicate detection), 8 bytes per hidden row and the
+// sheet's merged ranges (at most maxMerges), which the results file lays
+// out again.
 type Reader struct {
 	opts     Options
 	fileName string
@@ -90,6 +92,8 @@ type Reader struct {
 	scan     *sheetScanner   // the sheet's rows and cells
 	pictures *pictureIndex
 	merges   *mergeTracker // nil when no merged range covers data rows
+	ranges   []mergedRange // every merged range of the sheet, by first row
+	hidden   []int         // the hidden rows read so far, ascending
 	images   *imageFinder
 
 	sheet     string
@@ -130,6 +134,25 @@ func (r *Reader) HeaderRow() int { return r.headerRow }
 // Headers are the header row's cells as written, in file order (trimmed).
 // Row.Cells has one entry per header.
 func (r *Reader) Headers() []string { return append([]string(nil), r.headers...) }
+
+// Merges are the merged ranges the sheet declares, as A1 references such as
+// "J3:J5", in order of their first rows: every one of them, in the title
+// rows, the header row, the data rows and columns beyond the header alike,
+// whether or not a row was warned about it. They are known once the file is
+// open.
+func (r *Reader) Merges() []string {
+	out := make([]string, len(r.ranges))
+	for i, m := range r.ranges {
+		out[i] = m.ref()
+	}
+	return out
+}
+
+// HiddenRows are the 1-based numbers of the sheet's rows that are hidden (by
+// hand or by a filter), ascending: the title rows and the header row among
+// them, and the blank ones. Rows below the header are known as they are
+// read: all of them once Next has returned io.EOF.
+func (r *Reader) HiddenRows() []int { return append([]int(nil), r.hidden...) }
 
 // EstimatedRows is the number of data rows the sheet's dimension suggests
 // (for progress bars); 0 when unknown.

@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"github.com/xuri/excelize/v2"
-
-	"github.com/ess-onboard/onboard"
 )
 
 // mergedRange is a merged range of the sheet: 1-based, inclusive.
@@ -84,6 +82,9 @@ func scanMerges(r io.Reader) ([]mergedRange, error) {
 		m, ok := parseRange(ref)
 		if !ok {
 			return nil, fmt.Errorf("bad merged range %q", ref)
+		}
+		if m.c1 == m.c2 && m.r1 == m.r2 {
+			continue
 		}
 		if len(out) >= maxMerges {
 			return nil, errTooManyMerges
@@ -230,39 +231,3 @@ func (t *mergeTracker) at(raw *rawRow) ([]mergeFill, error) {
 // mergedReasonPrefix starts the reason given to a row whose OpenId or name
 // comes from a merged range.
 const mergedReasonPrefix = "the cell is part of the merged range "
-
-// MergedRanges returns the merged ranges (such as "J3:J5") that the
-// warnings and reasons of a row say its cells are part of, so that the
-// results file can merge them again.
-func MergedRanges(ws []onboard.RowWarning, es []onboard.RowError) []string {
-	var out []string
-	add := func(s string) {
-		ref, _, _ := strings.Cut(s, ",")
-		if _, ok := parseRange(ref); ok {
-			out = append(out, ref)
-		}
-	}
-	for _, w := range ws {
-		if w.Field == WarnMergedCells {
-			if i := strings.LastIndex(w.Message, "merged range "); i >= 0 {
-				add(w.Message[i+len("merged range "):])
-			}
-		}
-	}
-	for _, e := range es {
-		if s, ok := strings.CutPrefix(e.Reason, mergedReasonPrefix); ok {
-			add(s)
-		}
-	}
-	return out
-}
-
-// HiddenRow reports whether the warnings of a row say it was hidden.
-func HiddenRow(ws []onboard.RowWarning) bool {
-	for _, w := range ws {
-		if w.Field == WarnHiddenRow {
-			return true
-		}
-	}
-	return false
-}

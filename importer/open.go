@@ -212,6 +212,7 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	if err != nil {
 		return nil, fileErrorf("the merged cells of sheet %q cannot be read (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", sh.Name, err)
 	}
+	r.ranges = merges
 	r.merges = newMergeTracker(merges, r.headerRow, len(r.headers))
 	if err := r.countRows(sh.Part); err != nil {
 		return nil, err

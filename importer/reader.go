@@ -51,6 +51,9 @@ func (r *Reader) readRaw() (*rawRow, error) {
 	}
 	r.lastRow = n
 	raw := &rawRow{num: n, metas: append([]cellMeta(nil), r.scan.cells...), truncated: r.scan.truncated, hidden: r.scan.hidden}
+	if raw.hidden {
+		r.hidden = append(r.hidden, n)
+	}
 	width := 0
 	for i := range raw.metas {
 		width = max(width, raw.metas[i].col)
@@ -297,8 +300,8 @@ func openIDKey(id string) [16]byte {
 }
 
 // Fields of the warnings about how a row sits in the sheet rather than
-// about one of its values; the results file reads them back to hide the
-// row and merge its cells again.
+// about one of its values. The results file lays the sheet out again from
+// Reader.Merges and Reader.HiddenRows, not from these.
 const (
 	WarnHiddenRow   = "hidden row"
 	WarnMergedCells = "merged cells"

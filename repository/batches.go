@@ -30,6 +30,13 @@ type Batch struct {
 	Enqueued      int
 	Unchanged     int
 	BlockedReason string // why the application is paused; "" when it is not
+
+	// The uploaded sheet's layout, which its results file lays out again:
+	// every merged range (A1 references such as "J3:J5") and every hidden
+	// row (1-based, ascending). Only Store.Batch reads them; a batch
+	// imported before they were recorded has none.
+	Merges     []string
+	HiddenRows []int
 }
 
 // batchColumns are a batch's columns, selected from batches aliased b. A
@@ -67,11 +74,25 @@ func scanBatch(r pgx.Row, extra ...any) (*Batch, error) {
 	return &b, nil
 }
 
-// Batch returns one batch, or ErrNotFound.
+// Batch returns one batch with its layout, or ErrNotFound.
 func (s *Store) Batch(ctx context.Context, id int64) (*Batch, error) {
-	b, err := scanBatch(s.pool.QueryRow(ctx, `SELECT `+batchColumns+` FROM batches b WHERE b.id = $1`, id))
+	var merges, hidden []byte
+	b, err := scanBatch(s.pool.QueryRow(ctx, `SELECT `+batchColumns+`, b.merges, b.hidden_rows FROM batches b WHERE b.id = $1`, id),
+		&merges, &hidden)
 	if err != nil {
 		return nil, fmt.Errorf("batch %d: %w", id, mapErr(err))
+	}
+	if err := json.Unmarshal(merges, &b.Merges); err != nil {
+		return nil, fmt.Errorf("batch %d: merges: %w", id, err)
+	}
+	if err := json.Unmarshal(hidden, &b.HiddenRows); err != nil {
+		return nil, fmt.Errorf("batch %d: hidden rows: %w", id, err)
+	}
+	if len(b.Merges) == 0 {
+		b.Merges = nil
+	}
+	if len(b.HiddenRows) == 0 {
+		b.HiddenRows = nil
 	}
 	return b, nil
 }

@@ -23,6 +23,14 @@ type RowSource interface {
 	Next() (*onboard.Row, error)
 }
 
+// LayoutSource is a RowSource that also tells how its sheet was laid out;
+// *importer.Reader is one. Import asks it once the last row is read and
+// stores the answer with the batch, for the results file.
+type LayoutSource interface {
+	Merges() []string  // merged ranges, as A1 references such as "J3:J5"
+	HiddenRows() []int // 1-based numbers of the hidden rows, ascending
+}
+
 // ImportParams describe the file being imported.
 type ImportParams struct {
 	AppID      string // the channel application the whole file belongs to
@@ -191,11 +199,33 @@ func importFile(ctx context.Context, tx pgx.Tx, p ImportParams, rows RowSource, 
 	}
 	res.Unchanged = res.Accepted - res.Enqueued
 
-	if _, err := tx.Exec(ctx, `UPDATE batches SET rows = $2, accepted = $3, rejected = $4, enqueued = $5, unchanged = $6
-		WHERE id = $1`, batchID, res.Rows, res.Accepted, res.Rejected, res.Enqueued, res.Unchanged); err != nil {
+	merges, hidden := []string{}, []int{}
+	if l, ok := rows.(LayoutSource); ok {
+		// The feed has stopped reading: it handed over io.EOF last.
+		merges, hidden = nonNil(l.Merges()), nonNil(l.HiddenRows())
+	}
+	mergesJSON, err := json.Marshal(merges)
+	if err != nil {
+		return err
+	}
+	hiddenJSON, err := json.Marshal(hidden)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE batches SET rows = $2, accepted = $3, rejected = $4, enqueued = $5, unchanged = $6,
+		merges = $7, hidden_rows = $8
+		WHERE id = $1`, batchID, res.Rows, res.Accepted, res.Rejected, res.Enqueued, res.Unchanged, mergesJSON, hiddenJSON); err != nil {
 		return fmt.Errorf("import: %w", mapErr(err))
 	}
 	return nil
+}
+
+// nonNil is s, or an empty slice for nil (stored as [], not null).
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // mergeChunk merges the staged rows into the organizations and the batch,

@@ -86,10 +86,34 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 		TopLeftCell: fmt.Sprintf("A%d", headerRow+1), ActivePane: "bottomLeft"}); err != nil {
 		return err
 	}
+
+	// The upload's layout: its merged ranges where the results file has
+	// them, and its hidden rows, written hidden (empty when they held no
+	// data row).
+	merges := layoutMerges(b, keep, headerRow)
+	hidden := hiddenRows(b.HiddenRows)
+	isHidden := func(n int) bool { _, ok := slices.BinarySearch(hidden, n); return ok }
+	last, nextHidden := 0, 0 // the last row written; the first hidden row not yet passed
+	put := func(n int, vals []any, hide bool) error {
+		for ; nextHidden < len(hidden) && hidden[nextHidden] < n; nextHidden++ {
+			if h := hidden[nextHidden]; h > last {
+				cell, _ := excelize.CoordinatesToCellName(1, h)
+				if err := sw.SetRow(cell, nil, excelize.RowOpts{Hidden: true}); err != nil {
+					return err
+				}
+				last = h
+			}
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, n)
+		last = n
+		return sw.SetRow(cell, vals, excelize.RowOpts{Hidden: hide})
+	}
+
 	if headerRow > 1 {
 		note := fmt.Sprintf("Results of batch %d: %s (application %s), imported %s. Fix rejected rows here and upload this file again.",
 			b.ID, b.FileName, b.AppID, b.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"))
-		if err := sw.SetRow("A1", []any{note}); err != nil {
+		n := noteRow(headerRow, isHidden, merges)
+		if err := put(n, []any{note}, isHidden(n)); err != nil {
 			return err
 		}
 	}
@@ -100,20 +124,10 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 	for _, h := range Headers {
 		header = append(header, excelize.Cell{StyleID: styles.header, Value: h})
 	}
-	cell, _ := excelize.CoordinatesToCellName(1, headerRow)
-	if err := sw.SetRow(cell, header); err != nil {
+	if err := put(headerRow, header, isHidden(headerRow)); err != nil {
 		return err
 	}
 
-	// A user's column's place in the results file, for merging again the
-	// ranges the upload had merged.
-	outCol := map[int]int{} // 1-based column of the upload -> of the results file
-	for j, i := range keep {
-		outCol[i+1] = j + 1
-	}
-	merges := map[string]bool{}
-	var mergeOrder []string
-	last := headerRow
 	err = rows(func(r repository.ResultRow) error {
 		// Each row goes back on its own row number, so the row numbers in
 		// the reasons match the file; a row out of order goes after the last.
@@ -121,7 +135,6 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 		if n <= last {
 			n = last + 1
 		}
-		last = n
 		vals := make([]any, 0, nUser+len(Headers))
 		for _, i := range keep {
 			v := ""
@@ -138,36 +151,21 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 		// identifier whole (the row's own cells are the user's, as uploaded).
 		vals = append(vals, status, importer.MaskIDs(reasons(r.Reasons)), importer.MaskIDs(warnings(r.Warnings)), authorization(r),
 			r.ErrorCode, importer.MaskIDs(errorMessage(r)), LoginLink(r), Services(r.Services))
-		cell, _ := excelize.CoordinatesToCellName(1, n)
-		if n == r.Number {
-			for _, ref := range importer.MergedRanges(r.Warnings, r.Reasons) {
-				if !merges[ref] {
-					merges[ref] = true
-					mergeOrder = append(mergeOrder, ref)
-				}
-			}
-		}
-		return sw.SetRow(cell, vals, excelize.RowOpts{Hidden: importer.HiddenRow(r.Warnings)})
+		return put(n, vals, n == r.Number && isHidden(n))
 	})
 	if err != nil {
 		return err
 	}
-	for _, ref := range mergeOrder {
-		a, b, _ := strings.Cut(ref, ":")
-		var c [4]int
-		var err1, err2 error
-		c[0], c[1], err1 = excelize.CellNameToCoordinates(a)
-		c[2], c[3], err2 = excelize.CellNameToCoordinates(b)
-		if err1 != nil || err2 != nil {
-			continue
+	for _, h := range hidden[nextHidden:] {
+		if h > last {
+			if err := put(h, nil, true); err != nil {
+				return err
+			}
 		}
-		c1, ok1 := outCol[c[0]]
-		c2, ok2 := outCol[c[2]]
-		if !ok1 || !ok2 || c2-c1 != c[2]-c[0] || c[1] <= headerRow {
-			continue // the range's columns are not all kept together
-		}
-		from, _ := excelize.CoordinatesToCellName(c1, c[1])
-		to, _ := excelize.CoordinatesToCellName(c2, c[3])
+	}
+	for _, m := range merges {
+		from, _ := excelize.CoordinatesToCellName(m.c1, m.r1)
+		to, _ := excelize.CoordinatesToCellName(m.c2, m.r2)
 		if err := sw.MergeCell(from, to); err != nil {
 			return err
 		}
@@ -177,6 +175,122 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 	}
 	_, err = f.WriteTo(w)
 	return err
+}
+
+// area is a range of cells: 1-based, inclusive.
+type area struct{ c1, r1, c2, r2 int }
+
+// layoutMerges are the merged ranges of the upload, placed in the results
+// file, in order of their first rows. Ranges above the header stay where
+// they were: those rows hold only the results file's note. Ranges reaching
+// the header or the data rows follow the columns: the user's columns move
+// to where the results file puts them, columns beyond the header move past
+// the added columns, and an earlier export's added columns to the new ones
+// of the same name; such a range is left out when its columns do not stay
+// side by side or when it would cover an added column. A range that
+// overlaps one already placed is left out too (Excel never writes such
+// ranges, nor opens a file that has them without complaint).
+func layoutMerges(b *repository.Batch, keep []int, headerRow int) []area {
+	if len(b.Merges) == 0 {
+		return nil
+	}
+	nUser, nHeaders := len(keep), len(b.Headers)
+	pos := make([]int, nHeaders+1) // 1-based column of the upload -> of the results file
+	for j, i := range keep {
+		pos[i+1] = j + 1
+	}
+	for i, h := range b.Headers {
+		if pos[i+1] == 0 {
+			pos[i+1] = nUser + slices.Index(Headers, strings.TrimSpace(h)) + 1
+		}
+	}
+	col := func(c int) int {
+		if c <= nHeaders {
+			return pos[c]
+		}
+		return c - nHeaders + nUser + len(Headers)
+	}
+	var out []area
+	var busy []int // per column of the results file: the last row a placed range covers
+	for _, ref := range b.Merges {
+		m, ok := parseArea(ref)
+		if !ok {
+			continue
+		}
+		c1, c2 := m.c1, m.c2
+		if m.r2 >= headerRow {
+			c1, c2 = col(m.c1), col(m.c2)
+			if c1 < 1 || c2-c1 != m.c2-m.c1 || c2 > excelize.MaxColumns || c1 <= nUser+len(Headers) && c2 > nUser {
+				continue
+			}
+			together := true
+			for c := m.c1 + 1; c <= min(m.c2, nHeaders+1); c++ {
+				if col(c) != c1+c-m.c1 {
+					together = false
+					break
+				}
+			}
+			if !together {
+				continue
+			}
+		}
+		if busy == nil {
+			busy = make([]int, excelize.MaxColumns+1)
+		}
+		free := true
+		for c := c1; c <= c2 && free; c++ {
+			free = busy[c] < m.r1
+		}
+		if !free {
+			continue
+		}
+		for c := c1; c <= c2; c++ {
+			busy[c] = m.r2
+		}
+		out = append(out, area{c1, m.r1, c2, m.r2})
+	}
+	return out
+}
+
+// parseArea reads a range reference such as "B3:D5", in either corner
+// order.
+func parseArea(ref string) (area, bool) {
+	a, b, ok := strings.Cut(ref, ":")
+	if !ok {
+		return area{}, false
+	}
+	c1, r1, err1 := excelize.CellNameToCoordinates(a)
+	c2, r2, err2 := excelize.CellNameToCoordinates(b)
+	if err1 != nil || err2 != nil {
+		return area{}, false
+	}
+	return area{min(c1, c2), min(r1, r2), max(c1, c2), max(r1, r2)}, true
+}
+
+// hiddenRows are the rows of a sheet among ns, ascending, each once.
+func hiddenRows(ns []int) []int {
+	out := slices.DeleteFunc(slices.Clone(ns), func(n int) bool { return n < 1 || n > excelize.TotalRows })
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// noteRow is the row above the header that the results file's note goes
+// in: the first that is not hidden and whose first cell no merged range
+// hides (a merged title shows it across); row 1 when there is none.
+func noteRow(headerRow int, hidden func(int) bool, merges []area) int {
+rows:
+	for n := 1; n < headerRow; n++ {
+		if hidden(n) {
+			continue
+		}
+		for _, m := range merges {
+			if m.c1 == 1 && m.r1 < n && n <= m.r2 {
+				continue rows
+			}
+		}
+		return n
+	}
+	return 1
 }
 
 type styleIDs struct{ text, header, rejected int }
