@@ -437,7 +437,7 @@ func extractWorkbook(zr *zip.ReadCloser, dir string, opts Options, fileName stri
 	switch len(books) {
 	case 0:
 		if len(zips) > 0 {
-			return nil, "", refuse("file.zip_in_zip", "File", fileName, "Inner", zips[0].Name)
+			return nil, "", refuse("file.zip_in_zip", "File", fileName, "Zip", zips[0].Name)
 		}
 		return nil, "", refuse("file.no_workbook", "File", fileName)
 	case 1:
