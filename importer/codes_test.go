@@ -413,6 +413,11 @@ func codeCases(t *testing.T) []codeCase {
 			}},
 
 		// Refusals of the file as a whole.
+		{name: "upload of another type", codes: []string{CodeUploadType},
+			direct: func(t *testing.T) []produced {
+				e := NewFileError(CodeUploadType)
+				return []produced{{"refusal", e.Code, e.Params, e.Reason}}
+			}},
 		{name: "folder", codes: []string{"file.folder"}, build: func(t *testing.T, dir string) (string, Options) { return dir, Options{} }},
 		{name: "too large", codes: []string{"file.too_large"}, build: func(t *testing.T, dir string) (string, Options) {
 			return small(t, dir, "big.xlsx"), Options{MaxFileSize: 1000}

@@ -107,6 +107,10 @@ func refuse(code string, pairs ...string) *FileError {
 	return e
 }
 
+// CodeUploadType is the refusal of an upload that is neither an .xlsx nor
+// a .zip by its name, made before the importer sees it (NewFileError).
+const CodeUploadType = "file.upload_type"
+
 // NewFileError is a refusal with a code of the catalogues and its
 // parameters, for refusals made outside the importer (such as an upload of
 // the wrong type); its Reason is the English text.
