@@ -23,7 +23,10 @@ const (
 // its directory is of a size the zip reader may hold; then it refuses
 // entries whose names leave the archive or collide, and archives that
 // expand beyond limit.
-func openZip(name, fileName string, limit int64) (*zip.ReadCloser, error) {
+// fileName is the file's name in messages; inner, when not "", names the
+// workbook inside the upload fileName that is being opened.
+func openZip(name, fileName, inner string, limit int64) (*zip.ReadCloser, error) {
+	who := []string{"File", fileName, "Inner", inner}
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
@@ -36,20 +39,20 @@ func openZip(name, fileName string, limit int64) (*zip.ReadCloser, error) {
 	entries, dirSize, ok := zipDirectory(f, fi.Size())
 	f.Close()
 	if ok && entries > MaxZipEntries {
-		return nil, fileErrorf("%s holds %d files, more than the %d a workbook or an upload may hold; it may be damaged or built to exhaust the server, so it was refused", fileName, entries, MaxZipEntries)
+		return nil, refuse("file.too_many_entries", append(who, "Count", itoa(entries), "Max", itoa(MaxZipEntries))...)
 	}
 	if ok && dirSize > maxZipDirectory {
-		return nil, fileErrorf("%s has a table of contents of %s, more than any real workbook or upload needs; it may be damaged or built to exhaust the server, so it was refused", fileName, mib(int64(dirSize)))
+		return nil, refuse("file.zip_directory_too_large", append(who, "Size", mib(int64(dirSize)))...)
 	}
 	zr, err := zip.OpenReader(name)
 	if err != nil {
-		return nil, fileErrorf("%s is damaged and cannot be opened (%v); save it again from Excel or WPS and upload it again", fileName, err)
+		return nil, refuse("file.zip_damaged", append(who, "Detail", err.Error())...)
 	}
-	if err := checkEntryNames(&zr.Reader, fileName); err != nil {
+	if err := checkEntryNames(&zr.Reader, who); err != nil {
 		zr.Close()
 		return nil, err
 	}
-	if err := checkExpansion(zr, limit, fileName); err != nil {
+	if err := checkExpansion(zr, limit, who); err != nil {
 		zr.Close()
 		return nil, err
 	}
@@ -94,12 +97,12 @@ func zipDirectory(f io.ReaderAt, size int64) (entries, dirSize uint64, ok bool) 
 // or climbs out with "..", and one with two entries of the same name
 // (ignoring case, as Office does for the parts of a workbook): which of the
 // two a reader takes is anybody's guess.
-func checkEntryNames(zr *zip.Reader, fileName string) error {
+func checkEntryNames(zr *zip.Reader, who []string) error {
 	seen := make(map[string]string, len(zr.File))
 	for _, f := range zr.File {
 		name := strings.ReplaceAll(f.Name, "\\", "/")
 		if escapesArchive(name) {
-			return fileErrorf("%s holds a file named %q, which points outside the archive; archives like that are refused. Make the zip again from the files themselves and upload it again", fileName, f.Name)
+			return refuse("file.entry_outside", append(who, "Entry", f.Name)...)
 		}
 		if strings.HasSuffix(name, "/") {
 			continue
@@ -107,9 +110,9 @@ func checkEntryNames(zr *zip.Reader, fileName string) error {
 		key := strings.ToLower(path.Clean(name))
 		if prev, dup := seen[key]; dup {
 			if prev == f.Name {
-				return fileErrorf("%s holds two files named %q; a reader could take either, so it was refused. Save the workbook again from Excel or WPS (or make the zip again) and upload it again", fileName, f.Name)
+				return refuse("file.duplicate_entry", append(who, "Entry", f.Name)...)
 			}
-			return fileErrorf("%s holds two files whose names differ only in capitals (%q and %q); a reader could take either, so it was refused. Save the workbook again from Excel or WPS (or make the zip again) and upload it again", fileName, prev, f.Name)
+			return refuse("file.entry_case_clash", append(who, "Entry", prev, "Entry2", f.Name)...)
 		}
 		seen[key] = f.Name
 	}
@@ -133,12 +136,12 @@ func escapesArchive(name string) bool {
 // checkExpansion refuses an archive whose entries expand beyond limit. The
 // sizes are those the archive declares; the zip reader refuses any entry that
 // inflates beyond its declared size, so they are trustworthy.
-func checkExpansion(zr *zip.ReadCloser, limit int64, fileName string) error {
+func checkExpansion(zr *zip.ReadCloser, limit int64, who []string) error {
 	var total uint64
 	for _, f := range zr.File {
 		total += min(f.UncompressedSize64, uint64(limit)+1) // no wrapping around
 		if total > uint64(limit) {
-			return fileErrorf("%s would expand to more than %s when unpacked, which is more than any real spreadsheet needs; it may be damaged or built to exhaust the server, so it was refused. Save the workbook again from Excel or WPS, or split it into smaller files", fileName, mib(limit))
+			return refuse("file.expands_too_much", append(who, "Limit", mib(limit))...)
 		}
 	}
 	return nil

@@ -42,16 +42,18 @@ func CreditCodeCheckChar(first17 string) (byte, error) {
 func checkCreditCode(s string) error {
 	n := len([]rune(s))
 	if n != 18 {
-		return fmt.Errorf("has %d characters; a unified social credit code has 18", n)
+		return checkErr(fmt.Sprintf("has %d characters; a unified social credit code has 18", n), "credit_code.length", "Length", itoa(n))
 	}
 	for i, r := range []rune(s) {
 		if r > 0x7f || strings.IndexByte(creditCodeAlphabet, byte(r)) < 0 {
-			return fmt.Errorf("character %q at position %d is not allowed (only digits and the capital letters A-Y except I, O, S, V, Z)", r, i+1)
+			return checkErr(fmt.Sprintf("character %q at position %d is not allowed (only digits and the capital letters A-Y except I, O, S, V, Z)", r, i+1),
+				"credit_code.bad_char", "Char", quoteRune(r), "Position", itoa(i+1))
 		}
 	}
 	want, _ := CreditCodeCheckChar(s[:17])
 	if s[17] != want {
-		return fmt.Errorf("the check character (the last one) is wrong: with these first 17 characters it must be %c; check the code for a typo", want)
+		return checkErr(fmt.Sprintf("the check character (the last one) is wrong: with these first 17 characters it must be %c; check the code for a typo", want),
+			"credit_code.check_char", "Expected", string(want))
 	}
 	return nil
 }
@@ -85,7 +87,7 @@ var earliestBirth = time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC)
 func ValidIDNumber(s string, now time.Time) error {
 	n := len([]rune(s))
 	if n != 18 {
-		return fmt.Errorf("has %d characters; an ID card number has 18", n)
+		return checkErr(fmt.Sprintf("has %d characters; an ID card number has 18", n), "id_number.length", "Length", itoa(n))
 	}
 	for i, r := range []rune(s) {
 		if r >= '0' && r <= '9' {
@@ -95,23 +97,32 @@ func ValidIDNumber(s string, now time.Time) error {
 			continue
 		}
 		if i == 17 {
-			return fmt.Errorf("the last character %q must be a digit or X", r)
+			return checkErr(fmt.Sprintf("the last character %q must be a digit or X", r), "id_number.last_char", "Char", quoteRune(r))
 		}
-		return fmt.Errorf("character %q at position %d is not a digit", r, i+1)
+		return checkErr(fmt.Sprintf("character %q at position %d is not a digit", r, i+1), "id_number.bad_char", "Char", quoteRune(r), "Position", itoa(i+1))
 	}
 	// The birth date is personal data: the reason says where it is, not
 	// what it is.
 	birth, err := time.Parse("20060102", s[6:14])
 	if err != nil {
-		return fmt.Errorf("the birth date (characters 7 to 14) is not a real date")
+		return checkErr("the birth date (characters 7 to 14) is not a real date", "id_number.birth_date")
 	}
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	if birth.Before(earliestBirth) || birth.After(today) {
-		return fmt.Errorf("the birth date (characters 7 to 14) is not between 1800-01-01 and today")
+		return checkErr("the birth date (characters 7 to 14) is not between 1800-01-01 and today", "id_number.birth_range")
 	}
 	want, _ := IDCheckChar(s[:17])
 	if s[17] != want {
-		return fmt.Errorf("the check character (the last one) is wrong: with these first 17 digits it must be %c; check the number for a typo", want)
+		return checkErr(fmt.Sprintf("the check character (the last one) is wrong: with these first 17 digits it must be %c; check the number for a typo", want),
+			"id_number.check_char", "Expected", string(want))
 	}
 	return nil
+}
+
+// checkErr is what the checks return: text is the error's own text, which
+// tells what is wrong with the value; code and pairs are the reason a row
+// with the value gets (its parameter Value, the masked value, is added
+// there).
+func checkErr(text, code string, pairs ...string) error {
+	return &reasonError{code: code, params: param(pairs), text: text}
 }

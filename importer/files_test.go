@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -43,7 +44,7 @@ func TestImagesInFolder(t *testing.T) {
 		t.Fatalf("got %d rows", len(rows))
 	}
 	wantImg := map[int][]byte{2: one, 3: two, 4: one, 6: two}
-	wantErr := map[int]string{5: `matches 2 files (a/same.png in the images folder, b/same.png in the images folder)`, 7: `"missing.png" is not in the images folder`, 8: "not in the images folder"}
+	wantErr := map[int]string{5: `matches 2 files in the images folder (a/same.png, b/same.png)`, 7: `"missing.png" is not in the images folder`, 8: "not in the images folder"}
 	for _, row := range rows {
 		got := strings.Join(reasons(row), "; ")
 		if w, ok := wantErr[row.Number]; ok {
@@ -289,10 +290,10 @@ func TestRowNumbersCountTitleRows(t *testing.T) {
 	if r.HeaderRow() != 4 || len(rows) != 1 {
 		t.Fatalf("header %d rows %d", r.HeaderRow(), len(rows))
 	}
-	want := onboard.RowError{Row: 6, Column: "企业名称＊", Field: onboard.FieldName}
+	want := onboard.RowError{Row: 6, Column: "企业名称＊", Field: onboard.FieldName, Code: "name.empty"}
 	got := rows[0].Errors[0]
 	got.Reason = ""
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("error %+v; want %+v", got, want)
 	}
 	if r.EstimatedRows() != 2 {

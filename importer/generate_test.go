@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/locale"
 	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
 )
@@ -34,7 +35,16 @@ func writeTo(t testing.TB, name string, write func(io.Writer) error) string {
 
 func TestSampleReadsBack(t *testing.T) {
 	t.Parallel()
-	p := writeTo(t, "sample.xlsx", WriteSample)
+	for _, lang := range locale.Langs {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			testSample(t, lang)
+		})
+	}
+}
+
+func testSample(t *testing.T, lang string) {
+	p := writeTo(t, "sample.xlsx", func(w io.Writer) error { return WriteSampleIn(w, lang) })
 	// The sample is checked against the real clock: it must stay valid.
 	r, rows := readAll(t, p, Options{})
 	if r.HeaderRow() != 2 {
@@ -104,11 +114,38 @@ func TestSampleReadsBack(t *testing.T) {
 			t.Errorf("numeric ID reason: %q", row.Errors[0].Reason)
 		}
 	}
+	// The title, the note column and the notes are in the sample's language.
+	f, err := excelize.OpenFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sheet := TemplateSheetIn(lang)
+	title, _ := f.GetCellValue(sheet, "A1")
+	noteHead, _ := f.GetCellValue(sheet, "K2")
+	note12, _ := f.GetCellValue(sheet, "K12")
+	want12 := map[string][3]string{
+		locale.English: {"onboard sample: a list of companies", "Note", "Mistake: the check character of the unified social credit code is wrong"},
+		locale.Chinese: {"onboard 示例：子企业批量开通名单", "说明", "错误：统一社会信用代码校验位不对"},
+	}[lang]
+	if !strings.HasPrefix(title, want12[0]) || noteHead != want12[1] || note12 != want12[2] {
+		t.Errorf("%s sample: title %q, note column %q, note of row 12 %q", lang, title, noteHead, note12)
+	}
 }
 
 func TestTemplateImportsCleanly(t *testing.T) {
 	t.Parallel()
-	p := writeTo(t, "template.xlsx", WriteTemplate)
+	for _, lang := range locale.Langs {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			testTemplate(t, lang)
+		})
+	}
+}
+
+func testTemplate(t *testing.T, lang string) {
+	TemplateSheet := TemplateSheetIn(lang)
+	p := writeTo(t, "template.xlsx", func(w io.Writer) error { return WriteTemplateIn(w, lang) })
 	r, rows := readAll(t, p, Options{})
 	if r.Sheet() != TemplateSheet || r.HeaderRow() != 2 {
 		t.Errorf("sheet %q header row %d", r.Sheet(), r.HeaderRow())
@@ -161,6 +198,25 @@ func TestTemplateImportsCleanly(t *testing.T) {
 	}
 	if len(comments) != len(templateColumns) {
 		t.Errorf("%d notes; want one per column (%d)", len(comments), len(templateColumns))
+	}
+	// The notes and the instructions are in the template's language; the
+	// services note lists every service.
+	required := map[string]string{locale.English: "Required.", locale.Chinese: "必填。"}[lang]
+	for _, c := range comments {
+		text := ""
+		for _, run := range c.Paragraph {
+			text += run.Text
+		}
+		if c.Cell == "A2" && !strings.Contains(text, required) {
+			t.Errorf("%s note of A2: %q", lang, text)
+		}
+		if c.Cell == "J2" && !strings.Contains(text, "HIDE_OPERATOR_DISPLAY") {
+			t.Errorf("%s services note lists no services: %q", lang, text)
+		}
+	}
+	howTo := map[string]string{locale.English: "How to fill in:", locale.Chinese: "填写说明："}[lang]
+	if a1, _ := f.GetCellValue(TemplateSheet, "A1"); !strings.HasPrefix(a1, howTo) {
+		t.Errorf("%s instructions %q", lang, a1)
 	}
 	// Every service option of the drop-down list reads as that service.
 	for _, s := range onboard.ServiceTypes {

@@ -94,3 +94,14 @@ func MatchHeader(h string) (field string, ok bool) {
 	}
 	return "", false
 }
+
+// FieldChineseName is the Chinese header of an API field as the template
+// writes it (企业名称 for ProxyOrganizationName); "" for other names.
+func FieldChineseName(field string) string {
+	for _, c := range templateColumns {
+		if c.field == field {
+			return c.chinese
+		}
+	}
+	return ""
+}

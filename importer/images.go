@@ -3,7 +3,6 @@ package importer
 import (
 	"archive/zip"
 	"bytes"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -46,14 +45,15 @@ func newImageFinder(upload *zip.ReadCloser, bookDir, dir string) *imageFinder {
 
 // imageSource is a picture file found by name.
 type imageSource struct {
-	desc string // where it was found, for messages
+	name string // its path in the zip or the images folder
+	in   string // where: "zip" or "folder"
 	size int64
 	open func() (io.ReadCloser, error)
 }
 
 func (f *imageFinder) zipSource(name string) imageSource {
 	z := f.zipFiles[name]
-	return imageSource{desc: name + " in the zip", size: int64(z.UncompressedSize64), open: z.Open}
+	return imageSource{name: name, in: "zip", size: int64(z.UncompressedSize64), open: z.Open}
 }
 
 func (f *imageFinder) dirSource(rel string) imageSource {
@@ -62,7 +62,7 @@ func (f *imageFinder) dirSource(rel string) imageSource {
 	if fi, err := os.Stat(full); err == nil {
 		size = fi.Size()
 	}
-	return imageSource{desc: rel + " in the images folder", size: size, open: func() (io.ReadCloser, error) { return os.Open(full) }}
+	return imageSource{name: rel, in: "folder", size: size, open: func() (io.ReadCloser, error) { return os.Open(full) }}
 }
 
 // listDir lists the regular files under the images folder once.
@@ -91,9 +91,9 @@ func (f *imageFinder) listDir() error {
 // of the zip, from the workbook's folder in the zip, from the images folder,
 // then from any one folder), then by its bare file name anywhere, as long as
 // only one file has that name. The error is a reason for the row.
-func (f *imageFinder) find(name string) (imageSource, error) {
+func (f *imageFinder) find(name string) (imageSource, *reasonError) {
 	if f.zipFiles == nil && f.dir == "" {
-		return imageSource{}, fmt.Errorf("names the file %q, but the upload is a bare .xlsx with no pictures beside it; upload a .zip holding the workbook and the pictures, or insert the picture into the cell", name)
+		return imageSource{}, newReason("license.no_pictures_beside", "File", name)
 	}
 	p := strings.ReplaceAll(name, "\\", "/")
 	rel := ""
@@ -131,7 +131,7 @@ func (f *imageFinder) find(name string) (imageSource, error) {
 		}
 		if f.dir != "" {
 			if err := f.listDir(); err != nil {
-				return imageSource{}, fmt.Errorf("the images folder cannot be read: %v", err)
+				return imageSource{}, newReason("license.folder_unreadable", "Detail", err.Error())
 			}
 			for _, n := range f.dirFiles {
 				if strings.HasSuffix(n, "/"+rel) {
@@ -144,7 +144,7 @@ func (f *imageFinder) find(name string) (imageSource, error) {
 		}
 	}
 	if base == "" || base == "." || base == "/" {
-		return imageSource{}, fmt.Errorf("%q is not a file name", name)
+		return imageSource{}, newReason("license.not_file_name", "File", name)
 	}
 	var matches []imageSource
 	for _, fold := range []bool{false, true} {
@@ -162,7 +162,7 @@ func (f *imageFinder) find(name string) (imageSource, error) {
 		}
 		if f.dir != "" {
 			if err := f.listDir(); err != nil {
-				return imageSource{}, fmt.Errorf("the images folder cannot be read: %v", err)
+				return imageSource{}, newReason("license.folder_unreadable", "Detail", err.Error())
 			}
 			for _, n := range f.dirFiles {
 				if same(n) {
@@ -176,52 +176,55 @@ func (f *imageFinder) find(name string) (imageSource, error) {
 	}
 	switch len(matches) {
 	case 0:
-		where := "the zip"
+		code := "license.file_not_in_zip"
 		switch {
 		case f.zipFiles != nil && f.dir != "":
-			where = "the zip or the images folder"
+			code = "license.file_not_in_zip_or_folder"
 		case f.zipFiles == nil:
-			where = "the images folder"
+			code = "license.file_not_in_folder"
 		}
-		return imageSource{}, fmt.Errorf("the picture file %q is not in %s; add it, or correct the file name", name, where)
+		return imageSource{}, newReason(code, "File", name)
 	case 1:
 		return matches[0], nil
 	}
-	descs := make([]string, len(matches))
-	for i, m := range matches {
-		descs[i] = m.desc
+	var inZip, inFolder []string
+	for _, m := range matches {
+		if m.in == "zip" {
+			inZip = append(inZip, m.name)
+		} else {
+			inFolder = append(inFolder, m.name)
+		}
 	}
-	sort.Strings(descs)
-	return imageSource{}, fmt.Errorf("the file name %q matches %d files (%s); write the folder too, for example %q", name, len(matches), strings.Join(descs, ", "), strings.TrimSuffix(descs[0], " in the zip"))
+	sort.Strings(inZip)
+	sort.Strings(inFolder)
+	example := append(append([]string(nil), inZip...), inFolder...)[0]
+	return imageSource{}, newReason("license.ambiguous_name", "File", name, "Count", itoa(len(matches)),
+		"InZip", strings.Join(inZip, ", "), "InFolder", strings.Join(inFolder, ", "), "Example", example)
 }
 
-// readImage reads a license picture, checking its type by content and its size.
-func readImage(src io.Reader, size int64) (*onboard.Image, error) {
+// readImage reads a license picture, checking its type by content and its
+// size. src names the file it is read from ("" for a picture in the cell),
+// for the reason.
+func readImage(r io.Reader, size int64, src imageSource) (*onboard.Image, *reasonError) {
+	from := []string{"File", src.name, "In", src.in}
 	if size > MaxImageSize {
-		return nil, tooBig(size)
+		return nil, newReason("license.too_large", append(from, "Size", mib(size), "Max", mib(MaxImageSize))...)
 	}
-	data, err := io.ReadAll(io.LimitReader(src, MaxImageSize+1))
+	data, err := io.ReadAll(io.LimitReader(r, MaxImageSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("the picture cannot be read (%v)", err)
+		return nil, newReason("license.unreadable", append(from, "Detail", err.Error())...)
 	}
 	if len(data) > MaxImageSize {
-		return nil, tooBig(-1)
+		return nil, newReason("license.larger_than", append(from, "Max", mib(MaxImageSize))...)
 	}
 	mime, kind := sniffImage(data)
 	if mime == "" {
 		if kind == "" {
-			return nil, fmt.Errorf("the picture is not a PNG or JPEG image; save the license as PNG or JPEG and use that")
+			return nil, newReason("license.not_image", from...)
 		}
-		return nil, fmt.Errorf("the picture is a %s image, not PNG or JPEG; save the license as PNG or JPEG and use that", kind)
+		return nil, newReason("license.wrong_format", append(from, "Format", kind)...)
 	}
 	return onboard.NewImage(mime, data), nil
-}
-
-func tooBig(size int64) error {
-	if size < 0 {
-		return fmt.Errorf("the picture is larger than %s (5 MiB once base64-encoded, the platform's limit); compress it or lower its resolution", mib(MaxImageSize))
-	}
-	return fmt.Errorf("the picture is %s, more than %s (5 MiB once base64-encoded, the platform's limit); compress it or lower its resolution", mib(size), mib(MaxImageSize))
 }
 
 // sniffImage tells PNG and JPEG apart by their first bytes; for other known
@@ -258,60 +261,60 @@ func sniffImage(b []byte) (mime, kind string) {
 // or from the file the cell names, reporting what is wrong with either.
 func (r *Reader) attachLicense(row *onboard.Row, pics []pictureRef, cell cellValue, col int) {
 	column := r.headers[col]
-	fail := func(err error) {
-		row.Errors = append(row.Errors, onboard.RowError{Row: row.Number, Column: column, Field: fieldLicense, Reason: err.Error()})
+	fail := func(e *reasonError) {
+		row.Errors = append(row.Errors, onboard.RowError{Row: row.Number, Column: column, Field: fieldLicense, Code: e.code, Params: e.params, Reason: e.text})
 	}
 	switch {
 	case len(pics) > 1:
-		fail(fmt.Errorf("%d pictures are in this cell; keep only the front page of the business license", len(pics)))
+		fail(newReason("license.many_pictures", "Count", itoa(len(pics))))
 		return
 	case len(pics) == 1:
 		p := pics[0]
 		switch {
 		case p.external != "":
-			fail(fmt.Errorf("the picture is linked to %q instead of being stored in the workbook; insert the picture itself (Insert > Pictures > This Device)", p.external))
+			fail(newReason("license.linked_picture", "Target", p.external))
 			return
 		case p.missing:
-			fail(fmt.Errorf("the picture in this cell is missing from the workbook; insert it again"))
+			fail(newReason("license.picture_missing"))
 			return
 		}
 		zf := r.book.file(p.part)
 		rc, err := zf.Open()
 		if err != nil {
-			fail(fmt.Errorf("the picture in this cell cannot be read (%v); insert it again", err))
+			fail(newReason("license.picture_unreadable", "Detail", err.Error()))
 			return
 		}
 		defer rc.Close()
-		img, err := readImage(rc, int64(zf.UncompressedSize64))
-		if err != nil {
-			fail(err)
+		img, e := readImage(rc, int64(zf.UncompressedSize64), imageSource{})
+		if e != nil {
+			fail(e)
 			return
 		}
 		row.Data.License = img
 		return
 	}
 	if cell.errorValue {
-		fail(fmt.Errorf("the cell shows the Excel error %s; put the picture in the cell or type its file name", trimCell(cell.text)))
+		fail(newReason("license.excel_error", "Value", trimCell(cell.text)))
 		return
 	}
 	name := trimCell(cell.text)
 	if name == "" {
 		return
 	}
-	src, err := r.images.find(name)
-	if err != nil {
-		fail(err)
+	src, e := r.images.find(name)
+	if e != nil {
+		fail(e)
 		return
 	}
 	rc, err := src.open()
 	if err != nil {
-		fail(fmt.Errorf("the picture file %s cannot be read (%v)", src.desc, err))
+		fail(newReason("license.file_unreadable", "File", src.name, "In", src.in, "Detail", err.Error()))
 		return
 	}
 	defer rc.Close()
-	img, err := readImage(rc, src.size)
-	if err != nil {
-		fail(fmt.Errorf("%s: %v", src.desc, err))
+	img, e := readImage(rc, src.size, src)
+	if e != nil {
+		fail(e)
 		return
 	}
 	row.Data.License = img

@@ -29,12 +29,6 @@ const headerSearchRows = 10
 // while the header is looked for.
 const headerRowText = 1 << 20
 
-// fileErrorf builds a refusal. Whatever it quotes from the file, an
-// identifier in it is masked.
-func fileErrorf(format string, args ...any) *FileError {
-	return &FileError{Reason: MaskIDs(fmt.Sprintf(format, args...))}
-}
-
 // mib formats a byte count in MiB for messages.
 func mib(n int64) string {
 	v := float64(n) / (1 << 20)
@@ -86,13 +80,13 @@ func open(name string, opts Options) (_ *Reader, err error) {
 		return nil, err
 	}
 	if fi.IsDir() {
-		return nil, fileErrorf("%s is a folder; choose the .xlsx or .zip file itself", r.fileName)
+		return nil, refuse("file.folder", "File", r.fileName)
 	}
 	if fi.Size() > opts.MaxFileSize {
-		return nil, fileErrorf("%s is %s, more than the %s allowed; split the rows over several files, or put the license pictures in a .zip beside the workbook instead of inside it", r.fileName, mib(fi.Size()), mib(opts.MaxFileSize))
+		return nil, refuse("file.too_large", "File", r.fileName, "Size", mib(fi.Size()), "Max", mib(opts.MaxFileSize))
 	}
 	if fi.Size() == 0 {
-		return nil, fileErrorf("%s is empty; save the workbook again as .xlsx and upload it", r.fileName)
+		return nil, refuse("file.empty", "File", r.fileName)
 	}
 	head, sum, err := hashFile(name)
 	if err != nil {
@@ -103,21 +97,20 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	case bytes.HasPrefix(head, magicOLE):
 		switch oleKind(name) {
 		case "encrypted":
-			return nil, fileErrorf("%s is a password-protected workbook; open it in Excel or WPS, remove the password (File > Info > Protect Workbook > Encrypt with Password, and clear it) and save it as Excel Workbook (.xlsx), then upload it again", r.fileName)
+			return nil, refuse("file.encrypted", "File", r.fileName)
 		case "workbook":
-			kind := "an Excel 97–2003 workbook (.xls)"
 			if strings.EqualFold(filepath.Ext(r.fileName), ".et") {
-				kind = "a WPS spreadsheet (.et)"
+				return nil, refuse("file.ole2_et", "File", r.fileName)
 			}
-			return nil, fileErrorf("%s is %s, an old binary format that is not read; open it in Excel or WPS, choose File > Save As, pick Excel Workbook (*.xlsx) as the type, and upload the .xlsx file", r.fileName, kind)
+			return nil, refuse("file.ole2_xls", "File", r.fileName)
 		}
-		return nil, fileErrorf("%s is an old binary Office file (of Excel 97–2003, WPS or Word), not an .xlsx workbook; open it in Excel or WPS, choose File > Save As, pick Excel Workbook (*.xlsx) as the type, and upload the .xlsx file", r.fileName)
+		return nil, refuse("file.ole2_other", "File", r.fileName)
 	case bytes.HasPrefix(head, magicEmptyZip):
-		return nil, fileErrorf("%s is an empty zip archive; put the .xlsx workbook (and its license pictures) in it and upload it again", r.fileName)
+		return nil, refuse("file.empty_zip", "File", r.fileName)
 	case !bytes.HasPrefix(head, magicZip):
-		return nil, fileErrorf("%s is not an .xlsx workbook or a .zip archive; open it in Excel or WPS and save it as Excel Workbook (.xlsx), then upload it again", r.fileName)
+		return nil, refuse("file.not_xlsx", "File", r.fileName)
 	}
-	zr, err := openZip(name, r.fileName, opts.MaxUnzipSize)
+	zr, err := openZip(name, r.fileName, "", opts.MaxUnzipSize)
 	if err != nil {
 		return nil, err
 	}
@@ -138,18 +131,18 @@ func open(name string, opts Options) (_ *Reader, err error) {
 		}
 	} else if kind != "xlsx" {
 		zr.Close()
-		return nil, fileErrorf("%s is a %s document, not an Excel workbook; upload the .xlsx file", r.fileName, kind)
+		return nil, refuse("file.office_document", "File", r.fileName, "Kind", kind)
 	}
 	r.book = newPkg(bookZip)
 	if r.upload != nil {
 		if k := packageKind(bookZip); k != "xlsx" {
-			return nil, fileErrorf("the workbook inside %s is not a valid .xlsx file; save it again from Excel or WPS as Excel Workbook (.xlsx)", r.fileName)
+			return nil, refuse("file.inner_not_workbook", "File", r.fileName)
 		}
 	}
 
 	wb, err := r.book.readWorkbook()
 	if err != nil {
-		return nil, fileErrorf("the workbook in %s is damaged (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.fileName, err)
+		return nil, refuse("file.workbook_damaged", "File", r.fileName, "Detail", err.Error())
 	}
 	sh, err := pickSheet(wb.sheets, opts.Sheet)
 	if err != nil {
@@ -157,7 +150,7 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	}
 	r.sheet = sh.Name
 	if !r.book.has(sh.Part) {
-		return nil, fileErrorf("the sheet %q is missing from the workbook; open it in Excel or WPS, save it again as .xlsx and upload it again", sh.Name)
+		return nil, refuse("file.sheet_missing", "Sheet", sh.Name)
 	}
 
 	if r.tmpDir == "" {
@@ -193,7 +186,7 @@ func open(name string, opts Options) (_ *Reader, err error) {
 
 	rc, err := r.book.open(sh.Part)
 	if err != nil {
-		return nil, fileErrorf("the sheet %q cannot be read (%v); save the workbook again as .xlsx and upload it again", sh.Name, err)
+		return nil, refuse("file.sheet_unreadable", "Sheet", sh.Name, "Detail", err.Error())
 	}
 	r.scan = newSheetScanner(rc)
 	r.scan.maxCol, r.scan.budget = excelize.MaxColumns, headerRowText
@@ -207,10 +200,10 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	mr := waitMerges()
 	merges, err := mr.ms, mr.err
 	if errors.Is(err, errTooManyMerges) {
-		return nil, fileErrorf("the sheet %q of %s has more than %d merged ranges; unmerge the cells (select the sheet, Home > Merge & Center > Unmerge Cells) and upload the file again", sh.Name, r.fileName, maxMerges)
+		return nil, refuse("file.too_many_merges", "Sheet", sh.Name, "File", r.fileName, "Max", itoa(maxMerges))
 	}
 	if err != nil {
-		return nil, fileErrorf("the merged cells of sheet %q cannot be read (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", sh.Name, err)
+		return nil, refuse("file.merges_unreadable", "Sheet", sh.Name, "Detail", err.Error())
 	}
 	r.ranges = merges
 	r.merges = newMergeTracker(merges, r.headerRow, len(r.headers))
@@ -219,7 +212,7 @@ func open(name string, opts Options) (_ *Reader, err error) {
 	}
 	if col, ok := r.colOf[fieldLicense]; ok {
 		if r.pictures, err = indexPictures(r.book, sh.Part, r.headerRow, col+1); err != nil {
-			return nil, fileErrorf("the pictures in %s cannot be read (%v); save the workbook again as .xlsx and upload it again", r.fileName, err)
+			return nil, refuse("file.pictures_unreadable", "File", r.fileName, "Detail", err.Error())
 		}
 		r.picRows = r.pictures.floatingRows()
 	}
@@ -253,7 +246,7 @@ func (r *Reader) countRows(part string) error {
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return fileErrorf("the sheet %q cannot be read (%v); save the workbook again as .xlsx and upload it again", r.sheet, err)
+		return refuse("file.sheet_unreadable", "Sheet", r.sheet, "Detail", err.Error())
 	}
 	defer rc.Close()
 	scan := newSheetScanner(rc)
@@ -291,7 +284,7 @@ func (r *Reader) countRows(part string) error {
 }
 
 func (r *Reader) tooManyRows() error {
-	return fileErrorf("the sheet %q of %s has more than %d data rows, the most one file may hold; split it into files of at most %d rows and upload them one at a time", r.sheet, r.fileName, r.opts.MaxRows, r.opts.MaxRows)
+	return refuse("file.too_many_rows", "Sheet", r.sheet, "File", r.fileName, "Max", itoa(r.opts.MaxRows))
 }
 
 // readSharedStrings reads the workbook's shared strings, refusing a table
@@ -313,7 +306,7 @@ func (r *Reader) readSharedStrings(wb *workbookInfo) error {
 	limit := int(min(sheetBytes/minStringCell+4096, 1<<40))
 	rc, err := f.Open()
 	if err != nil {
-		return fileErrorf("the text of %s cannot be read (%v); save the workbook again from Excel or WPS and upload it again", r.fileName, err)
+		return refuse("file.text_unopenable", "File", r.fileName, "Detail", err.Error())
 	}
 	defer rc.Close()
 	r.sst, err = readSST(rc, sstLimits{maxStrings: limit, maxString: r.opts.MaxRowText + 1}, r.tmpDir)
@@ -321,11 +314,11 @@ func (r *Reader) readSharedStrings(wb *workbookInfo) error {
 	switch {
 	case errors.As(err, &many):
 		if many.declared {
-			return fileErrorf("the shared strings table of %s (the text of its cells) declares %d strings, more than its sheets could show (at most %d); it may be damaged or built to exhaust the server, so it was refused. Save the workbook again from Excel or WPS and upload it again", r.fileName, many.n, limit)
+			return refuse("file.strings_declared", "File", r.fileName, "Count", itoa(many.n), "Max", itoa(limit))
 		}
-		return fileErrorf("the shared strings table of %s (the text of its cells) holds more than %d strings, more than its sheets could show; it may be damaged or built to exhaust the server, so it was refused. Save the workbook again from Excel or WPS and upload it again", r.fileName, limit)
+		return refuse("file.too_many_strings", "File", r.fileName, "Max", itoa(limit))
 	case err != nil:
-		return fileErrorf("the text of %s cannot be read (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.fileName, err)
+		return refuse("file.text_unreadable", "File", r.fileName, "Detail", err.Error())
 	}
 	return nil
 }
@@ -445,9 +438,9 @@ func extractWorkbook(zr *zip.ReadCloser, dir string, opts Options, fileName stri
 	switch len(books) {
 	case 0:
 		if len(zips) > 0 {
-			return nil, "", fileErrorf("%s holds no .xlsx workbook, only another zip (%s); zips inside zips are not opened. Put the .xlsx file itself (with the license pictures it names) in the zip and upload it again", fileName, zips[0].Name)
+			return nil, "", refuse("file.zip_in_zip", "File", fileName, "Zip", zips[0].Name)
 		}
-		return nil, "", fileErrorf("%s holds no .xlsx workbook; put exactly one .xlsx file (with the license pictures it names) in the zip and upload it again", fileName)
+		return nil, "", refuse("file.no_workbook", "File", fileName)
 	case 1:
 	default:
 		var names []string
@@ -455,15 +448,16 @@ func extractWorkbook(zr *zip.ReadCloser, dir string, opts Options, fileName stri
 			names = append(names, b.Name)
 		}
 		sort.Strings(names)
-		return nil, "", fileErrorf("%s holds %d .xlsx workbooks (%s); put exactly one in the zip, or upload them one at a time", fileName, len(books), strings.Join(listNames(names), ", "))
+		shown, more := listParams(names)
+		return nil, "", refuse("file.many_workbooks", "File", fileName, "Count", itoa(len(books)), "Names", shown, "More", more)
 	}
 	b := books[0]
 	if b.UncompressedSize64 > uint64(opts.MaxFileSize) {
-		return nil, "", fileErrorf("the workbook %s inside %s is %s, more than the %s allowed; split the rows over several files", b.Name, fileName, mib(int64(b.UncompressedSize64)), mib(opts.MaxFileSize))
+		return nil, "", refuse("file.inner_too_large", "Inner", b.Name, "File", fileName, "Size", mib(int64(b.UncompressedSize64)), "Max", mib(opts.MaxFileSize))
 	}
 	src, err := b.Open()
 	if err != nil {
-		return nil, "", fileErrorf("%s is damaged: %s cannot be unpacked (%v); create the zip again and upload it", fileName, b.Name, err)
+		return nil, "", refuse("file.inner_unpack", "File", fileName, "Inner", b.Name, "Detail", err.Error())
 	}
 	defer src.Close()
 	dst := filepath.Join(dir, "upload.xlsx")
@@ -476,16 +470,16 @@ func extractWorkbook(zr *zip.ReadCloser, dir string, opts Options, fileName stri
 		err = cerr
 	}
 	if err != nil {
-		return nil, "", fileErrorf("%s is damaged: %s cannot be unpacked (%v); create the zip again and upload it", fileName, b.Name, err)
+		return nil, "", refuse("file.inner_unpack", "File", fileName, "Inner", b.Name, "Detail", err.Error())
 	}
 	if head, _, err := hashFile(dst); err != nil || !bytes.HasPrefix(head, magicZip) {
-		return nil, "", fileErrorf("%s inside %s is not a valid .xlsx file; open it in Excel or WPS, save it as Excel Workbook (.xlsx) and zip it again", b.Name, fileName)
+		return nil, "", refuse("file.inner_invalid", "Inner", b.Name, "File", fileName)
 	}
-	inner, err := openZip(dst, b.Name+" inside "+fileName, opts.MaxUnzipSize)
+	inner, err := openZip(dst, fileName, b.Name, opts.MaxUnzipSize)
 	if err != nil {
 		var fe *FileError
-		if errors.As(err, &fe) && strings.Contains(fe.Reason, "is damaged and cannot be opened") {
-			return nil, "", fileErrorf("%s inside %s is not a valid .xlsx file; open it in Excel or WPS, save it as Excel Workbook (.xlsx) and zip it again", b.Name, fileName)
+		if errors.As(err, &fe) && fe.Code == "file.zip_damaged" {
+			return nil, "", refuse("file.inner_invalid", "Inner", b.Name, "File", fileName)
 		}
 		return nil, "", err
 	}
@@ -493,15 +487,6 @@ func extractWorkbook(zr *zip.ReadCloser, dir string, opts Options, fileName stri
 	// keeps it readable, and a process that dies leaves nothing behind.
 	os.Remove(dst)
 	return inner, strings.ReplaceAll(b.Name, "\\", "/"), nil
-}
-
-// listNames shortens a long list of names for a message.
-func listNames(names []string) []string {
-	const shown = 20
-	if len(names) <= shown {
-		return names
-	}
-	return append(append([]string(nil), names[:shown]...), fmt.Sprintf("and %d more", len(names)-shown))
 }
 
 // pickSheet chooses the sheet to read: the named one, or the first visible
@@ -513,29 +498,29 @@ func pickSheet(sheets []sheetInfo, want string) (sheetInfo, error) {
 			names = append(names, fmt.Sprintf("%q", s.Name))
 		}
 	}
-	names = listNames(names)
+	shown, more := listParams(names)
 	if want != "" {
 		for _, exact := range []bool{true, false} {
 			for _, s := range sheets {
 				if (exact && s.Name == want) || (!exact && strings.EqualFold(s.Name, want)) {
 					if s.Kind != "worksheet" {
-						return s, fileErrorf("the sheet %q is a %s, not a worksheet with rows; name one of: %s", s.Name, s.Kind, strings.Join(names, ", "))
+						return s, refuse("file.not_worksheet", "Sheet", s.Name, "Kind", s.Kind, "Names", shown, "More", more)
 					}
 					return s, nil
 				}
 			}
 		}
 		if len(names) == 0 {
-			return sheetInfo{}, fileErrorf("there is no sheet named %q, and the workbook has no worksheets at all", want)
+			return sheetInfo{}, refuse("file.no_worksheets", "Sheet", want)
 		}
-		return sheetInfo{}, fileErrorf("there is no sheet named %q in the workbook; its sheets are %s", want, strings.Join(names, ", "))
+		return sheetInfo{}, refuse("file.no_such_sheet", "Sheet", want, "Names", shown, "More", more)
 	}
 	for _, s := range sheets {
 		if s.Kind == "worksheet" && !s.Hidden {
 			return s, nil
 		}
 	}
-	return sheetInfo{}, fileErrorf("the workbook has no visible worksheet; unhide the sheet with the companies (or name it explicitly) and upload it again")
+	return sheetInfo{}, refuse("file.no_visible_sheet")
 }
 
 // estimateRows reads the last row of a dimension reference such as "A1:K5001".

@@ -98,21 +98,21 @@ func (r *Reader) display(m *cellMeta) (string, error) {
 // damaged is the error for a sheet that turned out unreadable part-way.
 func (r *Reader) damaged(err error) error {
 	if r.scan.row == 0 {
-		return fileErrorf("the sheet %q of %s is damaged (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.sheet, r.fileName, err)
+		return refuse("file.sheet_damaged", "Sheet", r.sheet, "File", r.fileName, "Detail", err.Error())
 	}
-	return fileErrorf("the sheet %q of %s is damaged after row %d (%v); open it in Excel or WPS, save it again as .xlsx and upload it again", r.sheet, r.fileName, r.scan.row, err)
+	return refuse("file.sheet_damaged_after", "Sheet", r.sheet, "File", r.fileName, "Row", itoa(r.scan.row), "Detail", err.Error())
 }
 
 // findHeader reads the first rows until one holds both required headers.
 func (r *Reader) findHeader() error {
-	partial := ""
+	partialRow, partialMissing := 0, ""
 	for {
 		raw, err := r.readRaw()
 		if errors.Is(err, io.EOF) || (err == nil && raw.num > headerSearchRows) {
-			if partial != "" {
-				return fileErrorf("no header row in sheet %q: %s. Add the missing header (the template shows the layout) and upload the file again", r.sheet, partial)
+			if partialRow != 0 {
+				return refuse("file.header_incomplete", "Sheet", r.sheet, "Row", itoa(partialRow), "Missing", partialMissing)
 			}
-			return fileErrorf("no header row in sheet %q: none of the first %d rows holds both a 子客企业标识 (ProxyOrganizationOpenId) and a 企业名称 (ProxyOrganizationName) column. Put the header row at the top (the template shows the layout), or choose the right sheet, and upload the file again", r.sheet, headerSearchRows)
+			return refuse("file.no_header", "Sheet", r.sheet, "Rows", itoa(headerSearchRows))
 		}
 		if err != nil {
 			return err
@@ -128,7 +128,8 @@ func (r *Reader) findHeader() error {
 			fields[i] = f
 			if j, seen := colOf[f]; seen {
 				if dup == nil {
-					dup = fileErrorf("row %d has two columns for %s: %s (%q) and %s (%q); delete one of them and upload the file again", raw.num, f, colName(j), trimCell(raw.vals[j]), colName(i), trimCell(v))
+					dup = refuse("file.duplicate_header", "Row", itoa(raw.num), "Field", f,
+						"Column", colName(j), "Header", trimCell(raw.vals[j]), "Column2", colName(i), "Header2", trimCell(v))
 				}
 				continue
 			}
@@ -137,12 +138,11 @@ func (r *Reader) findHeader() error {
 		_, hasID := colOf[onboard.FieldOpenID]
 		_, hasName := colOf[onboard.FieldName]
 		if !hasID || !hasName {
-			if partial == "" && (hasID || hasName) {
-				missing := "企业名称 (ProxyOrganizationName)"
+			if partialRow == 0 && (hasID || hasName) {
+				partialRow, partialMissing = raw.num, onboard.FieldName
 				if !hasID {
-					missing = "子客企业标识 (ProxyOrganizationOpenId)"
+					partialMissing = onboard.FieldOpenID
 				}
-				partial = fmt.Sprintf("row %d looks like the header row but has no %s column", raw.num, missing)
 			}
 			continue
 		}
@@ -156,10 +156,11 @@ func (r *Reader) findHeader() error {
 			}
 		}
 		if raw.truncated {
-			return fileErrorf("row %d, the header row of sheet %q, holds more than %s of text; a header row names its columns in a few words each. Shorten it and upload the file again", raw.num, r.sheet, fmtBytes(headerRowText))
+			return refuse("file.header_too_long", "Row", itoa(raw.num), "Sheet", r.sheet, "Limit", fmtBytes(headerRowText))
 		}
 		if last > r.opts.MaxColumns {
-			return fileErrorf("the header row (row %d) of sheet %q reaches column %s, %d columns; at most %d columns (A to %s) are read. Delete the columns you do not need, or move them to another sheet, and upload the file again", raw.num, r.sheet, colName(last-1), last, r.opts.MaxColumns, colName(r.opts.MaxColumns-1))
+			return refuse("file.too_many_columns", "Row", itoa(raw.num), "Sheet", r.sheet, "Column", colName(last-1),
+				"Count", itoa(last), "Max", itoa(r.opts.MaxColumns), "MaxColumn", colName(r.opts.MaxColumns-1))
 		}
 		r.headerRow = raw.num
 		r.headers = make([]string, last)
@@ -268,8 +269,7 @@ func (r *Reader) limitRowText(row *onboard.Row, truncated bool) {
 	if longest < len(r.headers) {
 		column = r.headers[longest]
 	}
-	row.Errors = append(row.Errors, onboard.RowError{Row: row.Number, Column: column,
-		Reason: fmt.Sprintf("the row's cells hold more than %s of text, the most a row may hold; the longest is in column %s. Shorten it (or move long notes to another sheet) and upload the file again", fmtBytes(limit), colName(longest))})
+	row.Errors = append(row.Errors, rowError(row.Number, column, "", "row.too_much_text", "Limit", fmtBytes(limit), "Column", colName(longest)))
 	left := limit
 	for i, c := range row.Cells {
 		if len(c) > left {
@@ -383,24 +383,26 @@ func (r *Reader) buildRow(raw *rawRow) *onboard.Row {
 		r.attachLicense(row, pics, cells[licCol], licCol)
 	}
 	if len(invisible) > 0 {
-		row.Warnings = append(row.Warnings, onboard.RowWarning{Row: raw.num, Field: invisibleField,
-			Message: fmt.Sprintf("invisible characters (zero-width spaces or soft hyphens, often copied from a web page) were removed from column %s; if a value now looks wrong, type it in again", strings.Join(invisible, ", "))})
+		row.Warnings = append(row.Warnings, rowWarning(raw.num, invisibleField, "row.invisible_chars", "Columns", strings.Join(invisible, ", ")))
 	}
 	for _, f := range fills {
 		if f.col >= len(r.headers) {
 			continue
 		}
 		if _, key := mergedKey[f.col]; key {
-			row.Errors = append(row.Errors, onboard.RowError{Row: raw.num, Column: r.headers[f.col], Field: r.fields[f.col],
-				Reason: fmt.Sprintf(mergedReasonPrefix+"%s, so it repeats the value of row %d: this row was rejected as a duplicate of row %d. Each company needs its own value: unmerge the cells (Home > Merge & Center > Unmerge Cells), type each company's value in its own row and upload the file again", f.rng.ref(), f.rng.r1, f.rng.r1)})
+			code := "name.merged"
+			if r.fields[f.col] == onboard.FieldOpenID {
+				code = "open_id.merged"
+			}
+			row.Errors = append(row.Errors, rowError(raw.num, r.headers[f.col], r.fields[f.col], code,
+				"Range", f.rng.ref(), "Row", itoa(f.rng.r1)))
 			continue
 		}
-		row.Warnings = append(row.Warnings, onboard.RowWarning{Row: raw.num, Field: WarnMergedCells,
-			Message: fmt.Sprintf("column %s (%s) is part of the merged range %s, so this row was given the value of row %d; if that is not what you meant, unmerge the cells, fill in each row and upload the file again", colName(f.col), r.headers[f.col], f.rng.ref(), f.rng.r1)})
+		row.Warnings = append(row.Warnings, rowWarning(raw.num, WarnMergedCells, "row.merged_cells",
+			"Column", colName(f.col), "Header", r.headers[f.col], "Range", f.rng.ref(), "Row", itoa(f.rng.r1)))
 	}
 	if raw.hidden {
-		row.Warnings = append(row.Warnings, onboard.RowWarning{Row: raw.num, Field: WarnHiddenRow,
-			Message: fmt.Sprintf("row %d is hidden in the sheet (by hand or by a filter); it was read like any other row, because hiding a row does not delete it. If it should not be imported, delete the row and upload the file again", raw.num)})
+		row.Warnings = append(row.Warnings, rowWarning(raw.num, WarnHiddenRow, "row.hidden", "Row", itoa(raw.num)))
 	}
 	_, mergedID := mergedKey[r.colOf[onboard.FieldOpenID]]
 	if mergedID {
@@ -409,8 +411,8 @@ func (r *Reader) buildRow(raw *rawRow) *onboard.Row {
 	if id := row.Data.OpenID; id != "" {
 		key := openIDKey(id)
 		if first, dup := r.seen[key]; dup {
-			row.Errors = append(row.Errors, onboard.RowError{Row: raw.num, Column: r.headers[r.colOf[onboard.FieldOpenID]], Field: onboard.FieldOpenID,
-				Reason: fmt.Sprintf("the same ProxyOrganizationOpenId %q is already used in row %d; each company may appear only once in a file, so this row was rejected", id, first)})
+			row.Errors = append(row.Errors, rowError(raw.num, r.headers[r.colOf[onboard.FieldOpenID]], onboard.FieldOpenID,
+				"open_id.duplicate", "Value", id, "Row", itoa(first)))
 		} else {
 			r.seen[key] = int32(raw.num)
 		}
@@ -421,9 +423,11 @@ func (r *Reader) buildRow(raw *rawRow) *onboard.Row {
 	// Whatever a reason or warning quotes, an identifier in it is masked.
 	for i := range row.Errors {
 		row.Errors[i].Reason = MaskIDs(row.Errors[i].Reason)
+		maskParams(row.Errors[i].Params)
 	}
 	for i := range row.Warnings {
 		row.Warnings[i].Message = MaskIDs(row.Warnings[i].Message)
+		maskParams(row.Warnings[i].Params)
 	}
 	return row
 }

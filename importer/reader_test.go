@@ -44,6 +44,7 @@ func TestReadPlainWorkbook(t *testing.T) {
 	}
 	// Row 4: an unknown service name is rejected, naming row and column.
 	if diff := cmp.Diff([]onboard.RowError{{Row: 4, Column: "扩展服务", Field: onboard.FieldExtendedServices,
+		Code: "services.unknown", Params: map[string]string{"Names": `"下载合同"`, "Count": "1"},
 		Reason: rows[0].Errors[0].Reason}}, rows[0].Errors); diff != "" || !strings.Contains(rows[0].Errors[0].Reason, `"下载合同"`) {
 		t.Errorf("row 4 errors: %v %s", rows[0].Errors, diff)
 	}

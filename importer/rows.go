@@ -26,9 +26,6 @@ type cellValue struct {
 	date       bool   // the cell holds a date or time
 }
 
-// numberAdvice is the reason given for an identifier typed into a number cell.
-const numberAdvice = "Excel stored this cell as a number and keeps only 15 significant digits, so the value is already damaged; format the column as Text (Format Cells > Text) and type the value in again"
-
 // checkRow applies the cell rules of the contract to one row, except the
 // license picture and duplicate OpenIds, which need the file around it.
 // headers and fields are per column; cells may be shorter than headers.
@@ -55,26 +52,29 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 		}
 		return c, headers[i]
 	}
-	fail := func(field, column, format string, args ...any) {
-		row.Errors = append(row.Errors, onboard.RowError{Row: num, Column: column, Field: field, Reason: fmt.Sprintf(format, args...)})
+	fail := func(field, column, code string, params ...string) {
+		row.Errors = append(row.Errors, rowError(num, column, field, code, params...))
 	}
-	warn := func(field, format string, args ...any) {
-		row.Warnings = append(row.Warnings, onboard.RowWarning{Row: num, Field: field, Message: fmt.Sprintf(format, args...)})
+	failErr := func(field, column string, e *reasonError) {
+		row.Errors = append(row.Errors, onboard.RowError{Row: num, Column: column, Field: field, Code: e.code, Params: e.params, Reason: e.text})
+	}
+	warn := func(field, code string, params ...string) {
+		row.Warnings = append(row.Warnings, rowWarning(num, field, code, params...))
 	}
 	// text returns the trimmed text of a field's cell, or ok=false after
 	// reporting a cell that shows an Excel error.
 	text := func(field string) (string, cellValue, string, bool) {
 		c, column := get(field)
 		if c.errorValue {
-			fail(field, column, "the cell shows the Excel error %s; correct the formula or type the value in", trimCell(c.text))
+			fail(field, column, "cell.excel_error", "Value", trimCell(c.text))
 			return "", c, column, false
 		}
 		if c.noCache {
-			fail(field, column, "holds a formula whose value was never calculated (the file was saved by a program that does not calculate formulas); open the file in Excel or WPS and save it again, or copy the column and paste it as values (Paste Special > Values), then upload it again")
+			fail(field, column, "cell.formula_not_calculated")
 			return "", c, column, false
 		}
 		if c.date {
-			fail(field, column, "holds a date (%s), but this column holds text; type the value in as text (format the column as Text first) and upload the file again", trimCell(c.text))
+			fail(field, column, "cell.date", "Value", trimCell(c.text))
 			return "", c, column, false
 		}
 		return trimCell(c.text), c, column, true
@@ -84,10 +84,10 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 	if v, c, column, ok := text(onboard.FieldOpenID); ok {
 		switch {
 		case v == "":
-			fail(onboard.FieldOpenID, column, "is empty; every company needs its ProxyOrganizationOpenId")
+			fail(onboard.FieldOpenID, column, "open_id.empty")
 		default:
-			if reason := checkOpenID(v, c.numeric); reason != "" {
-				fail(onboard.FieldOpenID, column, "%s", reason)
+			if reason := checkOpenID("open_id", v, c.numeric); reason != nil {
+				failErr(onboard.FieldOpenID, column, reason)
 			} else {
 				d.OpenID = v
 			}
@@ -97,19 +97,19 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 	if v, _, column, ok := text(onboard.FieldName); ok {
 		v, changed := joinLines(v)
 		if changed {
-			warn(onboard.FieldName, "line breaks in the company name were replaced by spaces")
+			warn(onboard.FieldName, "name.line_breaks")
 		}
 		if strings.ContainsAny(v, "()") {
 			v = strings.NewReplacer("(", "（", ")", "）").Replace(v)
-			warn(onboard.FieldName, "half-width brackets ( ) in the company name were changed to full-width （ ）, as the platform requires")
+			warn(onboard.FieldName, "name.half_width_brackets")
 		}
 		switch n := utf8.RuneCountInString(v); {
 		case v == "":
-			fail(onboard.FieldName, column, "is empty; every company needs its name as printed on the business license")
+			fail(onboard.FieldName, column, "name.empty")
 		case n > maxNameLen:
-			fail(onboard.FieldName, column, "is %d characters long; at most %d are allowed", n, maxNameLen)
+			fail(onboard.FieldName, column, "name.too_long", "Length", itoa(n), "Max", itoa(maxNameLen))
 		case hasControl(v):
-			fail(onboard.FieldName, column, "contains an invisible control character; type the name in again")
+			fail(onboard.FieldName, column, "name.control_char")
 		default:
 			d.Name = v
 		}
@@ -118,13 +118,13 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 	if v, c, column, ok := text(onboard.FieldCreditCode); ok && v != "" {
 		if h, changed := halfWidth(v); changed {
 			v = h
-			warn(onboard.FieldCreditCode, "the credit code was typed in full-width characters (as a Chinese input method types them) and was changed to half-width; check that it is right")
+			warn(onboard.FieldCreditCode, "credit_code.full_width")
 		}
 		v = strings.ToUpper(v)
 		if c.numeric {
-			fail(onboard.FieldCreditCode, column, "%s", numberAdvice)
+			fail(onboard.FieldCreditCode, column, "credit_code.stored_as_number")
 		} else if err := checkCreditCode(v); err != nil {
-			fail(onboard.FieldCreditCode, column, "%q is not a valid unified social credit code: %v", MaskID(v), err)
+			failErr(onboard.FieldCreditCode, column, err.(*reasonError).with("Value", MaskID(v)))
 		} else {
 			d.CreditCode = v
 		}
@@ -133,10 +133,10 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 	if v, _, column, ok := text(onboard.FieldLegalName); ok && v != "" {
 		v, changed := joinLines(v)
 		if changed {
-			warn(onboard.FieldLegalName, "line breaks in the legal representative's name were replaced by spaces")
+			warn(onboard.FieldLegalName, "legal_name.line_breaks")
 		}
 		if hasControl(v) {
-			fail(onboard.FieldLegalName, column, "contains an invisible control character; type the name in again")
+			fail(onboard.FieldLegalName, column, "legal_name.control_char")
 		} else {
 			d.LegalName = v
 		}
@@ -151,23 +151,23 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 			d.LegalIDCardType = "ID_CARD"
 		default:
 			cardTypeOK = false
-			fail(onboard.FieldLegalIDCardType, column, "%q is not an accepted certificate type; only ID_CARD (居民身份证) is accepted", v)
+			fail(onboard.FieldLegalIDCardType, column, "id_card_type.unknown", "Value", v)
 		}
 	}
 
 	if v, c, column, ok := text(onboard.FieldLegalIDCardNumber); ok && v != "" {
 		if h, changed := halfWidth(v); changed {
 			v = h
-			warn(onboard.FieldLegalIDCardNumber, "the ID number was typed in full-width characters (as a Chinese input method types them) and was changed to half-width; check that it is right")
+			warn(onboard.FieldLegalIDCardNumber, "id_number.full_width")
 		}
 		if c.numeric {
-			fail(onboard.FieldLegalIDCardNumber, column, "%s", numberAdvice)
+			fail(onboard.FieldLegalIDCardNumber, column, "id_number.stored_as_number")
 		} else {
 			if strings.HasSuffix(v, "x") {
 				v = strings.TrimSuffix(v, "x") + "X"
 			}
 			if err := ValidIDNumber(v, now); err != nil {
-				fail(onboard.FieldLegalIDCardNumber, column, "%q is not a valid ID card number: %v", MaskID(v), err)
+				failErr(onboard.FieldLegalIDCardNumber, column, err.(*reasonError).with("Value", MaskID(v)))
 			} else {
 				d.LegalIDCardNumber = v
 				if cardTypeOK && d.LegalIDCardType == "" {
@@ -180,21 +180,21 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 	if v, _, column, ok := text(onboard.FieldAddress); ok && v != "" {
 		v, changed := joinLines(v)
 		if changed {
-			warn(onboard.FieldAddress, "line breaks in the address were replaced by spaces")
+			warn(onboard.FieldAddress, "address.line_breaks")
 		}
 		switch n := utf8.RuneCountInString(v); {
 		case n > maxAddressLen:
-			fail(onboard.FieldAddress, column, "is %d characters long; at most %d are allowed", n, maxAddressLen)
+			fail(onboard.FieldAddress, column, "address.too_long", "Length", itoa(n), "Max", itoa(maxAddressLen))
 		case hasControl(v):
-			fail(onboard.FieldAddress, column, "contains an invisible control character; type the address in again")
+			fail(onboard.FieldAddress, column, "address.control_char")
 		default:
 			d.Address = v
 		}
 	}
 
 	if v, c, column, ok := text(onboard.FieldAdminOpenID); ok && v != "" {
-		if reason := checkOpenID(v, c.numeric); reason != "" {
-			fail(onboard.FieldAdminOpenID, column, "%s", reason)
+		if reason := checkOpenID("admin_open_id", v, c.numeric); reason != nil {
+			failErr(onboard.FieldAdminOpenID, column, reason)
 		} else {
 			d.AdminOpenID = v
 		}
@@ -207,11 +207,8 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 			for i, u := range unknown {
 				quoted[i] = fmt.Sprintf("%q", u)
 			}
-			word := "service"
-			if len(unknown) > 1 {
-				word = "services"
-			}
-			fail(onboard.FieldExtendedServices, column, "unknown %s %s; use %s, separated by commas", word, strings.Join(quoted, ", "), servicesHelp())
+			// The message lists the accepted names (servicesHelp).
+			fail(onboard.FieldExtendedServices, column, "services.unknown", "Names", strings.Join(quoted, ", "), "Count", itoa(len(unknown)))
 		} else {
 			d.Services = services
 		}
@@ -220,8 +217,17 @@ func checkRow(num int, headers, fields []string, cells []cellValue, now time.Tim
 	return row
 }
 
-// checkOpenID explains why v is not a usable OpenId ("" if it is).
-func checkOpenID(v string, numeric bool) string {
+// openIDCodes are the codes of checkOpenID per subject: stored as a number,
+// too long, with an invisible character.
+var openIDCodes = map[string][3]string{
+	"open_id":       {"open_id.stored_as_number", "open_id.too_long", "open_id.invisible_char"},
+	"admin_open_id": {"admin_open_id.stored_as_number", "admin_open_id.too_long", "admin_open_id.invisible_char"},
+}
+
+// checkOpenID explains why v is not a usable OpenId (nil if it is); subject
+// is the code's subject, open_id or admin_open_id.
+func checkOpenID(subject, v string, numeric bool) *reasonError {
+	codes := openIDCodes[subject]
 	if numeric {
 		digits := 0
 		for _, r := range v {
@@ -230,18 +236,18 @@ func checkOpenID(v string, numeric bool) string {
 			}
 		}
 		if digits > 15 || strings.ContainsAny(v, "Ee") {
-			return numberAdvice
+			return newReason(codes[0])
 		}
 	}
 	if n := utf8.RuneCountInString(v); n > maxOpenIDLen {
-		return fmt.Sprintf("is %d characters long; at most %d are allowed", n, maxOpenIDLen)
+		return newReason(codes[1], "Length", itoa(n), "Max", itoa(maxOpenIDLen))
 	}
 	for _, r := range v {
 		if !unicode.IsGraphic(r) || unicode.IsSpace(r) || r == utf8.RuneError {
-			return "contains a space or an invisible character; it must be 1 to 64 visible characters"
+			return newReason(codes[2])
 		}
 	}
-	return ""
+	return nil
 }
 
 // joinLines replaces line breaks and tabs inside a value with single spaces.

@@ -9,6 +9,8 @@ import (
 	"io"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/ess-onboard/onboard/locale"
 )
 
 // Sample figures: what reading the sample spreadsheet yields.
@@ -17,9 +19,20 @@ const (
 	SampleRejected = 6  // one row per kind of mistake
 )
 
-// sampleHeaders are the sample's columns: the contract's Chinese headers and
-// a note column the importer keeps but ignores.
-var sampleHeaders = []string{"子客企业标识", "企业名称", "统一社会信用代码", "法定代表人", "法定代表人证件类型", "法定代表人证件号码", "企业详细住所", "营业执照", "超管标识", "扩展服务", "说明"}
+// sampleHeaders are the sample's columns: the contract's Chinese headers
+// (in English, each followed by its API name) and a note column the
+// importer keeps but ignores.
+func sampleHeaders(p *locale.Printer) []string {
+	out := make([]string, 0, len(templateColumns)+1)
+	for _, c := range templateColumns {
+		h := c.chinese
+		if p.Lang() != locale.Chinese {
+			h += " (" + c.field + ")"
+		}
+		out = append(out, h)
+	}
+	return append(out, p.T("sample.note_header"))
+}
 
 // sampleCreditCode makes a valid unified social credit code from a number.
 func sampleCreditCode(n int) string {
@@ -84,14 +97,21 @@ func LicensePNG(seed int) []byte {
 	return b.Bytes()
 }
 
-// WriteSample writes the sample spreadsheet: a title row, the Chinese header
-// row, eight valid companies (two with license pictures in their cells) and
-// rows showing each kind of mistake the importer reports. Reading it back
-// gives SampleAccepted accepted and SampleRejected rejected rows.
-func WriteSample(w io.Writer) error {
+// WriteSample writes the sample in English; see WriteSampleIn.
+func WriteSample(w io.Writer) error { return WriteSampleIn(w, locale.English) }
+
+// WriteSampleIn writes the sample spreadsheet: a title row, the header row,
+// eight valid companies (two with license pictures in their cells) and rows
+// showing each kind of mistake the importer reports, each with a note in
+// lang saying what it shows. The companies are the same in every language.
+// Reading it back gives SampleAccepted accepted and SampleRejected rejected
+// rows.
+func WriteSampleIn(w io.Writer, lang string) error {
+	p := locale.New(lang)
+	note := func(id string) string { return p.T("sample.note." + id) }
 	f := excelize.NewFile()
 	defer f.Close()
-	const sheet = "子企业名单"
+	sheet := p.T("template.sheet")
 	if err := f.SetSheetName("Sheet1", sheet); err != nil {
 		return err
 	}
@@ -125,13 +145,14 @@ func WriteSample(w io.Writer) error {
 	}
 
 	set := func(cell string, v any) error { return f.SetCellValue(sheet, cell, v) }
-	if err := set("A1", "onboard 示例：子企业批量开通名单（演示数据，可直接导入试用）"); err != nil {
+	if err := set("A1", p.T("sample.title")); err != nil {
 		return err
 	}
 	if err := f.SetCellStyle(sheet, "A1", "A1", title); err != nil {
 		return err
 	}
-	if err := f.SetSheetRow(sheet, "A2", &sampleHeaders); err != nil {
+	headers := sampleHeaders(p)
+	if err := f.SetSheetRow(sheet, "A2", &headers); err != nil {
 		return err
 	}
 	if err := f.SetCellStyle(sheet, "A2", "K2", head); err != nil {
@@ -164,50 +185,50 @@ func WriteSample(w io.Writer) error {
 			address:  cities[i] + fmt.Sprintf("%d号", n*10),
 			admin:    fmt.Sprintf("demo-admin-%03d", n),
 			services: services[i],
-			note:     "正确",
+			note:     note("ok"),
 			picture:  i < 2,
 		}
 		if i == 2 {
 			r.cardType = "居民身份证"
 		}
 		if r.picture {
-			r.note = "正确：营业执照图片嵌在单元格中"
+			r.note = note("ok_picture")
 		}
 		rows = append(rows, r)
 	}
 	rows = append(rows,
 		sampleRow{openID: "demo-org-009", name: "演示贸易(广州)有限公司", code: sampleCreditCode(109), legal: "吴刚", cardType: "ID_CARD",
 			idNumber: sampleIDNumber("440104", "19800808", 31), address: "广东省广州市越秀区环市东路", admin: "demo-admin-009", services: "AUTO_SIGN",
-			note: "可导入但有提示：半角括号会改为全角"},
+			note: note("brackets")},
 		sampleRow{openID: "demo-org-010", name: "演示物流有限公司", code: sampleCreditCode(110)[:17] + "0", legal: "郑爽", cardType: "ID_CARD",
 			idNumber: sampleIDNumber("370102", "19790214", 33), address: "山东省济南市历下区", services: "AUTO_SIGN",
-			note: "错误：统一社会信用代码校验位不对"},
+			note: note("check_char")},
 		sampleRow{openID: "demo-org-011", name: "演示餐饮管理有限公司", code: sampleCreditCode(111), legal: "孙丽", cardType: "ID_CARD",
 			idNumber: 110105198001010000.0, address: "北京市朝阳区", services: "DOWNLOAD_FLOW",
-			note: "错误：证件号码是数字单元格（应设为文本格式后重新输入）"},
+			note: note("id_number")},
 		sampleRow{openID: "demo-org-012", name: "演示建筑工程有限公司", code: sampleCreditCode(112), legal: "钱进", cardType: "ID_CARD",
 			idNumber: sampleIDNumber("500103", "19860606", 35), address: "重庆市渝中区", services: "AUTO_SIGN,SUPER_SIGN",
-			note: "错误：未知的扩展服务 SUPER_SIGN"},
+			note: note("service")},
 		sampleRow{openID: "demo-org-003", name: "演示重复标识有限公司", code: sampleCreditCode(113), legal: "冯雪", cardType: "ID_CARD",
 			idNumber: sampleIDNumber("610113", "19910101", 37), address: "陕西省西安市雁塔区", services: "AUTO_SIGN",
-			note: "错误：子客企业标识与第 5 行重复"},
+			note: note("duplicate")},
 		sampleRow{openID: "demo-org-014", name: "", code: sampleCreditCode(114), legal: "褚亮", cardType: "ID_CARD",
 			idNumber: sampleIDNumber("120101", "19870707", 39), address: "天津市和平区", services: "AUTO_SIGN",
-			note: "错误：缺少企业名称"},
+			note: note("name_missing")},
 		sampleRow{openID: "demo-org-015", name: "演示教育咨询有限公司", code: sampleCreditCode(115), legal: "卫东", cardType: "护照",
 			idNumber: sampleIDNumber("210102", "19830303", 41), address: "辽宁省沈阳市和平区", services: "MOBILE_CHECK_APPROVER",
-			note: "错误：证件类型只能是 ID_CARD（居民身份证）"},
+			note: note("card_type")},
 		// A group of companies whose services cell is merged down two rows,
 		// and a row hidden by hand: all three are imported.
 		sampleRow{openID: "demo-org-016", name: "演示集团华南有限公司", code: sampleCreditCode(116), legal: "蒋涛", cardType: "ID_CARD",
 			idNumber: sampleIDNumber("440106", "19810909", 43), address: "广东省广州市天河区珠江新城", services: "AUTO_SIGN，MOBILE_CHECK_APPROVER",
-			note: "正确：扩展服务与下一行合并（两家公司共用）"},
+			note: note("merged_first")},
 		sampleRow{openID: "demo-org-017", name: "演示集团华东有限公司", code: sampleCreditCode(117), legal: "沈悦", cardType: "ID_CARD",
 			idNumber: sampleIDNumber("310104", "19840404", 45), address: "上海市徐汇区漕溪北路",
-			note: "可导入但有提示：扩展服务取自上一行的合并单元格"},
+			note: note("merged_second")},
 		sampleRow{openID: "demo-org-018", name: "演示集团华北有限公司", code: sampleCreditCode(118), legal: "韩梅", cardType: "ID_CARD",
 			idNumber: sampleIDNumber("130102", "19891212", 47), address: "河北省石家庄市长安区", services: "DOWNLOAD_FLOW",
-			note: "可导入但有提示：此行已隐藏（隐藏不等于删除，仍会导入）", hidden: true},
+			note: note("hidden"), hidden: true},
 	)
 	numeric, err := f.NewStyle(&excelize.Style{NumFmt: 0})
 	if err != nil {
@@ -237,7 +258,7 @@ func WriteSample(w io.Writer) error {
 			}
 			err := f.AddPictureFromBytes(sheet, fmt.Sprintf("H%d", n), &excelize.Picture{
 				Extension: ".png", File: LicensePNG(i),
-				Format: &excelize.GraphicOptions{AutoFit: true, Positioning: "oneCell", AltText: r.openID + " 营业执照"},
+				Format: &excelize.GraphicOptions{AutoFit: true, Positioning: "oneCell", AltText: p.T("sample.license_alt", "OpenID", r.openID)},
 			})
 			if err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/locale"
 )
 
 // Batch is one imported file.
@@ -216,6 +217,11 @@ func (s *Store) BatchRows(ctx context.Context, batchID int64, fn func(ResultRow)
 	return nil
 }
 
+// english renders the reasons and warnings read back, so that callers
+// find their English text in Reason and Message; a reader in another
+// language renders Code and Params again.
+var english = locale.New(locale.English)
+
 func decodeRow(r *ResultRow, cells, reasons, warnings, services []byte) error {
 	if err := json.Unmarshal(cells, &r.Cells); err != nil {
 		return fmt.Errorf("cells: %w", err)
@@ -225,14 +231,16 @@ func decodeRow(r *ResultRow, cells, reasons, warnings, services []byte) error {
 		return fmt.Errorf("reasons: %w", err)
 	}
 	for _, x := range rs {
-		r.Reasons = append(r.Reasons, onboard.RowError{Row: r.Number, Column: x.Column, Field: x.Field, Reason: x.Reason})
+		r.Reasons = append(r.Reasons, onboard.RowError{Row: r.Number, Column: x.Column, Field: x.Field,
+			Code: x.Code, Params: x.Params, Reason: english.Reason(x.Code, x.Params, x.Reason)})
 	}
 	var ws []warning
 	if err := json.Unmarshal(warnings, &ws); err != nil {
 		return fmt.Errorf("warnings: %w", err)
 	}
 	for _, x := range ws {
-		r.Warnings = append(r.Warnings, onboard.RowWarning{Row: r.Number, Field: x.Field, Message: x.Message})
+		r.Warnings = append(r.Warnings, onboard.RowWarning{Row: r.Number, Field: x.Field,
+			Code: x.Code, Params: x.Params, Message: english.Reason(x.Code, x.Params, x.Message)})
 	}
 	var svs []struct {
 		Service      string     `json:"service"`

@@ -2,14 +2,17 @@ package repository
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/locale"
 )
 
 func TestBatchRows(t *testing.T) {
@@ -116,5 +119,60 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if _, err := Open(ctx, "postgres://%zz"); err == nil {
 		t.Error("Open of a malformed URL: want an error")
+	}
+}
+
+// Reasons and warnings are stored as codes with their parameters, so that
+// they can be read in either language; what was stored before codes existed
+// (the English text alone) still reads.
+func TestReasonsStoredAsCodes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	bad := rejectedRow(3, "org-b")
+	bad.Errors = []onboard.RowError{{Row: 3, Column: "统一社会信用代码", Field: onboard.FieldCreditCode, Code: "credit_code.check_char",
+		Params: map[string]string{"Value": "9135**********0Y44", "Expected": "3"},
+		Reason: `"9135**********0Y44" is not a valid unified social credit code: the check character (the last one) is wrong: with these first 17 characters it must be 3; check the code for a typo`}}
+	ok := acceptedRow(2, "org-a", "甲公司")
+	ok.Warnings = []onboard.RowWarning{{Row: 2, Field: "hidden row", Code: "row.hidden", Params: map[string]string{"Row": "2"},
+		Message: "row 2 is hidden in the sheet (by hand or by a filter); it was read like any other row, because hiding a row does not delete it. If it should not be imported, delete the row and upload the file again"}}
+	res := mustImport(t, params(app), source(ok, bad))
+
+	var stored []byte
+	if err := testStore.pool.QueryRow(ctx, `SELECT reasons FROM batch_rows WHERE batch_id = $1 AND row_number = 3`, res.BatchID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	var js []map[string]any
+	if err := json.Unmarshal(stored, &js); err != nil {
+		t.Fatal(err)
+	}
+	if len(js) != 1 || js[0]["code"] != "credit_code.check_char" || fmt.Sprint(js[0]["params"]) != "map[Expected:3 Value:9135**********0Y44]" {
+		t.Errorf("stored reasons %s; want the code and its parameters", stored)
+	}
+
+	// A row stored before codes existed.
+	if _, err := testStore.pool.Exec(ctx, `UPDATE batch_rows SET warnings = '[{"field": "ProxyOrganizationName", "message": "brackets converted"}]'
+		WHERE batch_id = $1 AND row_number = 2`, res.BatchID); err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]ResultRow{}
+	if err := testStore.BatchRows(ctx, res.BatchID, func(r ResultRow) error { got[r.Number] = r; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(bad.Errors, got[3].Reasons); diff != "" {
+		t.Errorf("reasons read back (-want +got):\n%s", diff)
+	}
+	want := []onboard.RowWarning{{Row: 2, Field: onboard.FieldName, Message: "brackets converted"}}
+	if diff := cmp.Diff(want, got[2].Warnings); diff != "" {
+		t.Errorf("a warning stored as text alone (-want +got):\n%s", diff)
+	}
+	// The same rows in Chinese.
+	zh := locale.New(locale.Chinese)
+	r := got[3].Reasons[0]
+	if s := zh.Reason(r.Code, r.Params, r.Reason); !strings.Contains(s, "校验码") || !strings.Contains(s, "应为 3") {
+		t.Errorf("zh-CN rendering of the stored reason: %q", s)
+	}
+	if w := got[2].Warnings[0]; zh.Reason(w.Code, w.Params, w.Message) != "brackets converted" {
+		t.Errorf("a warning without a code renders as its stored text in any language")
 	}
 }

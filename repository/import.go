@@ -332,16 +332,24 @@ func mergeChunk(ctx context.Context, tx pgx.Tx, p ImportParams, batchID int64, r
 	return nil
 }
 
-// reason and warning are the JSON shapes of batch_rows.reasons and .warnings.
+// reason and warning are the JSON shapes of batch_rows.reasons and
+// .warnings. Code and Params are what a reason is read back by, rendered in
+// the reader's language (docs/reason-codes.md); Reason and Message are its
+// English text when stored, which is all a row stored before codes existed
+// has, and what a reader without the catalogues (or an older onboard) shows.
 type reason struct {
-	Column string `json:"column"`
-	Field  string `json:"field"`
-	Reason string `json:"reason"`
+	Column string            `json:"column"`
+	Field  string            `json:"field"`
+	Code   string            `json:"code,omitempty"`
+	Params map[string]string `json:"params,omitempty"`
+	Reason string            `json:"reason"`
 }
 
 type warning struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
+	Field   string            `json:"field"`
+	Code    string            `json:"code,omitempty"`
+	Params  map[string]string `json:"params,omitempty"`
+	Message string            `json:"message"`
 }
 
 // feed reads rows in its own goroutine, ahead of the database, so reading
@@ -488,12 +496,12 @@ func (c *rowCopier) values(row *onboard.Row) ([]any, error) {
 	}
 	reasons := make([]reason, len(row.Errors))
 	for i, e := range row.Errors {
-		reasons[i] = reason{Column: e.Column, Field: e.Field, Reason: e.Reason}
+		reasons[i] = reason{Column: e.Column, Field: e.Field, Code: e.Code, Params: e.Params, Reason: e.Reason}
 		c.res.Rejections = append(c.res.Rejections, e)
 	}
 	warnings := make([]warning, len(row.Warnings))
 	for i, w := range row.Warnings {
-		warnings[i] = warning{Field: w.Field, Message: w.Message}
+		warnings[i] = warning{Field: w.Field, Code: w.Code, Params: w.Params, Message: w.Message}
 		c.res.Warnings = append(c.res.Warnings, w)
 	}
 	reasonsJSON, _ := json.Marshal(reasons)

@@ -15,21 +15,89 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/importer"
+	"github.com/ess-onboard/onboard/locale"
 	"github.com/ess-onboard/onboard/repository"
 )
 
-// Headers are the columns added after the user's own, in order.
-var Headers = []string{
-	"Status", "Reasons", "Warnings", "Authorization", "Error code", "Error message", "Login link", "Services",
+// headerIDs are the messages of the columns added after the user's own, in
+// order.
+var headerIDs = []string{
+	"results.header.status", "results.header.reasons", "results.header.warnings", "results.header.authorization",
+	"results.header.error_code", "results.header.error_message", "results.header.error_explanation",
+	"results.header.login_link", "results.header.services",
 }
 
-// SheetName is the name of the results file's only sheet.
+// Headers are the columns added after the user's own, in order, in English.
+var Headers = HeadersIn(locale.English)
+
+// HeadersIn are the added columns in a language.
+func HeadersIn(lang string) []string {
+	p := locale.New(lang)
+	out := make([]string, len(headerIDs))
+	for i, id := range headerIDs {
+		out[i] = p.T(id)
+	}
+	return out
+}
+
+// resultHeaders are the added columns in every language: an earlier export
+// uploaded again has them, in whichever language it was written.
+var resultHeaders = func() map[string]bool {
+	m := map[string]bool{}
+	for _, lang := range locale.Langs {
+		for _, h := range HeadersIn(lang) {
+			m[h] = true
+		}
+	}
+	return m
+}()
+
+// SheetName is the name of the results file's only sheet, in English.
 const SheetName = "Results"
+
+// SheetNameIn is the name of the results file's sheet in a language.
+func SheetNameIn(lang string) string { return locale.New(lang).T("results.sheet") }
+
+// Options choose how a results file is written. The zero value writes it
+// in English with times in UTC.
+type Options struct {
+	// Lang is the language of the added columns' headers and values, and of
+	// the note above the header ("" is English). The user's own columns are
+	// written as uploaded, whatever the language.
+	Lang string
+	// Zone is the time zone of the times in the file; nil means the
+	// language's default (Asia/Shanghai for zh-CN, UTC for English).
+	Zone *time.Location
+}
+
+// writer renders the added columns in one language.
+type writer struct {
+	p     *locale.Printer
+	punct punctuation
+}
+
+// punctuation joins the parts of a cell as the language writes them.
+type punctuation struct{ colon, sep, open, close string }
+
+var (
+	latinPunct   = punctuation{": ", "; ", " (", ")"}
+	chinesePunct = punctuation{"：", "；", "（", "）"}
+)
+
+func newWriter(opts Options) *writer {
+	p := locale.NewIn(opts.Lang, opts.Zone)
+	w := &writer{p: p, punct: latinPunct}
+	if p.Lang() == locale.Chinese {
+		w.punct = chinesePunct
+	}
+	return w
+}
 
 // Rows calls fn for every row of a batch, in row order, and stops at the
 // first error fn returns. For example:
@@ -38,14 +106,23 @@ const SheetName = "Results"
 type Rows func(fn func(repository.ResultRow) error) error
 
 // Write writes the results file of batch b as .xlsx to w, streaming rows
-// from rows.
+// from rows, in English.
 func Write(w io.Writer, b *repository.Batch, rows Rows) error {
+	return WriteWith(w, b, rows, Options{})
+}
+
+// WriteWith writes the results file of batch b as Write does, in the
+// language and time zone of opts.
+func WriteWith(w io.Writer, b *repository.Batch, rows Rows, opts Options) error {
+	rw := newWriter(opts)
+	headers := HeadersIn(rw.p.Lang())
+	sheetName := rw.p.T("results.sheet")
 	f := excelize.NewFile()
 	defer f.Close()
-	if err := f.SetSheetName("Sheet1", SheetName); err != nil {
+	if err := f.SetSheetName("Sheet1", sheetName); err != nil {
 		return err
 	}
-	sw, err := f.NewStreamWriter(SheetName)
+	sw, err := f.NewStreamWriter(sheetName)
 	if err != nil {
 		return err
 	}
@@ -58,7 +135,7 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 	// uploaded again: those are written afresh.
 	var keep []int
 	for i, h := range b.Headers {
-		if !slices.Contains(Headers, strings.TrimSpace(h)) {
+		if !resultHeaders[strings.TrimSpace(h)] {
 			keep = append(keep, i)
 		}
 	}
@@ -73,7 +150,7 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 			return err
 		}
 	}
-	widths := []float64{16, 40, 30, 14, 18, 40, 40, 60}
+	widths := []float64{16, 40, 30, 14, 18, 40, 40, 40, 60}
 	for i, wd := range widths {
 		if err := sw.SetColWidth(nUser+i+1, nUser+i+1, wd); err != nil {
 			return err
@@ -110,18 +187,17 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 	}
 
 	if headerRow > 1 {
-		note := fmt.Sprintf("Results of batch %d: %s (application %s), imported %s. Fix rejected rows here and upload this file again.",
-			b.ID, b.FileName, b.AppID, b.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"))
+		note := rw.p.T("results.note", "Batch", b.ID, "File", b.FileName, "App", b.AppID, "Imported", rw.p.Time(b.CreatedAt))
 		n := noteRow(headerRow, isHidden, merges)
 		if err := put(n, []any{note}, isHidden(n)); err != nil {
 			return err
 		}
 	}
-	header := make([]any, 0, nUser+len(Headers))
+	header := make([]any, 0, nUser+len(headers))
 	for _, i := range keep {
 		header = append(header, excelize.Cell{StyleID: styles.header, Value: b.Headers[i]})
 	}
-	for _, h := range Headers {
+	for _, h := range headers {
 		header = append(header, excelize.Cell{StyleID: styles.header, Value: h})
 	}
 	if err := put(headerRow, header, isHidden(headerRow)); err != nil {
@@ -135,7 +211,7 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 		if n <= last {
 			n = last + 1
 		}
-		vals := make([]any, 0, nUser+len(Headers))
+		vals := make([]any, 0, nUser+len(headers))
 		for _, i := range keep {
 			v := ""
 			if i < len(r.Cells) {
@@ -143,14 +219,14 @@ func Write(w io.Writer, b *repository.Batch, rows Rows) error {
 			}
 			vals = append(vals, v)
 		}
-		status := excelize.Cell{Value: Status(r)}
+		status := excelize.Cell{Value: rw.status(r)}
 		if r.Status == "rejected" {
 			status.StyleID = styles.rejected
 		}
 		// What onboard and the platform wrote about the row never repeats an
 		// identifier whole (the row's own cells are the user's, as uploaded).
-		vals = append(vals, status, importer.MaskIDs(reasons(r.Reasons)), importer.MaskIDs(warnings(r.Warnings)), authorization(r),
-			r.ErrorCode, importer.MaskIDs(errorMessage(r)), LoginLink(r), Services(r.Services))
+		vals = append(vals, status, importer.MaskIDs(rw.reasons(r.Reasons)), importer.MaskIDs(rw.warnings(r.Warnings)), rw.authorization(r),
+			r.ErrorCode, importer.MaskIDs(rw.errorMessage(r)), rw.p.APIError(r.ErrorCode), rw.loginLink(r), rw.services(r.Services))
 		return put(n, vals, n == r.Number && isHidden(n))
 	})
 	if err != nil {
@@ -321,89 +397,141 @@ func Status(r repository.ResultRow) string {
 	return r.State
 }
 
+// status is the Status column in the writer's language.
+func (w *writer) status(r repository.ResultRow) string {
+	s := Status(r)
+	id := "results.state." + s
+	if s == r.Status {
+		id = "results.status." + s
+	}
+	if !w.p.Has(id) {
+		return s
+	}
+	return w.p.T(id)
+}
+
+// authKeys are the messages of what an onboarding state says about the
+// company's authorization.
+var authKeys = map[string]string{
+	onboard.StateAwaitingAuth:    "results.auth.waiting",
+	onboard.StateOpeningServices: "results.auth.verified",
+	onboard.StateAwaitingAdmin:   "results.auth.verified",
+	onboard.StateDone:            "results.auth.verified",
+	onboard.StateAuthRejected:    "results.auth.rejected",
+	onboard.StateTimedOut:        "results.auth.timed_out",
+}
+
+var english = locale.New(locale.English)
+
 // Authorization is what an onboarding state says about the company's
-// authorization on the platform; "" while not yet known.
+// authorization on the platform, in English; "" while not yet known.
 func Authorization(state string) string {
-	switch state {
-	case onboard.StateAwaitingAuth:
-		return "waiting"
-	case onboard.StateOpeningServices, onboard.StateAwaitingAdmin, onboard.StateDone:
-		return "verified"
-	case onboard.StateAuthRejected:
-		return "rejected"
-	case onboard.StateTimedOut:
-		return "not verified in time"
+	if id, ok := authKeys[state]; ok {
+		return english.T(id)
 	}
 	return ""
 }
 
 // authorization is the Authorization column: the platform's own status
 // beside what the onboarding state says, e.g. "verified (VERIFIED)".
-func authorization(r repository.ResultRow) string {
-	a := Authorization(r.State)
+func (w *writer) authorization(r repository.ResultRow) string {
+	a := ""
+	if id, ok := authKeys[r.State]; ok {
+		a = w.p.T(id)
+	}
 	switch {
 	case r.AuthStatus == "":
 		return a
 	case a == "":
 		return r.AuthStatus
 	}
-	return a + " (" + r.AuthStatus + ")"
+	return a + w.punct.open + r.AuthStatus + w.punct.close
 }
 
-// LoginLink is the Login link column: the console link issued to the admin
-// the row named, with its expiry.
-func LoginLink(r repository.ResultRow) string {
+// LoginLink is the Login link column in English: the console link issued
+// to the admin the row named, with its expiry.
+func LoginLink(r repository.ResultRow) string { return newWriter(Options{}).loginLink(r) }
+
+func (w *writer) loginLink(r repository.ResultRow) string {
 	if r.LoginURL == "" {
 		return ""
 	}
 	if r.LoginExpiresAt.IsZero() {
 		return r.LoginURL
 	}
-	return r.LoginURL + " (expires " + r.LoginExpiresAt.UTC().Format("2006-01-02 15:04 UTC") + ")"
+	return w.p.T("results.expires", "URL", r.LoginURL, "Time", w.p.Time(r.LoginExpiresAt))
 }
 
-func reasons(rs []onboard.RowError) string {
+// reasons is the Reasons column: each reason after its column, rendered
+// from its code in the writer's language.
+func (w *writer) reasons(rs []onboard.RowError) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
-		parts[i] = r.Column + ": " + r.Reason
+		parts[i] = r.Column + w.punct.colon + w.p.Reason(r.Code, r.Params, r.Reason)
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, w.punct.sep)
 }
 
-func warnings(ws []onboard.RowWarning) string {
+// warnings is the Warnings column: each warning after its field.
+func (w *writer) warnings(ws []onboard.RowWarning) string {
 	parts := make([]string, len(ws))
-	for i, w := range ws {
-		parts[i] = w.Field + ": " + w.Message
+	for i, x := range ws {
+		parts[i] = w.field(x.Field) + w.punct.colon + w.p.Reason(x.Code, x.Params, x.Message)
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, w.punct.sep)
 }
 
-func errorMessage(r repository.ResultRow) string {
+// field names the field a warning is about: the API field name, which the
+// template's headers carry in both languages, or what the warning is about
+// when it is the row's place in the sheet.
+func (w *writer) field(f string) string {
+	switch f {
+	case importer.WarnHiddenRow:
+		return w.p.T("results.field.hidden_row")
+	case importer.WarnMergedCells:
+		return w.p.T("results.field.merged_cells")
+	}
+	if w.p.Lang() == locale.Chinese {
+		if zh := importer.FieldChineseName(f); zh != "" {
+			return zh
+		}
+	}
+	return f
+}
+
+func (w *writer) errorMessage(r repository.ResultRow) string {
 	if r.ErrorMessage != "" && r.RequestID != "" {
-		return r.ErrorMessage + " (RequestId " + r.RequestID + ")"
+		return w.p.T("results.request_id", "Message", r.ErrorMessage, "RequestID", r.RequestID)
 	}
 	return r.ErrorMessage
 }
 
-// Services is the Services column, for example
+// Services is the Services column in English, for example
 // "AUTO_SIGN: linked https://… (expires 2026-11-24 10:00 UTC); MOBILE_CHECK_APPROVER: opened".
-func Services(ss []repository.ServiceStatus) string {
+func Services(ss []repository.ServiceStatus) string { return newWriter(Options{}).services(ss) }
+
+func (w *writer) services(ss []repository.ServiceStatus) string {
 	parts := make([]string, len(ss))
 	for i, s := range ss {
-		p := string(s.Service) + ": " + s.State
+		state := s.State
+		if id := "results.service." + s.State; w.p.Has(id) {
+			state = w.p.T(id)
+		}
+		p := w.p.T("results.service_name", "Service", string(s.Service), "Chinese", importer.ServiceChineseName(s.Service)) + w.punct.colon + state
 		if s.URL != "" {
-			p += " " + s.URL
+			link := s.URL
 			if !s.ExpiresAt.IsZero() {
-				p += " (expires " + s.ExpiresAt.UTC().Format("2006-01-02 15:04") + " UTC)"
+				link = w.p.T("results.expires", "URL", s.URL, "Time", w.p.Time(s.ExpiresAt))
 			}
+			p += " " + link
 		}
 		switch {
 		case s.ErrorCode != "" && s.ErrorMessage != "":
-			p += " (" + s.ErrorCode + ": " + s.ErrorMessage + ")"
+			p += w.punct.open + s.ErrorCode + w.punct.colon + s.ErrorMessage + w.punct.close
 		case s.ErrorCode != "" || s.ErrorMessage != "":
-			p += " (" + s.ErrorCode + s.ErrorMessage + ")"
+			p += w.punct.open + s.ErrorCode + s.ErrorMessage + w.punct.close
 		}
 		parts[i] = p
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, w.punct.sep)
 }

@@ -75,7 +75,7 @@ func TestWrite(t *testing.T) {
 		{"Results of batch 7: orgs.xlsx (application app-1), imported 2026-11-23 09:00 UTC. Fix rejected rows here and upload this file again."},
 		header,
 		{"org-a", "甲公司（北京）", "11010519491231002X", "first", "opening_services", "",
-			"ProxyOrganizationName: half-width brackets converted", "verified", "", "", "",
+			"ProxyOrganizationName: half-width brackets converted", "verified", "", "", "", "",
 			"AUTO_SIGN: linked https://e.example/a (expires 2026-11-24 02:00 UTC); MOBILE_CHECK_APPROVER: opened; PAGING_SEAL: failed (InvalidParameter: no)"},
 		nil, // row 4 was blank in the upload
 		{"org-b", "", "110105194912310021", "", "rejected", "企业名称: is empty; 法定代表人证件号码: wrong check digit"},

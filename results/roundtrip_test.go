@@ -261,7 +261,7 @@ func TestResultsKeepEveryMergeAndHiddenRow(t *testing.T) {
 	out, data := export(t, store, b, dir, "results.xlsx")
 	// Beyond the header's six columns come the added ones: H:I moves past
 	// them, to P:Q.
-	wantMerges := []string{"A1:G1", "A7:A8", "C3:D3", "C4:D4", "E4:E6", "F4:F5", "P4:Q5"}
+	wantMerges := []string{"A1:G1", "A7:A8", "C3:D3", "C4:D4", "E4:E6", "F4:F5", "Q4:R5"}
 	merges, hidden := sheetLayout(t, out, SheetName)
 	if !slices.Equal(merges, wantMerges) || !slices.Equal(hidden, []int{2, 5, 8, 9}) {
 		t.Fatalf("results file merges %v, hidden rows %v; want %v, [2 5 8 9]", merges, hidden, wantMerges)
@@ -346,14 +346,14 @@ func TestWriteLayout(t *testing.T) {
 			hidden: []int{1, 5, 7, 5, 0},
 			// B4:C4 reaches from the user's column B past the header, over
 			// the added columns; A5:A6 overlaps A4:A5.
-			wantMerges: []string{"A1:D1", "A3:B3", "A4:A5", "K5:L6", "K8:L9"},
+			wantMerges: []string{"A1:D1", "A3:B3", "A4:A5", "L5:M6", "L8:M9"},
 			wantHidden: []int{1, 5, 7}, noteRow: 2},
 		{name: "results file uploaded again", headers: append([]string{"企业标识", "企业名称"}, Headers...),
-			// C4:C5 is in the earlier export's Status column; K and L are
+			// C4:C5 is in the earlier export's Status column; L to N are
 			// beyond its added columns, where the new ones end too.
-			merges:     []string{"C1:D1", "C4:C5", "A4:B4", "L4:M4", "K6:L6"},
+			merges:     []string{"C1:D1", "C4:C5", "A4:B4", "M4:N4", "L6:M6"},
 			hidden:     []int{2},
-			wantMerges: []string{"A4:B4", "C1:D1", "K6:L6", "L4:M4"},
+			wantMerges: []string{"A4:B4", "C1:D1", "L6:M6", "M4:N4"},
 			wantHidden: []int{2}, noteRow: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -289,7 +289,7 @@ func (fx *dashboardFixture) server(t *testing.T, o Options) *httptest.Server {
 	o.Import = func(ctx context.Context, req ImportRequest) (ImportResult, error) {
 		// A refusal with a code: the reader sees the catalogue's text, not
 		// the stored one.
-		return ImportResult{}, &importer.FileError{Code: fileTypeCode, Reason: "stored text"}
+		return ImportResult{}, &importer.FileError{Code: importer.CodeUploadType, Reason: "stored text"}
 	}
 	o.WriteTemplate = func(w io.Writer) error { _, err := io.WriteString(w, "xlsx"); return err }
 	o.WriteResults = func(ctx context.Context, w io.Writer, id int64) error {
@@ -351,12 +351,31 @@ func pageText(t *testing.T, page string) []string {
 // platform's and the file format's names, units and time zones, the API
 // names operators know from the platform's console and documents, and the
 // English switch's own label.
-var allowedWords = map[string]bool{
-	"onboard": true, "AppId": true, "OpenId": true, "RequestId": true, "MsgId": true, "Postgres": true,
-	"xlsx": true, "zip": true, "MiB": true, "KiB": true, "UTC": true, "CST": true, "English": true,
-}
+var allowedWords = func() map[string]bool {
+	m := map[string]bool{
+		"onboard": true, "AppId": true, "OpenId": true, "RequestId": true, "MsgId": true, "Postgres": true,
+		"xlsx": true, "zip": true, "MiB": true, "KiB": true, "MB": true, "UTC": true, "CST": true, "English": true,
+		// Credentials, protocols and Tencent Cloud's own names, as its console writes them.
+		"SecretId": true, "SecretKey": true, "HTTP": true, "HTTPS": true, "IP": true, "MFA": true, "CAM": true,
+		// Programs and formats a reason names, so that the operator finds them.
+		"Excel": true, "WPS": true, "Office": true, "Word": true, "PNG": true, "JPEG": true, "Base": true,
+		"xls": true, "et": true, "ID_CARD": true,
+	}
+	for _, f := range []string{onboard.FieldOpenID, onboard.FieldName, onboard.FieldCreditCode, onboard.FieldLegalName,
+		onboard.FieldLegalIDCardType, onboard.FieldLegalIDCardNumber, onboard.FieldAddress, onboard.FieldBusinessLicense,
+		onboard.FieldAdminOpenID, onboard.FieldExtendedServices} { // the API's field names, beside the Chinese headers
+		m[f] = true
+	}
+	for _, s := range onboard.ServiceTypes { // the platform's service names
+		m[string(s)] = true
+	}
+	return m
+}()
 
-var englishWord = regexp.MustCompile(`[A-Za-z]{2,}`)
+var englishWord = regexp.MustCompile(`[A-Za-z][A-Za-z_]*[A-Za-z]`)
+
+// commandText is a flag or an onboard command quoted in a text: code, not words.
+var commandText = regexp.MustCompile(`--[a-z][a-z-]*|onboard [a-z]+`)
 
 // englishWords lists the words of texts that are not Chinese: what is left
 // once data is taken out, minus the allowed words.
@@ -372,6 +391,7 @@ func englishWords(texts, data []string) []string {
 				s = strings.ReplaceAll(s, d, " ")
 			}
 		}
+		s = commandText.ReplaceAllString(s, " ")
 		for _, w := range englishWord.FindAllString(s, -1) {
 			if !allowedWords[w] && !seen[w] {
 				seen[w] = true

@@ -364,8 +364,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ext := strings.ToLower(filepath.Ext(fileName)); ext != ".xlsx" && ext != ".zip" {
-		s.uploadError(w, r, http.StatusUnprocessableEntity, appID, refusal(p, fileName, &importer.FileError{Code: fileTypeCode,
-			Reason: english.T("reason." + fileTypeCode)}))
+		s.uploadError(w, r, http.StatusUnprocessableEntity, appID, refusal(p, fileName, importer.NewFileError(importer.CodeUploadType)))
 		return
 	}
 	res, err := s.opts.Import(r.Context(), ImportRequest{Path: path, FileName: fileName, AppID: appID, MaxSize: s.maxUpload})
@@ -386,10 +385,6 @@ func isMaxBytes(err error) bool {
 	var mbe *http.MaxBytesError
 	return errors.As(err, &mbe)
 }
-
-// fileTypeCode is the reason code of an upload refused for its name: the
-// dashboard takes .xlsx and .zip files only.
-const fileTypeCode = "upload.file_type"
 
 func batchID(r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
