@@ -228,6 +228,3 @@ func (t *mergeTracker) at(raw *rawRow) ([]mergeFill, error) {
 	return fills, nil
 }
 
-// mergedReasonPrefix starts the reason given to a row whose OpenId or name
-// comes from a merged range.
-const mergedReasonPrefix = "the cell is part of the merged range "
