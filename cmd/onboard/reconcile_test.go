@@ -373,10 +373,13 @@ func TestReconcileSweepAndCompletes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.startWorkers(t)
+	stop = e.startWorkers(t)
 	testenv.WaitFor(t, 2*time.Minute, "every organization waiting for its admin", func() bool {
 		return e.stateCount(t, onboard.StateAwaitingAdmin) == n
 	})
+	// The workers stop while the link expires, so that the sweep, not a
+	// check the workers happened to run first, is what finds it.
+	stop()
 
 	// An AUTO_SIGN link expires while the service is not open: the sweep
 	// makes a check due, the platform says the service is not open, and
@@ -400,6 +403,7 @@ func TestReconcileSweepAndCompletes(t *testing.T) {
 	if rep.LinksRenewed != 1 {
 		t.Errorf("links renewed: %d, want 1 (%+v)", rep.LinksRenewed, rep.ReconcileRun)
 	}
+	e.startWorkers(t)
 	testenv.WaitFor(t, 2*time.Minute, "a new AUTO_SIGN link", func() bool {
 		return e.query(t, `SELECT count(*) FROM organization_services WHERE org_id = $1 AND service = 'AUTO_SIGN'
 			AND state = 'linked' AND url_expires_at > now() AND operate_url <> $2`, orgID, oldURL) == 1 &&
