@@ -41,7 +41,10 @@ func (s *Store) RecordCallback(ctx context.Context, cb onboard.Callback, now tim
 		var orgID int64
 		var version int
 		var state string
-		err = tx.QueryRow(ctx, `SELECT id, data_version, state FROM organizations WHERE app_id = $1 AND open_id = $2`,
+		// The company is locked, so that a step making it wait either
+		// commits first (and this callback finds it waiting) or finds this
+		// callback among its early ones (takeEarlyCallbacks).
+		err = tx.QueryRow(ctx, `SELECT id, data_version, state FROM organizations WHERE app_id = $1 AND open_id = $2 FOR UPDATE`,
 			cb.AppID, cb.OpenID).Scan(&orgID, &version, &state)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ess-onboard/onboard"
 )
 
@@ -55,4 +57,59 @@ func TestRecordCallback(t *testing.T) {
 	if err != nil || len(links) != 1 || links[0].LastCallback != "OperateExtendedService" || links[0].LastCallbackAt.IsZero() {
 		t.Errorf("links with their last callback: %+v, %v", links, err)
 	}
+}
+
+// TestEarlyCallbackMakesTheCheckDue: a callback that arrives while its
+// company's sync (or service request) is still in flight finds nothing
+// waiting; when the step then makes the company wait, the check is due at
+// once, not at the next polling round, and the callback's verdict says so.
+func TestEarlyCallbackMakesTheCheckDue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	clock := time.Now()
+	importOrgs(t, app, nil, "early")
+	syncs := ofKind(dispatch(t, app, clock, testLimits), onboard.WorkSync)
+	if len(syncs) != 1 {
+		t.Fatalf("sync work: %+v", syncs)
+	}
+	w := claim(t, syncs[0], clock)
+	// The platform tells of the verification before the sync's answer is recorded.
+	cb := onboard.Callback{MsgID: "early-1", MsgType: "OrgOpenTsignBiz", AppID: app, OpenID: "early", Onboarding: true}
+	if got, err := testStore.RecordCallback(ctx, cb, clock.Add(time.Second)); err != nil || got != onboard.CallbackNothingWaiting {
+		t.Fatalf("callback while syncing: %q, %v; want nothing_waiting", got, err)
+	}
+	now := clock.Add(2 * time.Second)
+	aw := onboard.Awaiting{Deadline: now.Add(time.Hour), PollAt: now.Add(time.Hour)}
+	if err := testStore.CompleteSync(ctx, w, "req-1", false, aw, now); err != nil {
+		t.Fatal(err)
+	}
+	verify := ofKind(dispatch(t, app, now, testLimits), onboard.WorkVerify)
+	if len(verify) != 1 || verify[0].OrgID != w.OrgID {
+		t.Errorf("work handed out when the company starts waiting: %+v; want its verification now", verify)
+	}
+	if v := count(t, `SELECT count(*) FROM callbacks WHERE msg_id = 'early-1' AND verdict = $1`, onboard.CallbackVerifyDue); v != 1 {
+		t.Errorf("the early callback's verdict did not become %s", onboard.CallbackVerifyDue)
+	}
+	// A callback from before the company's current state is not early: a
+	// company queued again after it is not checked for it.
+	webExec(t, `UPDATE callbacks SET verdict = $2 WHERE msg_id = $1`, "early-1", onboard.CallbackNothingWaiting)
+	if early, err := takeEarly(ctx, w.OrgID, now.Add(time.Minute)); err != nil || early {
+		t.Errorf("a callback from before the company's state counted as early: %v %v", early, err)
+	}
+}
+
+// takeEarly runs takeEarlyCallbacks for organization id after moving its
+// state's start to since.
+func takeEarly(ctx context.Context, id int64, since time.Time) (bool, error) {
+	var early bool
+	err := testStore.withTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE organizations SET state_changed_at = $2 WHERE id = $1`, id, since); err != nil {
+			return err
+		}
+		var err error
+		early, err = takeEarlyCallbacks(ctx, tx, id, onboard.CallbackVerifyDue)
+		return err
+	})
+	return early, err
 }

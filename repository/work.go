@@ -289,10 +289,37 @@ func awaitAuth(ctx context.Context, tx pgx.Tx, w onboard.Work, step string, aw o
 		auth_checked_at = NULL WHERE id = $1`, w.OrgID, aw.Deadline); err != nil {
 		return mapErr(err)
 	}
+	early, err := takeEarlyCallbacks(ctx, tx, w.OrgID, onboard.CallbackVerifyDue)
+	if err != nil {
+		return err
+	}
 	if err := setState(ctx, tx, w.OrgID, w.DataVersion, step, onboard.StateQueued, onboard.StateAwaitingAuth, nil, now); err != nil {
 		return err
 	}
+	if early {
+		if err := putWork(ctx, tx, onboard.Work{AppID: w.AppID, Kind: onboard.WorkVerify, OrgID: w.OrgID,
+			DataVersion: w.DataVersion, DueAt: now}, now); err != nil {
+			return err
+		}
+	}
 	return ensurePoll(ctx, tx, w.AppID, aw.PollAt, now)
+}
+
+// takeEarlyCallbacks finds the callbacks about the locked organization id
+// that arrived while it waited for nothing a callback could tell (verdict
+// nothing_waiting) since it entered its current state, just before it starts
+// waiting: the platform may report a verification or an opened service
+// before onboard has recorded the step that makes the company wait for it,
+// and such a callback must still make the check due. Their verdict becomes
+// verdict; it reports whether there were any.
+func takeEarlyCallbacks(ctx context.Context, tx pgx.Tx, id int64, verdict string) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE callbacks SET verdict = $2 WHERE org_id = $1 AND verdict = $3
+		AND received_at >= (SELECT state_changed_at FROM organizations WHERE id = $1)`,
+		id, verdict, onboard.CallbackNothingWaiting)
+	if err != nil {
+		return false, mapErr(err)
+	}
+	return tag.RowsAffected() > 0, nil
 }
 
 // FinishPollRound records polling round r of the poll work w and makes the
@@ -610,8 +637,14 @@ func awaitAdmin(ctx context.Context, tx pgx.Tx, w onboard.Work, aw onboard.Admin
 		admin_deadline = COALESCE(admin_deadline, $3) WHERE id = $1`, w.OrgID, now, aw.Deadline); err != nil {
 		return mapErr(err)
 	}
+	due := aw.CheckAt
+	if early, err := takeEarlyCallbacks(ctx, tx, w.OrgID, onboard.CallbackCheckDue); err != nil {
+		return err
+	} else if early {
+		due = now
+	}
 	return putWork(ctx, tx, onboard.Work{AppID: w.AppID, Kind: onboard.WorkCheck, OrgID: w.OrgID,
-		DataVersion: w.DataVersion, DueAt: aw.CheckAt}, now)
+		DataVersion: w.DataVersion, DueAt: due}, now)
 }
 
 // CompleteCheck ends the check work w with the platform's answer (enabled:
