@@ -22,6 +22,7 @@ import (
 	"github.com/ess-onboard/onboard/esscallback"
 	"github.com/ess-onboard/onboard/esssim"
 	"github.com/ess-onboard/onboard/importer"
+	"github.com/ess-onboard/onboard/intake"
 	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
 	"github.com/ess-onboard/onboard/results"
@@ -135,7 +136,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	printImport(env.Stdout, imp)
-	batch := imp.res.BatchID
+	batch := imp.BatchID
 
 	// 5. The workers, in this process, polling often.
 	logw := io.Discard
@@ -217,7 +218,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintf(env.Stdout, ", %d %s", n, s)
 		}
 	}
-	fmt.Fprintf(env.Stdout, "; %d rows rejected at import\n", imp.res.Rejected)
+	fmt.Fprintf(env.Stdout, "; %d rows rejected at import\n", imp.Rejected)
 	fmt.Fprintf(env.Stdout, "the simulator answered %d calls; %d were refused for the rate limit\n", totalCalls(st), rejected)
 	if cc, err := p.store.CallbackCounts(ctx, cfg.AppID); err == nil {
 		total := 0
@@ -296,20 +297,15 @@ func demoPrefix() (string, error) {
 	return "demo-" + hex.EncodeToString(b) + "-", nil
 }
 
-// demoImport imports the sample; the demo's workers take its work.
-func demoImport(ctx context.Context, cfg Config, path string) (*importOutput, error) {
-	rd, err := importer.Open(path, importer.Options{})
-	if err != nil {
-		return nil, refused(path, err)
-	}
-	defer rd.Close()
+// demoImport imports the sample as 'onboard import' does; the demo's
+// workers take its work.
+func demoImport(ctx context.Context, cfg Config, path string) (*intake.Result, error) {
 	store, err := openMigratedStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer store.Close()
-	return storeAndQueue(ctx, store, rd, repository.ImportParams{AppID: cfg.AppID, FileName: rd.FileName(),
-		FileSHA256: rd.SHA256(), Sheet: rd.Sheet(), HeaderRow: rd.HeaderRow(), Headers: rd.Headers()}, importHooks{})
+	return intake.New(store, intake.Limits{}).Import(ctx, intake.Request{Path: path, AppID: cfg.AppID})
 }
 
 // dropDemoQueues removes the demo's queues, tasks and limiter keys from

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/importer"
+	"github.com/ess-onboard/onboard/intake"
 	"github.com/ess-onboard/onboard/repository"
 )
 
@@ -94,10 +94,10 @@ func (l *limitFlags) check(cmd string) error {
 	return nil
 }
 
-// apply sets the limits in o.
-func (l *limitFlags) apply(o importer.Options) importer.Options {
-	o.MaxUnzipSize, o.MaxRows, o.MaxColumns, o.MaxRowText = l.maxExpanded, l.maxRows, l.maxColumns, l.maxRowText
-	return o
+// of returns the limits, with maxSize the file size limit (0: the
+// importer's default).
+func (l *limitFlags) of(maxSize int64) intake.Limits {
+	return intake.Limits{MaxFileSize: maxSize, MaxUnzipSize: l.maxExpanded, MaxRows: l.maxRows, MaxColumns: l.maxColumns, MaxRowText: l.maxRowText}
 }
 
 func runImport(ctx context.Context, env *Env, args []string) error {
@@ -176,12 +176,6 @@ func parseInterspersed(env *Env, fs *flag.FlagSet, args []string) ([]string, err
 	}
 }
 
-// importOutput is what an import did, for printing.
-type importOutput struct {
-	res    *repository.ImportResult
-	dryRun bool
-}
-
 // importJSON is the --json object.
 type importJSON struct {
 	BatchID    *int64               `json:"batch_id"` // null for a dry run
@@ -194,18 +188,17 @@ type importJSON struct {
 	Warnings   []onboard.RowWarning `json:"warnings"`
 }
 
-// jsonOf returns the --json object for out and err: {"error": ...} alone
+// jsonOf returns the --json object for r and err: {"error": ...} alone
 // when nothing was stored.
-func jsonOf(out *importOutput, err error) any {
-	if out == nil {
+func jsonOf(r *intake.Result, err error) any {
+	if r == nil {
 		return struct {
 			Error string `json:"error"`
 		}{err.Error()}
 	}
-	r := out.res
 	j := importJSON{Rows: r.Rows, Accepted: r.Accepted, Rejected: r.Rejected, Enqueued: r.Enqueued,
 		Unchanged: r.Unchanged, Rejections: r.Rejections, Warnings: r.Warnings}
-	if !out.dryRun {
+	if !r.DryRun {
 		j.BatchID = &r.BatchID
 	}
 	if j.Rejections == nil {
@@ -217,87 +210,30 @@ func jsonOf(out *importOutput, err error) any {
 	return j
 }
 
-// importFile does the work of 'onboard import'. It returns a nil output when
-// the file was refused before anything was stored.
-func importFile(ctx context.Context, env *Env, cfg Config, f importFlags) (*importOutput, error) {
-	rd, err := importer.Open(f.filePath, f.limits.apply(importer.Options{Sheet: f.sheet, ImagesDir: f.images, MaxFileSize: f.maxSize}))
-	if err != nil {
-		return nil, refused(f.filePath, err)
-	}
-	defer rd.Close()
-
+// importFile does the work of 'onboard import'. It returns a nil result
+// when nothing was stored.
+func importFile(ctx context.Context, env *Env, cfg Config, f importFlags) (*intake.Result, error) {
 	store, err := openMigratedStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer store.Close()
-
-	var bar *progressbar.ProgressBar
-	var hooks importHooks
+	req := intake.Request{Path: f.filePath, AppID: f.appID, Sheet: f.sheet, ImagesDir: f.images, DryRun: f.dryRun}
 	if env.IsTerminal && !f.json {
-		bar = newBar(env, rd.EstimatedRows(), "reading "+filepath.Base(f.filePath))
-		hooks.reading = func(n int) { setBar(bar, n) }
-		hooks.readDone = func() { _ = bar.Finish(); fmt.Fprintln(env.Stderr) }
+		req.Progress = progressBar(env, "reading "+filepath.Base(f.filePath))
 	}
-	out, err := storeAndQueue(ctx, store, rd, repository.ImportParams{
-		AppID:      f.appID,
-		FileName:   rd.FileName(),
-		FileSHA256: rd.SHA256(),
-		Sheet:      rd.Sheet(),
-		HeaderRow:  rd.HeaderRow(),
-		Headers:    rd.Headers(),
-		DryRun:     f.dryRun,
-	}, hooks)
-	if err != nil && out == nil {
-		var fe *importer.FileError
-		if errors.As(err, &fe) {
-			return nil, refused(f.filePath, err)
-		}
-	}
-	return out, err
+	return intake.New(store, f.limits.of(f.maxSize)).Import(ctx, req)
 }
 
-// importHooks report an import's progress; either may be nil.
-type importHooks struct {
-	reading  func(rows int) // rows read so far
-	readDone func()         // the batch is stored
-}
-
-// storeAndQueue stores the rows of rd as one batch in one transaction,
-// the sync of every new and changed organization recorded as due work in
-// the same transaction: once it returns, the workers' dispatcher hands that
-// work out (Redis need not even be up). It is the one import path of the
-// command line, the upload form and the demo. A nil output means nothing
-// was stored.
-func storeAndQueue(ctx context.Context, store *repository.Store, rd *importer.Reader, p repository.ImportParams, h importHooks) (*importOutput, error) {
-	res, err := store.Import(ctx, p, rd, h.reading)
-	if h.readDone != nil {
-		h.readDone()
+// progressBar shows an import's progress on stderr.
+func progressBar(env *Env, what string) intake.Progress {
+	var bar *progressbar.ProgressBar
+	return intake.Progress{
+		Opened: func(n int) { bar = newBar(env, n, what) },
+		Read:   func(n int) { setBar(bar, n) },
+		Stored: func() { _ = bar.Finish(); fmt.Fprintln(env.Stderr) },
 	}
-	if err != nil {
-		return nil, err
-	}
-	return &importOutput{res: res, dryRun: p.DryRun}, nil
 }
-
-// refused describes a file that was not imported: a refusal in the words
-// the upload page uses too, or the error that kept it from being read.
-func refused(path string, err error) error {
-	var fe *importer.FileError
-	if errors.As(err, &fe) {
-		return refusalError{msg: importer.Refusal(filepath.Base(path), fe), err: err}
-	}
-	return fmt.Errorf("%s refused: %w", filepath.Base(path), err)
-}
-
-// refusalError is a refused file's message, wrapping the refusal.
-type refusalError struct {
-	msg string
-	err error
-}
-
-func (e refusalError) Error() string { return e.msg }
-func (e refusalError) Unwrap() error { return e.err }
 
 // openMigratedStore connects to Postgres and applies pending migrations.
 func openMigratedStore(ctx context.Context, cfg Config) (*repository.Store, error) {
@@ -332,9 +268,8 @@ func setBar(bar *progressbar.ProgressBar, n int) {
 	_ = bar.Set(n)
 }
 
-func printImport(w io.Writer, o *importOutput) {
-	r := o.res
-	if o.dryRun {
+func printImport(w io.Writer, r *intake.Result) {
+	if r.DryRun {
 		fmt.Fprintln(w, "dry run: nothing was stored or queued")
 	} else {
 		fmt.Fprintf(w, "batch:     %d\n", r.BatchID)

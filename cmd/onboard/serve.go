@@ -16,6 +16,7 @@ import (
 
 	"github.com/ess-onboard/onboard/esscallback"
 	"github.com/ess-onboard/onboard/importer"
+	"github.com/ess-onboard/onboard/intake"
 	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
 	"github.com/ess-onboard/onboard/results"
@@ -227,10 +228,8 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 		Redis:           redisOpt,
 		MonitoringWrite: f.monitoringWrite,
 		Store:           d.store,
-		Import: func(ctx context.Context, req web.ImportRequest) (web.ImportResult, error) {
-			return importUpload(ctx, d.store, req, f.limits)
-		},
-		WriteTemplate: importer.WriteTemplate,
+		Import:          intake.New(d.store, f.limits.of(0)),
+		WriteTemplate:   importer.WriteTemplate,
 		RetryFailed: func(ctx context.Context, batchID int64) (int, error) {
 			return workers.RetryFailed(ctx, batchID)
 		},
@@ -261,29 +260,4 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 	}
 	d.closers = append(d.closers, func() { d.server.Close() })
 	return d, nil
-}
-
-// importUpload stores an uploaded file in one transaction, its work due, as
-// 'onboard import' does. The file is read from the path the server chose and
-// called by the name the user gave it.
-func importUpload(ctx context.Context, store *repository.Store, req web.ImportRequest, limits limitFlags) (web.ImportResult, error) {
-	rd, err := importer.Open(req.Path, limits.apply(importer.Options{MaxFileSize: req.MaxSize, FileName: req.FileName}))
-	if err != nil {
-		return web.ImportResult{}, err
-	}
-	defer rd.Close()
-	o, err := storeAndQueue(ctx, store, rd, repository.ImportParams{
-		AppID:      req.AppID,
-		FileName:   req.FileName,
-		FileSHA256: rd.SHA256(),
-		Sheet:      rd.Sheet(),
-		HeaderRow:  rd.HeaderRow(),
-		Headers:    rd.Headers(),
-	}, importHooks{})
-	if err != nil {
-		return web.ImportResult{}, err
-	}
-	res := o.res
-	return web.ImportResult{BatchID: res.BatchID, Rows: res.Rows, Accepted: res.Accepted,
-		Rejected: res.Rejected, Enqueued: res.Enqueued, Unchanged: res.Unchanged}, nil
 }
