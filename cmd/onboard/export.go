@@ -9,26 +9,14 @@ import (
 	"path/filepath"
 
 	"github.com/ess-onboard/onboard/repository"
-	"github.com/ess-onboard/onboard/results"
 )
 
 func init() {
 	register(command{name: "export", summary: "write the results file (.xlsx) of an imported batch", run: runExport})
 }
 
-const exportDescription = `
-Writes the results file of batch ID: the columns of the uploaded file in their
-order, each row on the row it had there, then Status (rejected, or the
-organization's onboarding state), Reasons, Warnings, Authorization, Error
-code, Error message, Login link and Services (each requested service's state,
-and its link with the link's expiry). Fix the rejected rows in place and
-import the file again: the added columns are ignored on import. The file
-holds the companies' data and is written readable by its owner only (0600).
-
--o - writes the file to standard output.`
-
 func runExport(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "export", "export --batch ID [-o FILE.xlsx]", exportDescription)
+	fs := newFlagSet(env, "export", "export --batch ID [-o FILE.xlsx]", help("export"))
 	batchID := fs.Int64("batch", 0, "id of the batch to export (as 'onboard import' printed it)")
 	out := fs.String("o", "", "file to write (default batch-ID-results.xlsx in the current folder)")
 	if err := parseFlags(env, fs, args); err != nil {
@@ -47,21 +35,20 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := openMigratedStore(ctx, cfg)
+	p, err := openParts(ctx, cfg, shared{}, nil, needStore)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	b, err := store.Batch(ctx, *batchID)
+	defer p.Close()
+	b, err := p.store.Batch(ctx, *batchID)
 	if errors.Is(err, repository.ErrNotFound) {
 		return fmt.Errorf("there is no batch %d", *batchID)
 	}
 	if err != nil {
 		return err
 	}
-	rows := func(fn func(repository.ResultRow) error) error { return store.BatchRows(ctx, b.ID, fn) }
 	// The results file holds the companies' data: only its owner may read it.
-	if err := writeOutputFileMode(env, *out, 0o600, func(w io.Writer) error { return results.Write(w, b, rows) }); err != nil {
+	if err := writeOutputFileMode(env, *out, 0o600, func(w io.Writer) error { return writeResults(ctx, p.store, w, b) }); err != nil {
 		return fmt.Errorf("write results of batch %d: %w", b.ID, err)
 	}
 	if *out == "-" {

@@ -14,43 +14,11 @@ import (
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/intake"
-	"github.com/ess-onboard/onboard/repository"
 )
 
 func init() {
 	register(command{name: "import", summary: "import a spreadsheet (.xlsx or .zip) and queue its companies for onboarding", run: runImport})
 }
-
-const importDescription = `
-Reads FILE (an .xlsx workbook, or a .zip holding one .xlsx and the license
-images it names), stores every row in one transaction, then queues the
-organizations that are new or whose data changed for syncing. Rows with
-mistakes are rejected one by one, with reasons; they do not stop the others.
-An organization whose data did not change is left as it is.
-
-The whole file belongs to one channel application: --app-id, or ESS_APP_ID.
-Pending database migrations are applied first (the database itself must
-exist: see 'onboard migrate').
-
-Prints the batch id and counts, then each rejection as "row R, column C:
-reason" and each warning. With --json, prints exactly one JSON object:
-  {"batch_id": 12, "rows": 10, "accepted": 8, "rejected": 2, "enqueued": 7,
-   "unchanged": 1, "rejections": [{"row": 4, "column": "...", "field": "...",
-   "reason": "..."}], "warnings": [{"row": 3, "field": "...", "message": "..."}]}
-(batch_id is null for --dry-run), or {"error": "..."} when the file is refused.
-"enqueued" counts the organizations whose sync is now due: it is recorded in
-the same transaction as the rows, and the workers take it from there (Redis
-need not be reachable for an import).
-
-A file is refused, and nothing of it stored, when it is larger than
---max-size, expands beyond --max-expanded when unzipped, holds more than
---max-rows data rows, or has a header row wider than --max-columns; a row
-whose cells hold more than --max-row-text bytes is rejected (README.md,
-"Limits", lists every limit).
-
-Exit status: 0 when the file was processed (even with rejected rows), 1 when
-the file was refused or Postgres could not be reached, 2 for
-a wrong command line.`
 
 type importFlags struct {
 	appID    string
@@ -101,7 +69,7 @@ func (l *limitFlags) of(maxSize int64) intake.Limits {
 }
 
 func runImport(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "import", "import FILE [flags]", importDescription)
+	fs := newFlagSet(env, "import", "import FILE [flags]", help("import"))
 	var f importFlags
 	fs.StringVar(&f.appID, "app-id", "", "channel application the file belongs to (default $ESS_APP_ID)")
 	fs.StringVar(&f.images, "images", "", "folder in which BusinessLicense file names are looked up")
@@ -213,16 +181,16 @@ func jsonOf(r *intake.Result, err error) any {
 // importFile does the work of 'onboard import'. It returns a nil result
 // when nothing was stored.
 func importFile(ctx context.Context, env *Env, cfg Config, f importFlags) (*intake.Result, error) {
-	store, err := openMigratedStore(ctx, cfg)
+	p, err := openParts(ctx, cfg, shared{}, nil, needStore)
 	if err != nil {
 		return nil, err
 	}
-	defer store.Close()
+	defer p.Close()
 	req := intake.Request{Path: f.filePath, AppID: f.appID, Sheet: f.sheet, ImagesDir: f.images, DryRun: f.dryRun}
 	if env.IsTerminal && !f.json {
 		req.Progress = progressBar(env, "reading "+filepath.Base(f.filePath))
 	}
-	return intake.New(store, f.limits.of(f.maxSize)).Import(ctx, req)
+	return p.intake(f.limits.of(f.maxSize)).Import(ctx, req)
 }
 
 // progressBar shows an import's progress on stderr.
@@ -233,19 +201,6 @@ func progressBar(env *Env, what string) intake.Progress {
 		Read:   func(n int) { setBar(bar, n) },
 		Stored: func() { _ = bar.Finish(); fmt.Fprintln(env.Stderr) },
 	}
-}
-
-// openMigratedStore connects to Postgres and applies pending migrations.
-func openMigratedStore(ctx context.Context, cfg Config) (*repository.Store, error) {
-	store, err := repository.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := store.Migrate(ctx); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("apply migrations: %w", err)
-	}
-	return store, nil
 }
 
 func newBar(env *Env, max int, what string) *progressbar.ProgressBar {

@@ -12,18 +12,8 @@ func init() {
 	register(command{name: "migrate", summary: "create the database if needed and apply pending migrations", run: runMigrate})
 }
 
-const migrateDescription = `
-Creates the Postgres database named in DATABASE_URL when it does not exist
-(connecting to the server's "postgres" database with the same credentials),
-then applies every pending schema migration, each in its own transaction.
-Safe to run from several processes at once: they take turns under an
-advisory lock. 'import', 'export', 'serve' and 'worker' also apply pending
-migrations themselves, but do not create the database.
-
-With --status, only lists the migrations not yet applied; exits 1 if any are.`
-
 func runMigrate(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "migrate", "migrate [--status]", migrateDescription)
+	fs := newFlagSet(env, "migrate", "migrate [--status]", help("migrate"))
 	status := fs.Bool("status", false, "list pending migrations without applying them")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
@@ -45,11 +35,12 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintf(env.Stdout, "created database %s\n", where)
 		}
 	}
-	store, err := repository.Open(ctx, cfg.DatabaseURL)
+	p, err := openParts(ctx, cfg, shared{}, nil, needDB)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer p.Close()
+	store := p.store
 	if *status {
 		pending, err := store.PendingMigrations(ctx)
 		if err != nil {

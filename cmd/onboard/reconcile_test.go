@@ -191,17 +191,18 @@ func (e *recEnv) startWorkersWith(t *testing.T, configure func(*jobs.Config)) (s
 	if configure != nil {
 		configure(&jc)
 	}
-	deps, err := openReconcileDeps(context.Background(), cfg, jc)
+	p, err := openParts(context.Background(), cfg, shared{}, recQuietLogger(), needStore|needQueue|needAPI)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.workers = deps.workers
+	w := p.workers(jc)
+	e.workers = w
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		disp := deps.workers.NewDispatcher(20, 100*time.Millisecond)
+		disp := w.NewDispatcher(20, 100*time.Millisecond)
 		disp.Lease = 3 * time.Second
-		done <- deps.workers.Run(ctx, jobs.ServerConfig{Redis: deps.redis, Reconcile: deps.rec, Dispatcher: disp,
+		done <- w.Run(ctx, jobs.ServerConfig{Redis: p.redis, Reconcile: p.reconciler(w), Dispatcher: disp,
 			DelayedTaskCheckInterval: 200 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
 			Logger: recQuietLogger(), LogLevel: asynq.ErrorLevel})
 	}()
@@ -212,7 +213,7 @@ func (e *recEnv) startWorkersWith(t *testing.T, configure func(*jobs.Config)) (s
 			if err := <-done; err != nil {
 				t.Errorf("workers: %v", err)
 			}
-			deps.close()
+			p.Close()
 		})
 	}
 	t.Cleanup(stop)

@@ -16,22 +16,8 @@ func init() {
 	})
 }
 
-const resumeDescription = `
-Resumes an application the workers paused after an error that would have
-failed every row (wrong credentials, a banned or unknown application, a
-missing feature, no query identity): clears the pause and the blocked reason
-of its batches; the workers then take up its work, each organization from
-where it stopped (nothing of it was lost while it was paused). Fix the cause first (for example ESS_SECRET_KEY of the
-workers), then resume.
-
---query-org-openid and --query-operator-openid store the verified company
-and operator the application's authorization status is queried as
-(DescribeChannelOrganizations); they take precedence over
-ESS_QUERY_ORG_OPENID and ESS_QUERY_OPERATOR_OPENID. Resuming an application
-that is not paused changes nothing else.`
-
 func runResume(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "resume", "resume --app-id ID [--query-org-openid O --query-operator-openid P] [--json]", resumeDescription)
+	fs := newFlagSet(env, "resume", "resume --app-id ID [--query-org-openid O --query-operator-openid P] [--json]", help("resume"))
 	appID := fs.String("app-id", "", "the application to resume (default ESS_APP_ID)")
 	qOrg := fs.String("query-org-openid", "", "verified company OpenId to query authorization status as")
 	qOp := fs.String("query-operator-openid", "", "verified operator OpenId of that company")
@@ -55,22 +41,21 @@ func runResume(ctx context.Context, env *Env, args []string) error {
 	if *appID == "" {
 		return usagef("resume: no application: give --app-id or set ESS_APP_ID")
 	}
-	store, err := openMigratedStore(ctx, cfg)
+	p, err := openParts(ctx, cfg, shared{}, nil, needStore)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	app, err := store.Application(ctx, *appID)
+	defer p.Close()
+	app, err := p.store.Application(ctx, *appID)
 	if err != nil {
 		return err
 	}
 	if *qOrg != "" {
-		if err := store.SetQueryIdentity(ctx, *appID, *qOrg, *qOp); err != nil {
+		if err := p.store.SetQueryIdentity(ctx, *appID, *qOrg, *qOp); err != nil {
 			return err
 		}
 	}
-	w := jobs.NewWorkers(store, nil, nil, nil, jobs.Config{})
-	res, err := w.Resume(ctx, *appID)
+	res, err := p.workers(jobs.Config{}).Resume(ctx, *appID)
 	if err != nil {
 		return err
 	}

@@ -11,18 +11,8 @@ func init() {
 	register(command{name: "sample", summary: "write a sample spreadsheet with valid rows and typical mistakes", run: runSample})
 }
 
-const sampleDescription = `
-Writes a sample onboarding spreadsheet (.xlsx): a title row, Chinese
-headers, valid companies (two with license pictures in their cells) and one
-row for each kind of mistake the importer reports. Import it to see what
-accepted rows, rejections and warnings look like:
-
-  onboard sample -o sample.xlsx && onboard import sample.xlsx --app-id ID
-
--o - writes the file to standard output.`
-
 func runSample(_ context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "sample", "sample [-o FILE.xlsx]", sampleDescription)
+	fs := newFlagSet(env, "sample", "sample [-o FILE.xlsx]", help("sample"))
 	out := fs.String("o", "onboard-sample.xlsx", "file to write")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err

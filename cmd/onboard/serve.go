@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,16 +9,12 @@ import (
 	"net"
 	"net/http"
 
-	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/ess-onboard/onboard/esscallback"
 	"github.com/ess-onboard/onboard/importer"
-	"github.com/ess-onboard/onboard/intake"
 	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
-	"github.com/ess-onboard/onboard/results"
 	"github.com/ess-onboard/onboard/web"
 )
 
@@ -31,39 +26,6 @@ func init() {
 	})
 }
 
-const serveDescription = `
-Runs the web dashboard: the batches with their progress, an upload form for
-.xlsx/.zip files (stored and queued exactly as 'onboard import' does), batch
-pages with rejected rows, failed organizations, service links and
-reconciliation runs, results and template downloads, asynqmon at /monitoring/,
-Prometheus metrics at /metrics, and /healthz and /readyz for probes.
-
-On a loopback address (the default) the dashboard is open to anyone on this
-machine, and answers only requests addressed to it by its own address or
-localhost (so that no web page can reach it through DNS rebinding). On any
-other address it refuses to start unless ONBOARD_DASHBOARD_TOKEN (sent as a
-bearer token, or as the password of basic authentication) or
-ONBOARD_DASHBOARD_USER and ONBOARD_DASHBOARD_PASSWORD are set; every page, the
-upload, /metrics and /monitoring then require them, and an address that fails
-to sign in 10 times in a minute is refused for the rest of it. /readyz says
-only "ok" or "not ok" unless asked with credentials.
-
-/monitoring is read-only unless --monitoring-write (or
-ONBOARD_MONITORING_WRITE=1) is given, which needs credentials. With
---tls-cert and --tls-key the dashboard serves HTTPS (and HSTS). Uploads
-beyond --max-uploads at once are answered 503 with Retry-After; the file
-limits are those of 'onboard import' (README.md, "Limits"). Pending
-database migrations are applied at start.
-
-With ESS_CALLBACK_KEY (exactly 32 bytes) or ESS_CALLBACK_TOKEN set, POST
-/callbacks/essbasic receives the platform's callbacks: the signature is
-checked (401 when wrong), the body decrypted (400 when it cannot be), each
-callback stored once per MsgId with the check of its company made due, and
-200 answered at once; the workers ask the platform about that company, and
-only its answer moves it. That path needs no dashboard credentials and
-checks no Host; --callbacks-only serves it (and /healthz) alone, so the
-dashboard need not face the internet.`
-
 // serveFlags are the serve command's flags.
 type serveFlags struct {
 	addr      string
@@ -71,36 +33,31 @@ type serveFlags struct {
 	// maxUploads is how many uploads are imported at once.
 	maxUploads int
 	limits     limitFlags
-	// monitoringWrite allows asynqmon's destructive actions.
-	monitoringWrite bool
-	tlsCert, tlsKey string
-	// queuePrefix keeps this dashboard's queues apart, as the worker's
-	// --queue-prefix does.
-	queuePrefix string
+	// monitoringWrite allows asynqmon's destructive actions; readOnly
+	// forbids them whatever else says.
+	monitoringWrite, readOnly bool
+	tlsCert, tlsKey           string
+	// shared's queue prefix keeps this dashboard's queues apart, as the
+	// worker's --queue-prefix does.
+	shared
 	// callbacksOnly serves the platform's callbacks alone.
 	callbacksOnly bool
 }
 
-func runServe(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "serve", "serve [--addr 127.0.0.1:8080] [--max-upload BYTES] [--monitoring-write] [--tls-cert FILE --tls-key FILE] [--queue-prefix P]", serveDescription)
-	var f serveFlags
-	var readOnly bool
+func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on; a non-loopback address needs credentials")
 	fs.Int64Var(&f.maxUpload, "max-upload", web.DefaultMaxUploadSize, "largest upload accepted, in bytes")
 	fs.IntVar(&f.maxUploads, "max-uploads", web.DefaultMaxUploads, "uploads imported at once; more are answered 503")
 	f.limits.register(fs)
 	fs.BoolVar(&f.monitoringWrite, "monitoring-write", false, "let /monitoring delete, archive and run tasks and pause queues (needs credentials; default $ONBOARD_MONITORING_WRITE)")
-	fs.BoolVar(&readOnly, "monitoring-read-only", false, "make /monitoring view-only (the default; overrides --monitoring-write)")
+	fs.BoolVar(&f.readOnly, "monitoring-read-only", false, "make /monitoring view-only (the default; overrides --monitoring-write)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
-	fs.StringVar(&f.queuePrefix, "queue-prefix", "", "put this before every queue name, to match workers started with the same --queue-prefix")
+	f.registerQueuePrefix(fs, "put this before every queue name, to match workers started with the same --queue-prefix")
 	fs.BoolVar(&f.callbacksOnly, "callbacks-only", false, "serve POST "+web.CallbackPath+" (and /healthz) alone, without the dashboard or credentials, for the platform to reach; needs ESS_CALLBACK_KEY or ESS_CALLBACK_TOKEN")
-	if err := parseFlags(env, fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("serve: unexpected argument %q (see 'onboard serve --help')", fs.Arg(0))
-	}
+}
+
+func (f *serveFlags) check() error {
 	if f.maxUpload <= 0 {
 		return usagef("serve: --max-upload must be a positive number of bytes")
 	}
@@ -113,16 +70,18 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return usagef("serve: --tls-cert and --tls-key go together")
 	}
-	cfg, err := loadConfig(env.Getenv)
-	if err != nil {
-		return err
-	}
+	return nil
+}
+
+// checkAccess applies ONBOARD_MONITORING_WRITE unless --monitoring-write
+// was given, and refuses what would be open to anyone.
+func (f *serveFlags) checkAccess(fs *flag.FlagSet, cfg Config) error {
 	explicit := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { explicit[fl.Name] = true })
 	if !explicit["monitoring-write"] {
 		f.monitoringWrite = cfg.MonitoringWrite
 	}
-	if readOnly {
+	if f.readOnly {
 		f.monitoringWrite = false
 	}
 	hasCredentials := cfg.DashboardToken != "" || (cfg.DashboardUser != "" && cfg.DashboardPassword != "")
@@ -135,9 +94,30 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if f.monitoringWrite && !hasCredentials {
 		return web.ErrMonitoringWriteNeedsCredentials
 	}
-	log := slog.New(web.MaskLogs(slog.NewTextHandler(env.Stderr, nil)))
+	return nil
+}
 
-	d, err := openDashboard(ctx, cfg, f, log)
+func runServe(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "serve", "serve [--addr 127.0.0.1:8080] [--max-upload BYTES] [--monitoring-write] [--tls-cert FILE --tls-key FILE] [--queue-prefix P]", help("serve"))
+	var f serveFlags
+	f.register(fs)
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("serve: unexpected argument %q (see 'onboard serve --help')", fs.Arg(0))
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(env.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := f.checkAccess(fs, cfg); err != nil {
+		return err
+	}
+	d, err := openDashboard(ctx, cfg, f, slog.New(web.MaskLogs(slog.NewTextHandler(env.Stderr, nil))))
 	if err != nil {
 		return err
 	}
@@ -154,68 +134,46 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	return d.server.Serve(ctx, ln)
 }
 
-// dashboard is the web server with everything it was built on.
+// dashboard is the web server with the parts it was built on.
 type dashboard struct {
-	server  *web.Server
-	store   *repository.Store
-	client  *asynq.Client
-	closers []func()
+	server *web.Server
+	parts  *parts
 }
 
 func (d *dashboard) close() {
-	for i := len(d.closers) - 1; i >= 0; i-- {
-		d.closers[i]()
-	}
+	d.server.Close()
+	d.parts.Close()
 }
 
 // openDashboard connects to Postgres and Redis, applies pending migrations
 // and builds the web server.
-func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logger) (_ *dashboard, err error) {
-	d := &dashboard{}
-	defer func() {
-		if err != nil {
-			d.close()
-		}
-	}()
-	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	d.store, err = repository.Open(ctx, cfg.DatabaseURL)
+func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logger) (*dashboard, error) {
+	p, err := openParts(ctx, cfg, f.shared, log, needStore|needRedis)
 	if err != nil {
 		return nil, err
 	}
-	d.closers = append(d.closers, d.store.Close)
-	if _, err := d.store.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("apply migrations: %w", err)
+	srv, err := newDashboard(p, f)
+	if err != nil {
+		p.Close()
+		return nil, err
 	}
-	d.client = asynq.NewClient(redisOpt)
-	d.closers = append(d.closers, func() { d.client.Close() })
-	rc, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, errors.New("REDIS_URL: unsupported Redis connection type")
-	}
-	d.closers = append(d.closers, func() { rc.Close() })
+	return &dashboard{server: srv, parts: p}, nil
+}
 
+// newDashboard builds the web server on p: its store, Redis and queue
+// prefix. Closing the server leaves p open.
+func newDashboard(p *parts, f serveFlags) (*web.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	var callbacks http.Handler
-	if cfg.CallbackKey != "" || cfg.CallbackToken != "" {
-		codec, err := esscallback.New(cfg.CallbackKey, cfg.CallbackToken)
-		if err != nil {
-			return nil, fmt.Errorf("ESS_CALLBACK_KEY: %w", err)
-		}
-		rcv, err := web.NewCallbackReceiver(codec, d.store, reg, log)
-		if err != nil {
-			return nil, err
-		}
-		callbacks = rcv
+	callbacks, err := callbackReceiver(p.cfg.CallbackKey, p.cfg.CallbackToken, p.store, reg, p.log)
+	if err != nil {
+		return nil, err
 	}
-
-	// Resume needs only the store and the queue: the workers are built
-	// without an API client or limiter.
-	workers := jobs.NewWorkers(d.store, nil, nil, d.client, jobs.Config{Logger: log, QueuePrefix: f.queuePrefix})
-	d.server, err = web.New(web.Options{
+	// Retrying and resuming need only the store: the workers are built
+	// without an API client, limiter or queue.
+	workers := p.workers(jobs.Config{})
+	store, cfg := p.store, p.cfg
+	return web.New(web.Options{
 		Addr:            f.addr,
 		Token:           cfg.DashboardToken,
 		User:            cfg.DashboardUser,
@@ -225,39 +183,39 @@ func openDashboard(ctx context.Context, cfg Config, f serveFlags, log *slog.Logg
 		MaxUploads:      f.maxUploads,
 		TLSCertFile:     f.tlsCert,
 		TLSKeyFile:      f.tlsKey,
-		Redis:           redisOpt,
+		Redis:           p.redis,
 		MonitoringWrite: f.monitoringWrite,
-		Store:           d.store,
-		Import:          intake.New(d.store, f.limits.of(0)),
+		Store:           store,
+		Import:          p.intake(f.limits.of(0)),
 		WriteTemplate:   importer.WriteTemplate,
-		RetryFailed: func(ctx context.Context, batchID int64) (int, error) {
-			return workers.RetryFailed(ctx, batchID)
-		},
+		RetryFailed:     workers.RetryFailed,
 		Resume: func(ctx context.Context, appID string) (int, error) {
 			r, err := workers.Resume(ctx, appID)
 			return r.Due, err
 		},
 		WriteResults: func(ctx context.Context, w io.Writer, batchID int64) error {
-			b, err := d.store.Batch(ctx, batchID)
-			if err != nil {
-				return err
-			}
-			return results.Write(w, b, func(fn func(repository.ResultRow) error) error {
-				return d.store.BatchRows(ctx, batchID, fn)
-			})
+			return writeBatchResults(ctx, store, w, batchID)
 		},
 		Checks: []web.Check{
-			{Name: "postgres", Ping: d.store.Ping},
-			{Name: "redis", Ping: func(ctx context.Context) error { return rc.Ping(ctx).Err() }},
+			{Name: "postgres", Ping: store.Ping},
+			{Name: "redis", Ping: func(ctx context.Context) error { return p.rdb.Ping(ctx).Err() }},
 		},
 		Callbacks:     callbacks,
 		CallbacksOnly: f.callbacksOnly,
 		Registry:      reg,
-		Logger:        log,
+		Logger:        p.log,
 	})
-	if err != nil {
-		return nil, err
+}
+
+// callbackReceiver answers the platform's callbacks, decrypted with key
+// and checked with token, when either is set; nil otherwise. reg may be nil.
+func callbackReceiver(key, token string, store *repository.Store, reg prometheus.Registerer, log *slog.Logger) (http.Handler, error) {
+	if key == "" && token == "" {
+		return nil, nil
 	}
-	d.closers = append(d.closers, func() { d.server.Close() })
-	return d, nil
+	codec, err := esscallback.New(key, token)
+	if err != nil {
+		return nil, fmt.Errorf("ESS_CALLBACK_KEY: %w", err)
+	}
+	return web.NewCallbackReceiver(codec, store, reg, log)
 }

@@ -22,18 +22,6 @@ func init() {
 	})
 }
 
-const statusDescription = `
-Shows how many organizations of a batch (--batch ID), or of all batches, are
-in each onboarding state: queued, awaiting_auth, opening_services, and the
-final states done, failed, auth_rejected and timed_out. A batch is done when
-every organization of it is in a final state. A batch whose application is
-paused shows why and how to resume it.
-
---watch refreshes every --interval until the batch is done (or until
-interrupted). --json prints one object per refresh:
-  {"batch_id": ID, "total": N, "states": {"state": count}, "done": bool}
-(batch_id is null for all batches).`
-
 // statusReport is the --json shape.
 type statusReport struct {
 	BatchID *int64         `json:"batch_id"`
@@ -78,7 +66,7 @@ func appStatuses(acts []onboard.AppActivity) []appStatus {
 }
 
 func runStatus(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "status", "status [--batch ID] [--watch] [--json]", statusDescription)
+	fs := newFlagSet(env, "status", "status [--batch ID] [--watch] [--json]", help("status"))
 	batch := fs.Int64("batch", 0, "batch id (0: all batches)")
 	watch := fs.Bool("watch", false, "refresh until the batch is done")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -96,11 +84,12 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := repository.Open(ctx, cfg.DatabaseURL)
+	p, err := openParts(ctx, cfg, shared{}, nil, needDB)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer p.Close()
+	store := p.store
 	if *batch > 0 {
 		if _, err := store.Batch(ctx, *batch); err != nil {
 			if errors.Is(err, repository.ErrNotFound) {
@@ -231,31 +220,37 @@ func printStatus(w io.Writer, r statusReport, blocked map[int64]string, bars boo
 			fmt.Fprintf(&b, "  %-17s %6d\n", s, n)
 		}
 	}
+	printActivity(&b, blocked, r.Applications)
+	s := b.String()
+	fmt.Fprint(w, s)
+	return strings.Count(s, "\n")
+}
+
+// printActivity writes the blocked batches, then each application's work
+// due, last dispatch and last sweep.
+func printActivity(b *strings.Builder, blocked map[int64]string, apps []appStatus) {
 	ids := make([]int64, 0, len(blocked))
 	for id := range blocked {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
-		fmt.Fprintf(&b, "batch %d blocked: %s\n", id, blocked[id])
+		fmt.Fprintf(b, "batch %d blocked: %s\n", id, blocked[id])
 	}
-	for _, a := range r.Applications {
-		fmt.Fprintf(&b, "application %s: %d steps due, %d in the queue; last dispatch %s", a.AppID, a.Due, a.InFlight, ago(a.LastDispatchAt))
+	for _, a := range apps {
+		fmt.Fprintf(b, "application %s: %d steps due, %d in the queue; last dispatch %s", a.AppID, a.Due, a.InFlight, ago(a.LastDispatchAt))
 		if a.DispatchError != "" {
-			fmt.Fprintf(&b, " (error: %s)", a.DispatchError)
+			fmt.Fprintf(b, " (error: %s)", a.DispatchError)
 		}
-		fmt.Fprintf(&b, "; last sweep %s", ago(a.LastSweepAt))
+		fmt.Fprintf(b, "; last sweep %s", ago(a.LastSweepAt))
 		if a.SweepError != "" {
-			fmt.Fprintf(&b, " (error: %s)", a.SweepError)
+			fmt.Fprintf(b, " (error: %s)", a.SweepError)
 		}
 		if a.Paused {
 			b.WriteString("; paused")
 		}
 		b.WriteString("\n")
 	}
-	s := b.String()
-	fmt.Fprint(w, s)
-	return strings.Count(s, "\n")
 }
 
 func bar(n, total, width int) string {

@@ -11,17 +11,8 @@ func init() {
 	register(command{name: "template", summary: "write an empty spreadsheet to fill in", run: runTemplate})
 }
 
-const templateDescription = `
-Writes an empty onboarding spreadsheet (.xlsx) to fill in: every column the
-importer reads, with Chinese and English headers and a note on each,
-identifier columns formatted as text so Excel keeps ID numbers intact,
-drop-down lists for the certificate type and the services, and one example
-row (replace or delete it before importing).
-
--o - writes the file to standard output.`
-
 func runTemplate(_ context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "template", "template [-o FILE.xlsx]", templateDescription)
+	fs := newFlagSet(env, "template", "template [-o FILE.xlsx]", help("template"))
 	out := fs.String("o", "onboard-template.xlsx", "file to write")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err

@@ -33,11 +33,12 @@ import (
 func importTestOrgs(t *testing.T, e *cliEnv, prefix string, n int, services []onboard.ServiceType) (*repository.Store, int64) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := openMigratedStore(ctx, Config{DatabaseURL: e.dbURL})
+	p, err := openParts(ctx, Config{DatabaseURL: e.dbURL}, shared{}, nil, needStore)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(store.Close)
+	t.Cleanup(p.Close)
+	store := p.store
 	var data []onboard.OrgData
 	for i := 0; i < n; i++ {
 		data = append(data, benchrate.Org(prefix, i, services, i%2 == 0))
