@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 
 // The sample and the template import as they say they do.
 func TestSampleAndTemplateImport(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	dir := t.TempDir()
 	sample := filepath.Join(dir, "sample.xlsx")

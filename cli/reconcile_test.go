@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/ess"
@@ -26,8 +27,8 @@ import (
 	"github.com/ess-onboard/onboard/repository"
 )
 
-// Reconciliation tests share Redis db 4 with the serve tests (they do not
-// run in parallel with each other).
+// Reconciliation tests use Redis db 4, as the serve tests do, each under a
+// queue and limiter prefix of its own: they run in parallel.
 const (
 	recApp      = "app-reconcile"
 	recQueryOrg = "rec-query-org"
@@ -37,10 +38,12 @@ const (
 // recEnv is a simulator, a fresh database and Redis db 4, with the
 // configuration that points onboard at them.
 type recEnv struct {
-	sim   *esssim.Server
-	vars  map[string]string
-	dbURL string
-	redis asynq.RedisConnOpt
+	sim    *esssim.Server
+	vars   map[string]string
+	dbURL  string
+	redis  asynq.RedisConnOpt
+	prefix string // of the test's queue names and limiter keys
+	// flush loses everything Redis holds of the test.
 	flush func()
 	// workers are the last workers startWorkers started.
 	workers *jobs.Workers
@@ -53,11 +56,13 @@ func newRecEnv(t *testing.T, simOpts esssim.Options) *recEnv {
 	hs := httptest.NewServer(sim)
 	t.Cleanup(hs.Close)
 	dbURL := testenv.NewDatabase(t)
-	rc, redisURL := testenv.Redis(t, serveRedisDB)
+	redisURL, prefix := testenv.IsolatedRedis(t, serveRedisDB)
 	opt, err := asynq.ParseRedisURI(redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rc := opt.MakeRedisClient().(redis.UniversalClient)
+	t.Cleanup(func() { rc.Close() })
 	return &recEnv{
 		sim: sim,
 		vars: map[string]string{
@@ -65,13 +70,10 @@ func newRecEnv(t *testing.T, simOpts esssim.Options) *recEnv {
 			"ESS_SECRET_ID": esssim.DefaultSecretID, "ESS_SECRET_KEY": esssim.DefaultSecretKey,
 			"ESS_QUERY_ORG_OPENID": recQueryOrg, "ESS_QUERY_OPERATOR_OPENID": recQueryOp,
 		},
-		dbURL: dbURL,
-		redis: opt,
-		flush: func() {
-			if err := rc.FlushDB(context.Background()).Err(); err != nil {
-				t.Fatalf("flush Redis: %v", err)
-			}
-		},
+		dbURL:  dbURL,
+		redis:  opt,
+		prefix: prefix,
+		flush:  func() { jobs.DropQueues(context.Background(), rc, prefix) },
 	}
 }
 
@@ -87,7 +89,7 @@ func (e *recEnv) run(t *testing.T, args ...string) (code int, stdout, stderr str
 // sweep runs 'onboard reconcile --json' and decodes its report.
 func (e *recEnv) sweep(t *testing.T) jobs.SweepReport {
 	t.Helper()
-	code, out, errOut := e.run(t, "reconcile", "--json")
+	code, out, errOut := e.run(t, "reconcile", "--json", "--queue-prefix", e.prefix)
 	if code != 0 {
 		t.Fatalf("reconcile: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
@@ -191,7 +193,7 @@ func (e *recEnv) startWorkersWith(t *testing.T, configure func(*jobs.Config)) (s
 	if configure != nil {
 		configure(&jc)
 	}
-	p, err := openParts(context.Background(), cfg, shared{}, recQuietLogger(), needStore|needQueue|needAPI)
+	p, err := openParts(context.Background(), cfg, shared{queuePrefix: e.prefix}, recQuietLogger(), needStore|needQueue|needAPI)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,6 +229,7 @@ func (e *recEnv) stateCount(t *testing.T, state string) int {
 }
 
 func TestReconcileUsage(t *testing.T) {
+	t.Parallel()
 	e := &recEnv{vars: map[string]string{}}
 	if code, _, errOut := e.run(t, "reconcile"); code != exitUsage || !strings.Contains(errOut, "no application id") {
 		t.Errorf("reconcile without an application: exit %d, %q", code, errOut)
@@ -244,6 +247,7 @@ func TestReconcileUsage(t *testing.T) {
 // reads Offset, and reports companies onboard does not know and names that
 // differ; it leaves the work of the import to the dispatcher.
 func TestReconcileListingAndDrift(t *testing.T) {
+	t.Parallel()
 	e := newRecEnv(t, esssim.Options{RateLimit: -1, Lifecycle: &esssim.Lifecycle{Manual: true}})
 	const n = 450
 	e.importFile(t, n)
@@ -302,7 +306,7 @@ func TestReconcileListingAndDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := openDashboard(context.Background(), cfg, serveFlags{addr: "127.0.0.1:0", maxUpload: 1 << 20}, recQuietLogger())
+	d, err := openDashboard(context.Background(), cfg, serveFlags{addr: "127.0.0.1:0", maxUpload: 1 << 20, shared: shared{queuePrefix: e.prefix}}, recQuietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,6 +336,7 @@ func TestReconcileListingAndDrift(t *testing.T) {
 // is picked up by the sweep, its services made due; an expired link is
 // replaced; two sweeps at once do the work once; the batch completes.
 func TestReconcileSweepAndCompletes(t *testing.T) {
+	t.Parallel()
 	e := newRecEnv(t, esssim.Options{Lifecycle: &esssim.Lifecycle{Manual: true}})
 	const n = 12
 	e.importFile(t, n)
@@ -422,7 +427,7 @@ func TestReconcileSweepAndCompletes(t *testing.T) {
 		t.Fatalf("take the sweep lock: %v %v", ok, err)
 	}
 	listBefore := e.sim.Stats().OrgCalls[ess.ActionDescribeChannelOrganizations][recApp+"/*"]
-	code, out, errOut := e.run(t, "reconcile", "--json")
+	code, out, errOut := e.run(t, "reconcile", "--json", "--queue-prefix", e.prefix)
 	unlock()
 	if code != exitFailure || !strings.Contains(out, `"skipped": true`) || !strings.Contains(errOut, "already running") {
 		t.Errorf("sweep while another holds the lock: exit %d\n%s\n%s", code, out, errOut)
@@ -441,7 +446,7 @@ func TestReconcileSweepAndCompletes(t *testing.T) {
 	results := make(chan result, 2)
 	for range 2 {
 		go func() {
-			code, out, _ := e.run(t, "reconcile", "--json")
+			code, out, _ := e.run(t, "reconcile", "--json", "--queue-prefix", e.prefix)
 			results <- result{code, out}
 		}()
 	}
@@ -477,6 +482,7 @@ func TestReconcileSweepAndCompletes(t *testing.T) {
 // is recorded with its error and the next tick sweeps again, with no lock
 // left behind.
 func TestScheduler(t *testing.T) {
+	t.Parallel()
 	e := newRecEnv(t, esssim.Options{Lifecycle: &esssim.Lifecycle{Manual: true}})
 	if code, _, errOut := e.run(t, "scheduler", "--cron", "every now and then"); code != exitUsage || !strings.Contains(errOut, "not a cron schedule") {
 		t.Errorf("scheduler with a bad schedule: exit %d, %q", code, errOut)
@@ -498,7 +504,7 @@ func TestScheduler(t *testing.T) {
 				}
 				return e.vars[k]
 			}, Stdin: strings.NewReader(""), Stdout: outs[i], Stderr: newServeBuffer()}
-			done <- run(ctx, []string{"scheduler"}, env)
+			done <- run(ctx, []string{"scheduler", "--queue-prefix", e.prefix}, env)
 		}()
 	}
 	testenv.WaitFor(t, time.Minute, "a failed scheduled sweep recorded", func() bool {
@@ -538,4 +544,38 @@ func TestScheduler(t *testing.T) {
 		}
 		return err == nil && ok
 	})
+}
+
+// TestSweepWaitsInTheWorkersLimiter: 'onboard reconcile' with the workers'
+// --queue-prefix and --rate-scope waits in their rate limiter: a back-off
+// the workers' limiter holds for the listing holds the sweep back too.
+func TestSweepWaitsInTheWorkersLimiter(t *testing.T) {
+	t.Parallel()
+	e := newRecEnv(t, esssim.Options{Lifecycle: &esssim.Lifecycle{Manual: true}})
+	e.importFile(t, 2)
+	cfg, err := loadConfig(func(k string) string { return e.vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := shared{queuePrefix: e.prefix, rateScope: "credential"}
+	p, err := openParts(context.Background(), cfg, sh, recQuietLogger(), needStore|needAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const hold = 2 * time.Second
+	if err := p.limiter.Backoff(context.Background(), p.scope(recApp), ess.ActionDescribeChannelOrganizations, hold); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	code, out, errOut := e.run(t, "reconcile", "--json", "--queue-prefix", e.prefix, "--rate-scope", "credential")
+	if code != exitOK {
+		t.Fatalf("reconcile: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if took := time.Since(start); took < hold*3/4 {
+		t.Errorf("the sweep took %v: it did not wait out the %v back-off of the workers' limiter", took, hold)
+	}
+	if code, _, errOut := e.run(t, "reconcile", "--rate-scope", "secret"); code != exitUsage || !strings.Contains(errOut, "--rate-scope") {
+		t.Errorf("--rate-scope secret: exit %d, %q", code, errOut)
+	}
 }

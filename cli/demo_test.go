@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 // TestDemo runs 'onboard demo' to the end: every organization of the sample
 // final, the summary printed, the sample and the results file written.
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	// The demo keeps its work in Redis for seconds; db 3 is flushed by
 	// other tests of this package, so it runs on db 6 (its queues carry a
@@ -50,6 +51,7 @@ func TestDemo(t *testing.T) {
 // summary it serves the dashboard, which lists the demo's batch, until it is
 // stopped; with CI=true it ends after the summary instead.
 func TestDemoEndsWithTheDashboard(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	redisURL, _ := testenv.IsolatedRedis(t, 6)
 	e.vars["REDIS_URL"] = redisURL

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -176,7 +176,7 @@ func (d *demoRun) run(ctx context.Context, p *parts) error {
 	// (a random prefix): Redis keeps finished tasks for a day, and their
 	// TaskIDs, made of database ids, would collide with this run's when the
 	// database was created afresh.
-	imp, err := p.intake(intake.Limits{}).Import(ctx, intake.Request{Path: filepath.Join(d.out, "sample.xlsx"), AppID: d.cfg.AppID})
+	imp, err := demoImport(ctx, p, filepath.Join(d.out, "sample.xlsx"), d.cfg.AppID)
 	if err != nil {
 		return err
 	}
@@ -203,6 +203,12 @@ func (d *demoRun) run(ctx context.Context, p *parts) error {
 		return fmt.Errorf("demo: organizations not final after %v (see 'onboard status --batch %d')", d.timeout, imp.BatchID)
 	}
 	return d.summary(ctx, p, imp, r)
+}
+
+// demoImport imports a file as 'onboard import' does, into the store the
+// demo's workers run on.
+func demoImport(ctx context.Context, p *parts, path, appID string) (*intake.Result, error) {
+	return p.intake(intake.Limits{}).Import(ctx, intake.Request{Path: path, AppID: appID})
 }
 
 // startWorkers starts the workers and the receiver of the simulator's

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -27,7 +27,8 @@ import (
 	"github.com/ess-onboard/onboard/repository"
 )
 
-// Tests of the serve command use Redis db 4.
+// Tests of the serve command use Redis db 4, each under a queue prefix of
+// its own (the server's --queue-prefix): they run in parallel.
 const serveRedisDB = 4
 
 // serveEnv is a running 'onboard serve' and what it runs on.
@@ -35,6 +36,7 @@ type serveEnv struct {
 	url     string // http://127.0.0.1:port
 	dbURL   string
 	redis   string
+	prefix  string // the server's --queue-prefix
 	stderr  *serveBuffer
 	done    chan int
 	cancel  context.CancelFunc
@@ -62,17 +64,19 @@ func (b *serveBuffer) String() string {
 }
 
 // startServe runs 'onboard serve' with args on a fresh database and Redis
-// db 4, and waits for it to print its address.
+// db 4, under a queue prefix of its own, and waits for it to print its
+// address.
 func startServe(t *testing.T, extraEnv map[string]string, args ...string) *serveEnv {
 	t.Helper()
 	dbURL := testenv.NewDatabase(t)
-	_, redisURL := testenv.Redis(t, serveRedisDB)
+	redisURL, prefix := testenv.IsolatedRedis(t, serveRedisDB)
+	args = append(args, "--queue-prefix", prefix)
 	vars := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL, "ESS_APP_ID": "app-web-test"}
 	for k, v := range extraEnv {
 		vars[k] = v
 	}
 	pr, pw := io.Pipe()
-	se := &serveEnv{dbURL: dbURL, redis: redisURL, stderr: newServeBuffer(), done: make(chan int, 1), appID: vars["ESS_APP_ID"], baseEnv: vars}
+	se := &serveEnv{dbURL: dbURL, redis: redisURL, prefix: prefix, stderr: newServeBuffer(), done: make(chan int, 1), appID: vars["ESS_APP_ID"], baseEnv: vars}
 	env := &Env{Getenv: func(k string) string { return vars[k] }, Stdin: strings.NewReader(""), Stdout: pw, Stderr: se.stderr}
 	ctx, cancel := context.WithCancel(context.Background())
 	se.cancel = cancel
@@ -184,6 +188,7 @@ func serveUpload(t *testing.T, base, name string, content []byte, appID string, 
 }
 
 func TestServeRefusesOpenNonLoopback(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	env := &Env{Getenv: func(string) string { return "" }, Stdout: &out, Stderr: &errb}
 	code := run(context.Background(), []string{"serve", "--addr", "0.0.0.0:0"}, env)
@@ -196,6 +201,7 @@ func TestServeRefusesOpenNonLoopback(t *testing.T) {
 }
 
 func TestServeAuthenticationOffLoopback(t *testing.T) {
+	t.Parallel()
 	se := startServe(t, map[string]string{"ONBOARD_DASHBOARD_TOKEN": "tok-123"}, "--addr", "0.0.0.0:0")
 	se.url = strings.Replace(se.url, "0.0.0.0", "127.0.0.1", 1)
 	se.url = strings.Replace(se.url, "[::]", "127.0.0.1", 1)
@@ -230,6 +236,7 @@ func TestServeAuthenticationOffLoopback(t *testing.T) {
 }
 
 func TestServeUploadRefusals(t *testing.T) {
+	t.Parallel()
 	se := startServe(t, nil, "--addr", "127.0.0.1:0", "--max-upload", "20000")
 	dir := t.TempDir()
 	good := filepath.Join(dir, "orgs.xlsx")
@@ -329,7 +336,7 @@ func TestServeUploadRefusals(t *testing.T) {
 func serveArtifactsDir(t *testing.T) string {
 	dir := os.Getenv("ONBOARD_ARTIFACTS")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "out", "artifacts")
+		dir = filepath.Join("..", "out", "artifacts")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -350,6 +357,7 @@ func serveChromiumPath() string {
 // spreadsheet through the form, see the batch page with its rows and
 // progress, and see asynqmon list the project's queue.
 func TestServeInBrowser(t *testing.T) {
+	t.Parallel()
 	chrome := serveChromiumPath()
 	if chrome == "" {
 		t.Skip("no Chromium installed (looked for chromium, chromium-browser, google-chrome): the browser test needs one")
@@ -467,17 +475,17 @@ func TestServeInBrowser(t *testing.T) {
 	}
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	disp := &jobs.Dispatcher{Store: store, Queue: &jobs.Queue{Client: client}, AppIDs: []string{se.appID}}
+	disp := &jobs.Dispatcher{Store: store, Queue: &jobs.Queue{Client: client, Prefix: se.prefix}, AppIDs: []string{se.appID}}
 	if n, err := disp.Tick(context.Background()); err != nil || n != importer.SampleAccepted {
 		t.Fatalf("dispatch of the upload's work: %d tasks, %v; want %d", n, err, importer.SampleAccepted)
 	}
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(se.url+"/monitoring/"),
-		chromedp.Poll[chromedp.Void](`document.body && document.body.innerText.includes(`+"`"+jobs.QueueSync+"`"+`)`,
+		chromedp.Poll[chromedp.Void](`document.body && document.body.innerText.includes(`+"`"+se.prefix+jobs.QueueSync+"`"+`)`,
 			chromedp.WithPollingTimeout(60*time.Second)),
 	); err != nil {
 		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`body`)))
-		t.Fatalf("asynqmon does not list %s: %v\npage text:\n%s", jobs.QueueSync, err, body)
+		t.Fatalf("asynqmon does not list %s: %v\npage text:\n%s", se.prefix+jobs.QueueSync, err, body)
 	}
 	shot("dashboard-monitoring.png")
 }
@@ -528,6 +536,7 @@ func (se *serveEnv) page(t *testing.T, path string) string {
 // TestServeRetryAndResume: the batch page lists failed organizations with
 // their error and retries them; it shows a paused application and resumes it.
 func TestServeRetryAndResume(t *testing.T) {
+	t.Parallel()
 	se := startServe(t, nil, "--addr", "127.0.0.1:0")
 	path := filepath.Join(t.TempDir(), "orgs.xlsx")
 	writeServeWorkbook(t, path, 3)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -23,15 +23,15 @@ import (
 	"github.com/ess-onboard/onboard/repository"
 )
 
-// The import, export and migrate tests share Redis db 3 with the package's
-// other tests and flush it, so none of them calls t.Parallel: Go runs
-// sequential top-level tests one at a time, before the parallel ones.
+// The import, export and migrate tests use Redis db 3, each under a key
+// prefix of its own that no other test flushes, so they run in parallel.
 const importRedisDB = 3
 
-// cliEnv is what one command run sees: a fresh database, a flushed Redis
-// database and buffers for its output.
+// cliEnv is what one command run sees: a fresh database, Redis keys of its
+// own (under prefix) and buffers for its output.
 type cliEnv struct {
 	dbURL, redisURL string
+	prefix          string // of the test's queue names and limiter keys
 	vars            map[string]string
 	inspector       *asynq.Inspector
 }
@@ -39,7 +39,7 @@ type cliEnv struct {
 func newCLIEnv(t *testing.T) *cliEnv {
 	t.Helper()
 	e := &cliEnv{dbURL: testenv.NewDatabase(t)}
-	_, e.redisURL = testenv.Redis(t, importRedisDB)
+	e.redisURL, e.prefix = testenv.IsolatedRedis(t, importRedisDB)
 	e.vars = map[string]string{"DATABASE_URL": e.dbURL, "REDIS_URL": e.redisURL}
 	opt, err := asynq.ParseRedisURI(e.redisURL)
 	if err != nil {
@@ -164,11 +164,11 @@ func (e *cliEnv) dispatchTasks(t *testing.T) map[string]*asynq.TaskInfo {
 	opt, _ := asynq.ParseRedisURI(e.redisURL)
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	d := &jobs.Dispatcher{Store: e.store(t), Queue: &jobs.Queue{Client: client}, AppIDs: []string{"app-1"}}
+	d := &jobs.Dispatcher{Store: e.store(t), Queue: &jobs.Queue{Client: client, Prefix: e.prefix}, AppIDs: []string{"app-1"}}
 	if _, err := d.Tick(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tasks, err := e.inspector.ListPendingTasks(jobs.QueueSync, asynq.PageSize(1000))
+	tasks, err := e.inspector.ListPendingTasks(e.prefix+jobs.QueueSync, asynq.PageSize(1000))
 	if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
 		t.Fatal(err)
 	}
@@ -195,6 +195,7 @@ func orgIDs(t *testing.T, s *repository.Store, batchID int64) map[string]int64 {
 }
 
 func TestImportQueuesNewAndChangedOrganizationsOnly(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	sheet := newOrgSheet(t, 4)
 	sheet.rows[2][2] = "91110108000000003X" // wrong check character: rejected
@@ -286,6 +287,7 @@ func TestImportQueuesNewAndChangedOrganizationsOnly(t *testing.T) {
 }
 
 func TestImportTextOutput(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	sheet := newOrgSheet(t, 2)
 	sheet.rows[1][3] = "AUTO_SIGN, FLY_TO_MOON"
@@ -310,6 +312,7 @@ func TestImportTextOutput(t *testing.T) {
 }
 
 func TestImportUsageErrors(t *testing.T) {
+	t.Parallel()
 	e := &cliEnv{vars: map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/none", "REDIS_URL": "redis://127.0.0.1:1"}}
 	path := newOrgSheet(t, 1).write(t, "orgs.xlsx")
 	for _, c := range []struct {
@@ -338,6 +341,7 @@ func TestImportUsageErrors(t *testing.T) {
 }
 
 func TestImportRefusedFileStoresNothing(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	dir := t.TempDir()
 	notXLSX := filepath.Join(dir, "orgs.xlsx")
@@ -375,6 +379,7 @@ func TestImportRefusedFileStoresNothing(t *testing.T) {
 }
 
 func TestImportDryRun(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	e.vars["REDIS_URL"] = "redis://127.0.0.1:1" // not needed for a dry run
 	path := newOrgSheet(t, 3).write(t, "orgs.xlsx")
@@ -394,6 +399,7 @@ func TestImportDryRun(t *testing.T) {
 }
 
 func TestImportServersUnreachable(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	path := newOrgSheet(t, 2).write(t, "orgs.xlsx")
 
@@ -423,6 +429,7 @@ func TestImportServersUnreachable(t *testing.T) {
 // On a terminal the import shows progress on stderr and the same summary on
 // stdout.
 func TestImportProgressOnTerminal(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	path := newOrgSheet(t, 3).write(t, "orgs.xlsx")
 	var stdout, stderr bytes.Buffer

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -101,9 +101,21 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	return watchStatus(ctx, env, store, *batch, *watch, *asJSON, *interval)
 }
 
+// statusSource is what the status report reads (*repository.Store).
+type statusSource interface {
+	// StateCounts counts a batch's organizations (all batches' for 0) by state.
+	StateCounts(ctx context.Context, batchID int64) (map[string]int, error)
+	// BlockedReasons says why batches (one, or all for 0) are blocked, by batch.
+	BlockedReasons(ctx context.Context, batchID int64) (map[int64]string, error)
+	Batch(ctx context.Context, id int64) (*repository.Batch, error)
+	// Activity is the work due, the last dispatch and sweep of an
+	// application (every one for "").
+	Activity(ctx context.Context, appID string, now time.Time) ([]onboard.AppActivity, error)
+}
+
 // watchStatus prints the status once, or with watch until the batch is done
 // or ctx ends.
-func watchStatus(ctx context.Context, env *Env, store *repository.Store, batch int64, watch, asJSON bool, interval time.Duration) error {
+func watchStatus(ctx context.Context, env *Env, store statusSource, batch int64, watch, asJSON bool, interval time.Duration) error {
 	bars := env.IsTerminal && !asJSON
 	lines := 0
 	last := ""
@@ -142,7 +154,7 @@ func watchStatus(ctx context.Context, env *Env, store *repository.Store, batch i
 	}
 }
 
-func readStatus(ctx context.Context, store *repository.Store, batch int64) (statusReport, map[int64]string, error) {
+func readStatus(ctx context.Context, store statusSource, batch int64) (statusReport, map[int64]string, error) {
 	counts, err := store.StateCounts(ctx, batch)
 	if err != nil {
 		return statusReport{}, nil, err

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -43,5 +43,27 @@ func TestTopLevelUsage(t *testing.T) {
 				t.Errorf("no word on the unknown command:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestEveryCommandHasHelp: 'onboard help NAME' prints each command's usage
+// line and its description, and the commands that put work in Redis or call
+// the platform for the workers take the workers' --queue-prefix.
+func TestEveryCommandHasHelp(t *testing.T) {
+	t.Parallel()
+	takesPrefix := map[string]bool{"worker": true, "serve": true, "scheduler": true, "reconcile": true}
+	for name := range commands {
+		var stdout, stderr bytes.Buffer
+		env := &Env{Getenv: func(string) string { return "" }, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr}
+		if code := run(context.Background(), []string{"help", name}, env); code != exitOK {
+			t.Errorf("help %s: exit %d, %s", name, code, stderr.String())
+		}
+		out := stdout.String()
+		if !strings.HasPrefix(out, "Usage: onboard "+name) || len(strings.TrimSpace(help(name))) < 40 || !strings.Contains(out, strings.TrimSpace(help(name))) {
+			t.Errorf("help %s prints %.300q", name, out)
+		}
+		if strings.Contains(out, "-queue-prefix") != takesPrefix[name] {
+			t.Errorf("help %s: --queue-prefix listed %v, want %v", name, strings.Contains(out, "-queue-prefix"), takesPrefix[name])
+		}
 	}
 }

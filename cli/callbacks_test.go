@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -25,6 +25,7 @@ import (
 // twice and 30% delayed out of order, every company still finishes, each
 // callback is recorded once per MsgId, and callbacks made checks due.
 func TestServeCallbacks(t *testing.T) {
+	t.Parallel()
 	e, url, token := startCallbackServe(t, &esssim.Callbacks{DropShare: 0.3, DuplicateShare: 0.3, DelayShare: 0.3, MaxDelay: 500 * time.Millisecond})
 	post := func(body []byte, sig string) int {
 		t.Helper()
@@ -142,7 +143,7 @@ func startCallbackServe(t *testing.T, cb *esssim.Callbacks) (*recEnv, string, st
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := openDashboard(context.Background(), cfg, serveFlags{addr: ln.Addr().String(), maxUpload: 1 << 20}, recQuietLogger())
+	d, err := openDashboard(context.Background(), cfg, serveFlags{addr: ln.Addr().String(), maxUpload: 1 << 20, shared: shared{queuePrefix: e.prefix}}, recQuietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +159,7 @@ func startCallbackServe(t *testing.T, cb *esssim.Callbacks) (*recEnv, string, st
 // verification and service opening is learned from a callback, at the cost
 // of at most one status call per callback.
 func TestCallbacksAloneMoveTheBatch(t *testing.T) {
+	t.Parallel()
 	e, _, _ := startCallbackServe(t, &esssim.Callbacks{})
 	const n = 8
 	e.importFile(t, n)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -71,6 +71,7 @@ var refusedCases = []string{"shared-strings-bomb", "shared-strings-count", "wide
 // with --json and through the upload form: each says why in the same words,
 // and nothing is stored.
 func TestRefusalSameWordsEverywhere(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	dir := t.TempDir()
 	var files []string
@@ -120,6 +121,7 @@ var fullIDNumber = regexp.MustCompile(`(^|[^0-9A-Za-z])[0-9]{17}[0-9Xx]($|[^0-9A
 // any reason (printed, in JSON, stored), any line the dashboard logged, any
 // dashboard page or any column the results file adds.
 func TestNoFullIDNumberLeaks(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	sample := filepath.Join(dir, "sample.xlsx")
 	f, err := os.Create(sample)
@@ -239,6 +241,7 @@ func TestNoFullIDNumberLeaks(t *testing.T) {
 
 // TestExportWritesOwnerOnly: the results file is readable by its owner only.
 func TestExportWritesOwnerOnly(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	if code, _, errOut := e.run(t, "import", newOrgSheet(t, 2).write(t, "orgs.xlsx"), "--app-id", "app-1"); code != exitOK {
 		t.Fatalf("import: %s", errOut)
@@ -263,6 +266,7 @@ func TestExportWritesOwnerOnly(t *testing.T) {
 // TestServeHardeningFlags: destructive monitoring needs credentials, TLS
 // needs both files, limits must be positive.
 func TestServeHardeningFlags(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		vars map[string]string
@@ -294,6 +298,7 @@ func TestServeHardeningFlags(t *testing.T) {
 // TestImportMaxRows: --max-rows refuses a file with more rows, and nothing
 // is stored.
 func TestImportMaxRows(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	p := newOrgSheet(t, 3).write(t, "orgs.xlsx")
 	code, out, _ := e.run(t, "import", p, "--app-id", "app-1", "--max-rows", "2", "--json")

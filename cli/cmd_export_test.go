@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 // The results file keeps the user's columns, and a person can fix the
 // rejected rows in it and import it again.
 func TestExportRoundTrip(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	sheet := newOrgSheet(t, 3)
 	sheet.rows[1][2] = "91110108000000002X" // wrong check character
@@ -116,6 +117,7 @@ func (e *cliEnv) runTo(t *testing.T, w *bytes.Buffer, args ...string) (int, stri
 }
 
 func TestExportErrors(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	code, _, errOut := e.run(t, "export", "--batch", "42", "-o", filepath.Join(t.TempDir(), "x.xlsx"))
 	if code != exitFailure || !strings.Contains(errOut, "no batch 42") {
@@ -132,6 +134,7 @@ func TestExportErrors(t *testing.T) {
 }
 
 func TestMigrate(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	u, err := url.Parse(testenv.AdminDatabaseURL())

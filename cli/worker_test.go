@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func importTestOrgs(t *testing.T, e *cliEnv, prefix string, n int, services []on
 func buildOnboard(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "onboard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/onboard").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
@@ -260,6 +260,7 @@ func mustParseURL(t *testing.T, s string) *url.URL {
 }
 
 func TestStatusCommand(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	_, batch := importTestOrgs(t, e, "st", 3, nil)
 
@@ -297,6 +298,7 @@ func TestStatusCommand(t *testing.T) {
 }
 
 func TestResumeCommand(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	store, batch := importTestOrgs(t, e, "rs", 4, nil)
 	ctx := context.Background()
@@ -347,6 +349,7 @@ func itoa(n int64) string {
 // TestWorkerMetricsEndpoint runs 'onboard worker --metrics-addr' and reads
 // the calls it made from its /metrics.
 func TestWorkerMetricsEndpoint(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	redisURL, prefix := testenv.IsolatedRedis(t, 6)
 	sim := esssim.New(esssim.Options{Lifecycle: &esssim.Lifecycle{Unverified: 100 * time.Millisecond,
