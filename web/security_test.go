@@ -93,8 +93,13 @@ func TestHostHeaderChecked(t *testing.T) {
 	req, _ := http.NewRequest("POST", open.URL+"/upload", strings.NewReader(""))
 	req.Host = "attacker.example"
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusMisdirectedRequest {
-		t.Errorf("POST with Host attacker.example: %v %v", resp.StatusCode, err)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("POST with Host attacker.example: %v", resp.StatusCode)
 	}
 
 	// With credentials, the dashboard answers to any name, as behind a proxy.
@@ -551,6 +556,7 @@ func TestServeTLS(t *testing.T) {
 	pem, _ := os.ReadFile(cert)
 	pool.AppendCertsFromPEM(pem)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer client.CloseIdleConnections()
 	resp, err := client.Get("https://" + ln.Addr().String() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
