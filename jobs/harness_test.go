@@ -25,7 +25,8 @@ import (
 // The integration tests keep work in Redis for many seconds, while every
 // other test of this package (and other people's runs of it) flushes db 2
 // as it starts. So they use db 6, which no test flushes, under queue names
-// and limiter keys unique to the test, and delete only their own keys.
+// and limiter keys unique to the test, and delete only their own keys:
+// those that assert nothing about the rate limit run in parallel.
 const redisDB = 6
 
 const appID = esssim.DefaultAppID

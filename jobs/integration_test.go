@@ -223,6 +223,7 @@ func checkResultsFile(t *testing.T, h *harness, batch int64, checks map[string]f
 // TestTransientFaults: with 30% of all calls failing transiently (server
 // errors and dropped connections) every company still gets through.
 func TestTransientFaults(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, esssim.Options{Seed: 7, Faults: []esssim.Fault{
 		{Share: 0.2, Code: "InternalError"},
 		{Share: 0.1, Drop: true},
@@ -255,6 +256,7 @@ func TestTransientFaults(t *testing.T) {
 // paused and its batch blocked, no company fails and few calls are spent;
 // after resume with the right secret everything completes.
 func TestSystemicErrorPausesAndResume(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, esssim.Options{})
 	var data []onboard.OrgData
 	for i := 0; i < 30; i++ {
@@ -360,6 +362,7 @@ func TestTwoProcessesShareTheLimit(t *testing.T) {
 // nothing; while the company is still activating, no console link is asked
 // for a second operator.
 func TestReimportStartsAgainFromSync(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, esssim.Options{Lifecycle: &esssim.Lifecycle{Manual: true}})
 	ctx := context.Background()
 	h.startWorker(workerOpts{})
@@ -444,6 +447,7 @@ func TestReimportStartsAgainFromSync(t *testing.T) {
 // services the platform says are open are recorded open without another
 // ModifyExtendedService.
 func TestOpenServiceIsNotAskedForAgain(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, esssim.Options{})
 	h.startWorker(workerOpts{})
 	d := benchrate.Org("again", 1, []onboard.ServiceType{autoSign, mobileChk}, false)

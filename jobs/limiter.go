@@ -28,7 +28,8 @@ type LimiterConfig struct {
 	// Longer waits are returned as a *WaitError so the task can be put back
 	// without counting as a failure. Default 3s.
 	MaxWait time.Duration
-	// Prefix namespaces the Redis keys. Default "onboard:rl".
+	// Prefix namespaces the Redis keys. Default "onboard:rl"; processes
+	// started with a queue prefix use LimiterPrefix(queuePrefix).
 	Prefix string
 	// Late is how far past its slot a caller may wake up and still call.
 	// A caller woken later (a stalled process, a slow Redis reply) gives
@@ -83,6 +84,13 @@ func (e *WaitError) Error() string {
 	return fmt.Sprintf("rate limiter: next %s call for %s in %v", e.Action, e.Scope, e.Delay.Round(time.Millisecond))
 }
 
+const defaultLimiterPrefix = "onboard:rl"
+
+// LimiterPrefix is the limiter key prefix of the processes started with
+// queuePrefix: every process of one set of workers, and every command
+// calling the platform on their behalf, draws from the same buckets.
+func LimiterPrefix(queuePrefix string) string { return queuePrefix + defaultLimiterPrefix }
+
 // NewLimiter returns a Limiter over rdb.
 func NewLimiter(rdb redis.UniversalClient, cfg LimiterConfig) *Limiter {
 	if cfg.Rate <= 0 {
@@ -98,7 +106,7 @@ func NewLimiter(rdb redis.UniversalClient, cfg LimiterConfig) *Limiter {
 		cfg.MaxWait = 3 * time.Second
 	}
 	if cfg.Prefix == "" {
-		cfg.Prefix = "onboard:rl"
+		cfg.Prefix = defaultLimiterPrefix
 	}
 	if cfg.Late <= 0 {
 		cfg.Late = 8 * time.Millisecond

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ess-onboard/onboard"
 )
@@ -135,4 +136,23 @@ func (q *Queue) PutSweep(ctx context.Context, appID string, tick time.Time) (boo
 		return false, fmt.Errorf("enqueue %s: %w", SweepTaskID(appID, tick), err)
 	}
 	return true, nil
+}
+
+// DropQueues removes from Redis everything of the processes started with
+// prefix: their queues (asynq's keys and its list of queues), their tasks
+// and their limiter keys. Nothing else is touched. For a run whose queues
+// are its own, such as the demo's; prefix must not be empty.
+func DropQueues(ctx context.Context, rc redis.UniversalClient, prefix string) {
+	if prefix == "" {
+		return
+	}
+	for _, pattern := range []string{"asynq:{" + prefix + "*", prefix + "*"} {
+		iter := rc.Scan(ctx, 0, pattern, 500).Iterator()
+		for iter.Next(ctx) {
+			rc.Del(ctx, iter.Val())
+		}
+	}
+	for _, q := range Queues {
+		rc.SRem(ctx, "asynq:queues", prefix+q)
+	}
 }

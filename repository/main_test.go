@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/internal/testenv"
 )
@@ -18,8 +20,15 @@ import (
 // Tests isolate themselves by using their own application id.
 var testStore *Store
 
+// TestMain runs the tests on one migrated database and fails them when a
+// goroutine (the import's row feed, the pool's) outlives them.
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
+	code := runMain(m)
+	if err := goleak.Find(); err != nil && code == 0 {
+		fmt.Fprintln(os.Stderr, "goroutines outlived the tests:", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 func runMain(m *testing.M) int {

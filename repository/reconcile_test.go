@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ess-onboard/onboard"
 )
 
@@ -102,5 +104,74 @@ func TestRetryFailed(t *testing.T) {
 	}
 	if n, err := testStore.RetryFailed(ctx, res.BatchID, time.Now()); err != nil || n != 0 {
 		t.Errorf("second retry with nothing failed: %d, %v", n, err)
+	}
+}
+
+func TestReconcileRunRecords(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	id, err := testStore.StartReconcileRun(ctx, app, "cli", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := testStore.ReconcileRuns(ctx, app, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || !runs[0].FinishedAt.IsZero() {
+		t.Fatalf("a started run: %+v", runs)
+	}
+	run := onboard.ReconcileRun{ID: id, FinishedAt: time.Now(), Pages: 3, PlatformOrgs: 450, StatusUpdates: 7, Verified: 2, Requeued: 1, UnknownOrgs: 1, Mismatched: 1}
+	drift := []onboard.Drift{{OpenID: "ghost", Kind: onboard.DriftUnknown, Platform: "幽灵公司"}, {OpenID: "o1", Kind: onboard.DriftName, Ours: "甲", Platform: "乙"}}
+	if err := testStore.FinishReconcileRun(ctx, &run, drift); err != nil {
+		t.Fatal(err)
+	}
+	runs, err = testStore.ReconcileRuns(ctx, app, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := runs[0]
+	if got.FinishedAt.IsZero() || got.Pages != 3 || got.PlatformOrgs != 450 || got.StatusUpdates != 7 || got.Verified != 2 ||
+		got.Requeued != 1 || got.UnknownOrgs != 1 || got.Mismatched != 1 || got.Trigger != "cli" || got.Changes() != 8 {
+		t.Errorf("finished run: %+v", got)
+	}
+	gotDrift, err := testStore.ReconcileDrift(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(drift, gotDrift); diff != "" {
+		t.Errorf("drift (-want +got):\n%s", diff)
+	}
+}
+
+func TestTryLockReconcile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	unlock, ok, err := testStore.TryLockReconcile(ctx, app)
+	if err != nil || !ok {
+		t.Fatalf("first lock: ok %v err %v", ok, err)
+	}
+	if _, ok2, err := testStore.TryLockReconcile(ctx, app); err != nil || ok2 {
+		t.Fatalf("second lock while held: ok %v err %v", ok2, err)
+	}
+	other, ok3, err := testStore.TryLockReconcile(ctx, app+"-other")
+	if err != nil || !ok3 {
+		t.Fatalf("another application's lock: ok %v err %v", ok3, err)
+	}
+	other()
+	unlock()
+	again, ok4, err := testStore.TryLockReconcile(ctx, app)
+	if err != nil || !ok4 {
+		t.Fatalf("lock after unlock: ok %v err %v", ok4, err)
+	}
+	again()
+}
+
+func webExec(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	if _, err := testStore.pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
 	}
 }

@@ -21,26 +21,16 @@ import (
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/importer"
+	"github.com/ess-onboard/onboard/intake"
 	"github.com/ess-onboard/onboard/repository"
 )
 
-// ImportRequest is one uploaded file to import.
-type ImportRequest struct {
-	Path     string // the file on disk, under a name of the server's choosing
-	FileName string // the name the user's browser gave (its base name, cleaned), for the batch and messages
-	AppID    string
-	MaxSize  int64
+// Importer imports an uploaded file the same way `onboard import` does
+// (*intake.Intake): a refused file returns an error wrapping
+// *importer.FileError and stores nothing.
+type Importer interface {
+	Import(ctx context.Context, req intake.Request) (*intake.Result, error)
 }
-
-// ImportResult is what an import stored.
-type ImportResult struct {
-	BatchID                                       int64
-	Rows, Accepted, Rejected, Enqueued, Unchanged int
-}
-
-// ImportFunc imports a file the same way `onboard import` does: a refused
-// file returns an error wrapping *importer.FileError and stores nothing.
-type ImportFunc func(ctx context.Context, req ImportRequest) (ImportResult, error)
 
 // How many rows of each list the batch page shows.
 const listLimit = 200
@@ -367,7 +357,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		s.uploadError(w, r, http.StatusUnprocessableEntity, appID, refusal(p, fileName, importer.NewFileError(importer.CodeUploadType)))
 		return
 	}
-	res, err := s.opts.Import(r.Context(), ImportRequest{Path: path, FileName: fileName, AppID: appID, MaxSize: s.maxUpload})
+	res, err := s.opts.Import.Import(r.Context(), intake.Request{Path: path, FileName: fileName, AppID: appID, MaxFileSize: s.maxUpload})
 	var fe *importer.FileError
 	switch {
 	case errors.As(err, &fe):

@@ -31,8 +31,17 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/ess-onboard/onboard/importer"
+	"github.com/ess-onboard/onboard/intake"
 	"github.com/ess-onboard/onboard/internal/testenv"
+	"github.com/ess-onboard/onboard/repository"
 )
+
+// importFunc is an Importer made of a function.
+type importFunc func(ctx context.Context, req intake.Request) (*intake.Result, error)
+
+func (f importFunc) Import(ctx context.Context, req intake.Request) (*intake.Result, error) {
+	return f(ctx, req)
+}
 
 // get sends a GET with optional headers and returns the status, headers
 // and body.
@@ -84,8 +93,13 @@ func TestHostHeaderChecked(t *testing.T) {
 	req, _ := http.NewRequest("POST", open.URL+"/upload", strings.NewReader(""))
 	req.Host = "attacker.example"
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusMisdirectedRequest {
-		t.Errorf("POST with Host attacker.example: %v %v", resp.StatusCode, err)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("POST with Host attacker.example: %v", resp.StatusCode)
 	}
 
 	// With credentials, the dashboard answers to any name, as behind a proxy.
@@ -283,11 +297,11 @@ func TestSixthConcurrentUploadRefused(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	var inFlight atomic.Int32
-	ts := newTestServer(t, Options{Addr: "127.0.0.1:8080", Import: func(ctx context.Context, req ImportRequest) (ImportResult, error) {
+	ts := newTestServer(t, Options{Addr: "127.0.0.1:8080", Import: importFunc(func(ctx context.Context, req intake.Request) (*intake.Result, error) {
 		inFlight.Add(1)
 		<-release
-		return ImportResult{BatchID: 1}, nil
-	}})
+		return &intake.Result{ImportResult: repository.ImportResult{BatchID: 1}}, nil
+	})})
 	var wg sync.WaitGroup
 	codes := make(chan int, DefaultMaxUploads)
 	for i := 0; i < DefaultMaxUploads; i++ {
@@ -320,16 +334,16 @@ func TestSixthConcurrentUploadRefused(t *testing.T) {
 func TestUploadNameNeverAPath(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
-	var got []ImportRequest
-	ts := newTestServer(t, Options{Addr: "127.0.0.1:8080", Import: func(ctx context.Context, req ImportRequest) (ImportResult, error) {
+	var got []intake.Request
+	ts := newTestServer(t, Options{Addr: "127.0.0.1:8080", Import: importFunc(func(ctx context.Context, req intake.Request) (*intake.Result, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, req)
 		if _, err := os.Stat(req.Path); err != nil {
 			t.Errorf("%s: the upload is not at %s: %v", req.FileName, req.Path, err)
 		}
-		return ImportResult{}, &importer.FileError{Reason: "test refusal"}
-	}})
+		return nil, &importer.FileError{Reason: "test refusal"}
+	})})
 	for name, display := range map[string]string{
 		"../../etc/passwd.xlsx":   "passwd.xlsx",
 		`..\..\windows\orgs.xlsx`: "orgs.xlsx",
@@ -542,6 +556,7 @@ func TestServeTLS(t *testing.T) {
 	pem, _ := os.ReadFile(cert)
 	pool.AppendCertsFromPEM(pem)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer client.CloseIdleConnections()
 	resp, err := client.Get("https://" + ln.Addr().String() + "/healthz")
 	if err != nil {
 		t.Fatal(err)

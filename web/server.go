@@ -127,8 +127,8 @@ type Options struct {
 
 	// Store reads batches, rows, organizations and reconciliation runs.
 	Store Store
-	// Import stores an uploaded file and enqueues its work.
-	Import ImportFunc
+	// Import stores an uploaded file with its work due.
+	Import Importer
 	// WriteTemplate writes the empty spreadsheet template.
 	WriteTemplate func(w io.Writer) error
 	// WriteResults writes the results .xlsx of one batch.

@@ -1,185 +1,28 @@
 // Command onboard brings companies listed in spreadsheets onto Tencent Cloud's
 // e-signature channel platform (essbasic): import, sync, poll, open services.
+// The commands are package cli's; this is where the process hands over to it.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"sort"
-	"strings"
 	"syscall"
 
 	"golang.org/x/term"
+
+	"github.com/ess-onboard/onboard/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	env := &Env{
+	env := &cli.Env{
 		Getenv:     os.Getenv,
 		Stdin:      os.Stdin,
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		IsTerminal: term.IsTerminal(int(os.Stdout.Fd())),
 	}
-	os.Exit(run(ctx, os.Args[1:], env))
-}
-
-// Env is what a command sees of the outside world; tests fill it in directly.
-type Env struct {
-	Getenv     func(string) string
-	Stdin      io.Reader
-	Stdout     io.Writer
-	Stderr     io.Writer
-	IsTerminal bool // stdout is a terminal: show progress bars
-}
-
-// Exit codes.
-const (
-	exitOK      = 0
-	exitFailure = 1 // the file was refused, a server could not be reached, the work failed
-	exitUsage   = 2 // the command line is wrong
-)
-
-// command is one subcommand. Each lives in its own file and registers itself
-// in an init function.
-type command struct {
-	name    string
-	summary string // one line for the command list
-	run     func(ctx context.Context, env *Env, args []string) error
-}
-
-var commands = map[string]command{}
-
-func register(c command) {
-	if _, dup := commands[c.name]; dup {
-		panic("onboard: command registered twice: " + c.name)
-	}
-	commands[c.name] = c
-}
-
-// usageErr marks an error as a usage error (exit code 2).
-type usageErr struct{ msg string }
-
-func (e usageErr) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return usageErr{fmt.Sprintf(format, args...)} }
-
-// exitErr carries a specific exit code, with a message already printed
-// (or none to print), for example after a --json error object.
-type exitErr struct{ code int }
-
-func (e exitErr) Error() string { return fmt.Sprintf("exit %d", e.code) }
-
-func run(ctx context.Context, args []string, env *Env) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		if len(args) > 1 && args[0] == "help" {
-			if c, ok := commands[args[1]]; ok {
-				return finish(env, c.run(ctx, env, []string{"--help"}))
-			}
-		}
-		printUsage(env.Stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(env.Stderr, "onboard: unknown command %q\n\n", args[0])
-		printUsage(env.Stderr)
-		return exitUsage
-	}
-	return finish(env, c.run(ctx, env, args[1:]))
-}
-
-func finish(env *Env, err error) int {
-	var ue usageErr
-	var ee exitErr
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return exitOK
-	case errors.As(err, &ee):
-		return ee.code
-	case errors.As(err, &ue):
-		fmt.Fprintf(env.Stderr, "onboard: %s\n", ue.msg)
-		return exitUsage
-	default:
-		fmt.Fprintf(env.Stderr, "onboard: %v\n", err)
-		return exitFailure
-	}
-}
-
-func printUsage(w io.Writer) {
-	fmt.Fprint(w, `onboard brings companies listed in spreadsheets onto the essbasic
-e-signature channel platform: import, sync, wait for verification, open services.
-
-Usage:
-  onboard <command> [flags]
-
-Commands:
-`)
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprint(w, `
-Run 'onboard <command> --help' for a command's flags.
-
-Environment:
-`)
-	for _, v := range envVars {
-		fmt.Fprintf(w, "  %-27s %s", v.name, v.help)
-		if v.def != "" {
-			fmt.Fprintf(w, " (default %s)", v.def)
-		}
-		fmt.Fprintln(w)
-	}
-}
-
-// newFlagSet returns a flag set that prints the command's usage line, its
-// description and its flags on --help and reports errors as usage errors.
-func newFlagSet(env *Env, name, usage, description string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		out := fs.Output()
-		fmt.Fprintf(out, "Usage: onboard %s\n\n%s\n", usage, strings.TrimSpace(description))
-		has := false
-		fs.VisitAll(func(*flag.Flag) { has = true })
-		if has {
-			fmt.Fprint(out, "\nFlags:\n")
-			fs.PrintDefaults()
-		}
-	}
-	return fs
-}
-
-// parseFlags parses args; --help prints to stdout and returns flag.ErrHelp,
-// any other problem is a usage error.
-func parseFlags(env *Env, fs *flag.FlagSet, args []string) error {
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if a == "-h" || a == "--help" || a == "-help" {
-			fs.SetOutput(env.Stdout)
-			fs.Usage()
-			return flag.ErrHelp
-		}
-	}
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		return usagef("%s: %v (see 'onboard %s --help')", fs.Name(), err, fs.Name())
-	}
-	return nil
+	os.Exit(cli.Run(ctx, os.Args[1:], env))
 }

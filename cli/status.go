@@ -1,0 +1,298 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/repository"
+)
+
+func init() {
+	register(command{
+		name:    "status",
+		summary: "show how many organizations are in each onboarding state",
+		run:     runStatus,
+	})
+}
+
+// statusReport is the --json shape.
+type statusReport struct {
+	BatchID *int64         `json:"batch_id"`
+	Total   int            `json:"total"`
+	States  map[string]int `json:"states"`
+	Done    bool           `json:"done"`
+	// Applications says, per application, when its work was last handed
+	// to the queue and its last sweep ran, with their errors.
+	Applications []appStatus `json:"applications"`
+}
+
+// appStatus is one application's activity in the --json shape.
+type appStatus struct {
+	AppID          string     `json:"app_id"`
+	Paused         bool       `json:"paused"`
+	Due            int        `json:"due"`
+	InFlight       int        `json:"in_flight"`
+	LastDispatchAt *time.Time `json:"last_dispatch_at"`
+	Dispatched     int        `json:"dispatched"`
+	DispatchError  string     `json:"dispatch_error,omitempty"`
+	LastSweepAt    *time.Time `json:"last_sweep_at"`
+	SweepError     string     `json:"sweep_error,omitempty"`
+}
+
+func appStatuses(acts []onboard.AppActivity) []appStatus {
+	out := make([]appStatus, 0, len(acts))
+	for _, a := range acts {
+		st := appStatus{AppID: a.AppID, Paused: a.Paused, Due: a.Due, InFlight: a.InFlight,
+			Dispatched: a.Dispatch.Tasks, DispatchError: a.Dispatch.Error}
+		if !a.Dispatch.At.IsZero() {
+			at := a.Dispatch.At
+			st.LastDispatchAt = &at
+		}
+		if a.LastSweep != nil {
+			at := a.LastSweep.StartedAt
+			st.LastSweepAt = &at
+			st.SweepError = a.LastSweep.Error
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func runStatus(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "status", "status [--batch ID] [--watch] [--json]", help("status"))
+	batch := fs.Int64("batch", 0, "batch id (0: all batches)")
+	watch := fs.Bool("watch", false, "refresh until the batch is done")
+	asJSON := fs.Bool("json", false, "print JSON")
+	interval := fs.Duration("interval", 2*time.Second, "refresh interval of --watch")
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("status: unexpected argument %q (see 'onboard status --help')", fs.Arg(0))
+	}
+	if *batch < 0 || *interval <= 0 {
+		return usagef("status: --batch must not be negative and --interval must be positive")
+	}
+	cfg, err := loadConfig(env.Getenv)
+	if err != nil {
+		return err
+	}
+	p, err := openParts(ctx, cfg, shared{}, nil, needDB)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	store := p.store
+	if *batch > 0 {
+		if _, err := store.Batch(ctx, *batch); err != nil {
+			if errors.Is(err, repository.ErrNotFound) {
+				return fmt.Errorf("status: no batch %d", *batch)
+			}
+			return err
+		}
+	}
+	return watchStatus(ctx, env, store, *batch, *watch, *asJSON, *interval)
+}
+
+// statusSource is what the status report reads (*repository.Store).
+type statusSource interface {
+	// StateCounts counts a batch's organizations (all batches' for 0) by state.
+	StateCounts(ctx context.Context, batchID int64) (map[string]int, error)
+	// BlockedReasons says why batches (one, or all for 0) are blocked, by batch.
+	BlockedReasons(ctx context.Context, batchID int64) (map[int64]string, error)
+	Batch(ctx context.Context, id int64) (*repository.Batch, error)
+	// Activity is the work due, the last dispatch and sweep of an
+	// application (every one for "").
+	Activity(ctx context.Context, appID string, now time.Time) ([]onboard.AppActivity, error)
+}
+
+// watchStatus prints the status once, or with watch until the batch is done
+// or ctx ends.
+func watchStatus(ctx context.Context, env *Env, store statusSource, batch int64, watch, asJSON bool, interval time.Duration) error {
+	bars := env.IsTerminal && !asJSON
+	lines := 0
+	last := ""
+	for {
+		r, blocked, err := readStatus(ctx, store, batch)
+		if err != nil {
+			if ctx.Err() != nil && watch {
+				return nil
+			}
+			return err
+		}
+		key := fmt.Sprint(r.Total, r.States, blocked)
+		switch {
+		case watch && !bars && key == last:
+			// Without a terminal, print only what changed.
+		case asJSON:
+			b, _ := json.Marshal(r)
+			fmt.Fprintf(env.Stdout, "%s\n", b)
+		case bars:
+			if lines > 0 {
+				fmt.Fprintf(env.Stdout, "\x1b[%dA\x1b[J", lines) // redraw in place
+			}
+			lines = printStatus(env.Stdout, r, blocked, true)
+		default:
+			printStatus(env.Stdout, r, blocked, false)
+		}
+		last = key
+		if !watch || (r.Done && r.Total > 0) || (r.Done && batch > 0) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}
+
+func readStatus(ctx context.Context, store statusSource, batch int64) (statusReport, map[int64]string, error) {
+	counts, err := store.StateCounts(ctx, batch)
+	if err != nil {
+		return statusReport{}, nil, err
+	}
+	blocked, err := store.BlockedReasons(ctx, batch)
+	if err != nil {
+		return statusReport{}, nil, err
+	}
+	app := ""
+	if batch > 0 {
+		b, err := store.Batch(ctx, batch)
+		if err != nil {
+			return statusReport{}, nil, err
+		}
+		app = b.AppID
+	}
+	acts, err := store.Activity(ctx, app, time.Now())
+	if err != nil {
+		return statusReport{}, nil, err
+	}
+	r := statusReport{States: counts, Done: true, Applications: appStatuses(acts)}
+	if batch > 0 {
+		r.BatchID = &batch
+	}
+	for s, n := range counts {
+		r.Total += n
+		if n > 0 && !onboard.IsFinal(s) {
+			r.Done = false
+		}
+	}
+	return r, blocked, nil
+}
+
+// stateOrder is the order states are printed in.
+var stateOrder = []string{onboard.StateQueued, onboard.StateAwaitingAuth, onboard.StateOpeningServices,
+	onboard.StateAwaitingAdmin, onboard.StateDone, onboard.StateFailed, onboard.StateAuthRejected, onboard.StateTimedOut}
+
+// printStatus writes the report and returns the number of lines written.
+func printStatus(w io.Writer, r statusReport, blocked map[int64]string, bars bool) int {
+	var b strings.Builder
+	what := "all batches"
+	if r.BatchID != nil {
+		what = fmt.Sprintf("batch %d", *r.BatchID)
+	}
+	final := 0
+	for s, n := range r.States {
+		if onboard.IsFinal(s) {
+			final += n
+		}
+	}
+	state := "in progress"
+	if r.Done {
+		state = "done"
+	}
+	fmt.Fprintf(&b, "%s: %d organizations, %d final (%s)\n", what, r.Total, final, state)
+	if bars {
+		fmt.Fprintf(&b, "  %s %3.0f%%\n", bar(final, r.Total, 40), pct(final, r.Total))
+	}
+	states := append([]string(nil), stateOrder...)
+	var extra []string
+	for s := range r.States {
+		if !contains(states, s) {
+			extra = append(extra, s)
+		}
+	}
+	sort.Strings(extra)
+	for _, s := range append(states, extra...) {
+		n := r.States[s]
+		if n == 0 && !bars {
+			continue
+		}
+		if bars {
+			fmt.Fprintf(&b, "  %-17s %6d %s\n", s, n, bar(n, r.Total, 30))
+		} else {
+			fmt.Fprintf(&b, "  %-17s %6d\n", s, n)
+		}
+	}
+	printActivity(&b, blocked, r.Applications)
+	s := b.String()
+	fmt.Fprint(w, s)
+	return strings.Count(s, "\n")
+}
+
+// printActivity writes the blocked batches, then each application's work
+// due, last dispatch and last sweep.
+func printActivity(b *strings.Builder, blocked map[int64]string, apps []appStatus) {
+	ids := make([]int64, 0, len(blocked))
+	for id := range blocked {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		fmt.Fprintf(b, "batch %d blocked: %s\n", id, blocked[id])
+	}
+	for _, a := range apps {
+		fmt.Fprintf(b, "application %s: %d steps due, %d in the queue; last dispatch %s", a.AppID, a.Due, a.InFlight, ago(a.LastDispatchAt))
+		if a.DispatchError != "" {
+			fmt.Fprintf(b, " (error: %s)", a.DispatchError)
+		}
+		fmt.Fprintf(b, "; last sweep %s", ago(a.LastSweepAt))
+		if a.SweepError != "" {
+			fmt.Fprintf(b, " (error: %s)", a.SweepError)
+		}
+		if a.Paused {
+			b.WriteString("; paused")
+		}
+		b.WriteString("\n")
+	}
+}
+
+func bar(n, total, width int) string {
+	if total <= 0 {
+		return "[" + strings.Repeat(" ", width) + "]"
+	}
+	full := n * width / total
+	return "[" + strings.Repeat("#", full) + strings.Repeat(".", width-full) + "]"
+}
+
+func pct(n, total int) float64 {
+	if total == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(total)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ago says how long ago t was, "never" for nil.
+func ago(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return time.Since(*t).Round(time.Second).String() + " ago"
+}
