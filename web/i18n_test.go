@@ -23,6 +23,7 @@ import (
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/importer"
+	"github.com/ess-onboard/onboard/intake"
 	"github.com/ess-onboard/onboard/internal/testenv"
 	"github.com/ess-onboard/onboard/locale"
 	"github.com/ess-onboard/onboard/repository"
@@ -286,11 +287,11 @@ func (fx *dashboardFixture) server(t *testing.T, o Options) *httptest.Server {
 	t.Helper()
 	o.Addr = "127.0.0.1:8080"
 	o.Store = fx.store
-	o.Import = func(ctx context.Context, req ImportRequest) (ImportResult, error) {
+	o.Import = importFunc(func(ctx context.Context, req intake.Request) (*intake.Result, error) {
 		// A refusal with a code: the reader sees the catalogue's text, not
 		// the stored one.
-		return ImportResult{}, &importer.FileError{Code: importer.CodeUploadType, Reason: "stored text"}
-	}
+		return nil, &importer.FileError{Code: importer.CodeUploadType, Reason: "stored text"}
+	})
 	o.WriteTemplate = func(w io.Writer) error { _, err := io.WriteString(w, "xlsx"); return err }
 	o.WriteResults = func(ctx context.Context, w io.Writer, id int64) error {
 		_, err := io.WriteString(w, "xlsx")
