@@ -227,4 +227,3 @@ func (t *mergeTracker) at(raw *rawRow) ([]mergeFill, error) {
 	}
 	return fills, nil
 }
-
