@@ -15,6 +15,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/ess-onboard/onboard/locale"
 )
 
 // Run runs the command named by args[0] with the rest of args and returns
@@ -28,6 +30,44 @@ type Env struct {
 	Stdout     io.Writer
 	Stderr     io.Writer
 	IsTerminal bool // stdout is a terminal: show progress bars
+
+	// P renders what the person reads, in the language --lang, ONBOARD_LANG
+	// or LC_ALL/LC_MESSAGES/LANG chose (English when none did); Run sets it.
+	P *locale.Printer
+}
+
+// printer is env's printer, English when none was chosen.
+func (env *Env) printer() *locale.Printer {
+	if env.P == nil {
+		env.P = locale.New(locale.English)
+	}
+	return env.P
+}
+
+// takeLang removes every --lang flag before "--" from args (it may stand
+// before or after the command) and returns its last value.
+func takeLang(args []string) (rest []string, lang string, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "lang" {
+			rest = append(rest, a)
+			continue
+		}
+		if !hasValue {
+			if i+1 >= len(args) {
+				return nil, "", usagef("flag needs an argument: --lang (zh-CN or en)")
+			}
+			i++
+			value = args[i]
+		}
+		lang = value
+	}
+	return rest, lang, nil
 }
 
 // Exit codes.
@@ -68,13 +108,23 @@ type exitErr struct{ code int }
 func (e exitErr) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func run(ctx context.Context, args []string, env *Env) int {
+	args, flagLang, err := takeLang(args)
+	if err == nil {
+		var lang string
+		if lang, err = locale.FromEnv(flagLang, env.Getenv); err == nil {
+			env.P = locale.NewIn(lang, nil)
+		}
+	}
+	if err != nil {
+		return finish(env, usageErr{err.Error()})
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) > 1 && args[0] == "help" {
 			if c, ok := commands[args[1]]; ok {
 				return finish(env, c.run(ctx, env, []string{"--help"}))
 			}
 		}
-		printUsage(env.Stdout)
+		printUsage(env.Stdout, env.printer())
 		if len(args) == 0 {
 			return exitUsage
 		}
@@ -83,7 +133,7 @@ func run(ctx context.Context, args []string, env *Env) int {
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(env.Stderr, "onboard: unknown command %q\n\n", args[0])
-		printUsage(env.Stderr)
+		printUsage(env.Stderr, env.printer())
 		return exitUsage
 	}
 	return finish(env, c.run(ctx, env, args[1:]))
@@ -106,7 +156,7 @@ func finish(env *Env, err error) int {
 	}
 }
 
-func printUsage(w io.Writer) {
+func printUsage(w io.Writer, p *locale.Printer) {
 	fmt.Fprint(w, `onboard brings companies listed in spreadsheets onto the essbasic
 e-signature channel platform: import, sync, wait for verification, open services.
 
@@ -121,7 +171,11 @@ Commands:
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		summary := commands[n].summary
+		if id := "cli.summary." + n; p.Has(id) {
+			summary = p.T(id)
+		}
+		fmt.Fprintf(w, "  %-10s %s\n", n, summary)
 	}
 	fmt.Fprint(w, `
 Run 'onboard <command> --help' for a command's flags.
@@ -156,14 +210,24 @@ func newFlagSet(env *Env, name, usage, description string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
+		p := env.printer()
 		out := fs.Output()
-		fmt.Fprintf(out, "Usage: onboard %s\n\n%s\n", usage, strings.TrimSpace(description))
+		if id := "cli.help." + name; p.Has(id) {
+			description = p.T(id)
+		}
+		fmt.Fprintf(out, "%s onboard %s\n\n%s\n", p.T("cli.usage"), usage, strings.TrimSpace(description))
 		has := false
-		fs.VisitAll(func(*flag.Flag) { has = true })
+		fs.VisitAll(func(f *flag.Flag) {
+			has = true
+			if id := "cli.flag." + name + "." + f.Name; p.Has(id) {
+				f.Usage = p.T(id)
+			}
+		})
 		if has {
-			fmt.Fprint(out, "\nFlags:\n")
+			fmt.Fprintf(out, "\n%s\n", p.T("cli.flags"))
 			fs.PrintDefaults()
 		}
+		fmt.Fprintf(out, "  -lang string\n    \t%s\n", p.T("cli.flag.lang"))
 	}
 	return fs
 }
