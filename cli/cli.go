@@ -101,6 +101,28 @@ func (e usageErr) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageErr{fmt.Sprintf(format, args...)} }
 
+// usageT is a usage error with the text of message id in the language of p.
+func usageT(p *locale.Printer, id string, args ...any) error { return usageErr{p.T(id, args...)} }
+
+// textErr is an error whose text is already in the reader's language. It
+// wraps the error it reports, if any.
+type textErr struct {
+	msg string
+	err error
+}
+
+func (e *textErr) Error() string { return e.msg }
+func (e *textErr) Unwrap() error { return e.err }
+
+// errorT is an error with the text of message id in the language of p;
+// err, when not nil, is given to the message as .Err and wrapped.
+func errorT(p *locale.Printer, err error, id string, args ...any) error {
+	if err != nil {
+		args = append(args, "Err", err.Error())
+	}
+	return &textErr{msg: p.T(id, args...), err: err}
+}
+
 // exitErr carries a specific exit code, with a message already printed
 // (or none to print), for example after a --json error object.
 type exitErr struct{ code int }
@@ -132,7 +154,7 @@ func run(ctx context.Context, args []string, env *Env) int {
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(env.Stderr, "onboard: unknown command %q\n\n", args[0])
+		fmt.Fprintf(env.Stderr, "onboard: %s\n\n", env.printer().T("cli.unknown_command", "Name", fmt.Sprintf("%q", args[0])))
 		printUsage(env.Stderr, env.printer())
 		return exitUsage
 	}
@@ -142,6 +164,7 @@ func run(ctx context.Context, args []string, env *Env) int {
 func finish(env *Env, err error) int {
 	var ue usageErr
 	var ee exitErr
+	var ce *configError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
@@ -150,6 +173,9 @@ func finish(env *Env, err error) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(env.Stderr, "onboard: %s\n", ue.msg)
 		return exitUsage
+	case errors.As(err, &ce):
+		fmt.Fprintf(env.Stderr, "onboard: %s\n", ce.In(env.printer()))
+		return exitFailure
 	default:
 		fmt.Fprintf(env.Stderr, "onboard: %v\n", err)
 		return exitFailure
@@ -157,14 +183,7 @@ func finish(env *Env, err error) int {
 }
 
 func printUsage(w io.Writer, p *locale.Printer) {
-	fmt.Fprint(w, `onboard brings companies listed in spreadsheets onto the essbasic
-e-signature channel platform: import, sync, wait for verification, open services.
-
-Usage:
-  onboard <command> [flags]
-
-Commands:
-`)
+	fmt.Fprintf(w, "%s\n\n%s\n", strings.TrimSpace(p.T("cli.usage.intro")), p.T("cli.usage.commands"))
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
@@ -177,15 +196,11 @@ Commands:
 		}
 		fmt.Fprintf(w, "  %-10s %s\n", n, summary)
 	}
-	fmt.Fprint(w, `
-Run 'onboard <command> --help' for a command's flags.
-
-Environment:
-`)
+	fmt.Fprintf(w, "\n%s\n\n%s\n", p.T("cli.usage.more"), p.T("cli.usage.environment"))
 	for _, v := range envVars {
-		fmt.Fprintf(w, "  %-27s %s", v.name, v.help)
+		fmt.Fprintf(w, "  %-27s %s", v.name, envHelp(p, v))
 		if v.def != "" {
-			fmt.Fprintf(w, " (default %s)", v.def)
+			fmt.Fprint(w, p.T("cli.usage.default", "Default", v.def))
 		}
 		fmt.Fprintln(w)
 	}

@@ -1,10 +1,11 @@
 package cli
 
 import (
-	"fmt"
-	"github.com/ess-onboard/onboard/esscallback"
 	"strconv"
 	"time"
+
+	"github.com/ess-onboard/onboard/esscallback"
+	"github.com/ess-onboard/onboard/locale"
 )
 
 // envVar documents one environment variable read by onboard.
@@ -31,6 +32,32 @@ var envVars = []envVar{
 	{"ONBOARD_MONITORING_WRITE", "", "1 lets 'serve' /monitoring delete, archive and run tasks (needs credentials)"},
 	{"ESS_CALLBACK_KEY", "", "the application's callback encryption key, exactly 32 bytes (never printed); enables POST /callbacks/essbasic"},
 	{"ESS_CALLBACK_TOKEN", "", "the application's callback signature token (never printed); enables POST /callbacks/essbasic"},
+	{"ONBOARD_LANG", "", "language of the command line: zh-CN or en (--lang overrides it; unset: LC_ALL, LC_MESSAGES, LANG, then English)"},
+	{"ONBOARD_TIMEZONE", "", "IANA time zone times are shown in, such as Asia/Shanghai (unset: Asia/Shanghai in Chinese, UTC in English)"},
+}
+
+// envHelp is the help text of variable v in the language of p.
+func envHelp(p *locale.Printer, v envVar) string {
+	if id := "cli.env." + v.name; p.Has(id) {
+		return p.T(id)
+	}
+	return v.help
+}
+
+// configError is a variable whose value onboard cannot use. Its Error is
+// English; In renders it for the reader.
+type configError struct {
+	Var   string // the variable
+	Value string // its value
+	id    string // the message: cli.config.<what>, with Var and Value
+	cause string // what the check said, when it says more
+}
+
+func (e *configError) Error() string { return e.In(locale.New(locale.English)) }
+
+// In is the error in the language of p.
+func (e *configError) In(p *locale.Printer) string {
+	return p.T(e.id, "Var", e.Var, "Value", e.Value, "Cause", e.cause)
 }
 
 // Config is everything read from the environment, with defaults applied.
@@ -54,6 +81,9 @@ type Config struct {
 	MonitoringWrite     bool // asynqmon may delete, archive and run tasks
 	CallbackKey         string
 	CallbackToken       string
+	// TimeZone is ONBOARD_TIMEZONE; nil when unset (each language's
+	// default zone then applies: locale.DefaultZone).
+	TimeZone *time.Location
 }
 
 // loadConfig reads the environment through getenv. Its errors name the variable.
@@ -88,7 +118,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.CallbackKey != "" {
 		if err := esscallback.CheckKey(c.CallbackKey); err != nil {
-			return c, fmt.Errorf("ESS_CALLBACK_KEY: %w", err)
+			return c, &configError{Var: "ESS_CALLBACK_KEY", id: "cli.config.callback_key", cause: err.Error()}
 		}
 	}
 	switch v := get("ONBOARD_MONITORING_WRITE"); v {
@@ -96,14 +126,40 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	case "1", "true":
 		c.MonitoringWrite = true
 	default:
-		return c, fmt.Errorf("ONBOARD_MONITORING_WRITE: want 1 or 0, got %q", v)
+		return c, &configError{Var: "ONBOARD_MONITORING_WRITE", Value: v, id: "cli.config.monitoring_write"}
 	}
 	var err error
 	if c.ESSTimeout, err = time.ParseDuration(get("ESS_TIMEOUT")); err != nil || c.ESSTimeout <= 0 {
-		return c, fmt.Errorf("ESS_TIMEOUT: want a positive duration such as 10s, got %q", get("ESS_TIMEOUT"))
+		return c, &configError{Var: "ESS_TIMEOUT", Value: get("ESS_TIMEOUT"), id: "cli.config.timeout"}
 	}
 	if c.ESSRateLimit, err = strconv.Atoi(get("ESS_RATE_LIMIT")); err != nil || c.ESSRateLimit <= 0 {
-		return c, fmt.Errorf("ESS_RATE_LIMIT: want a positive whole number of calls per second, got %q", get("ESS_RATE_LIMIT"))
+		return c, &configError{Var: "ESS_RATE_LIMIT", Value: get("ESS_RATE_LIMIT"), id: "cli.config.rate_limit"}
+	}
+	if c.TimeZone, err = timeZone(get("ONBOARD_TIMEZONE")); err != nil {
+		return c, err
 	}
 	return c, nil
+}
+
+// timeZone is the IANA zone v names; nil for "" (the language's default).
+func timeZone(v string) (*time.Location, error) {
+	if v == "" {
+		return nil, nil
+	}
+	// time.LoadLocation takes "" and "UTC" and "Local"; only named zones
+	// and UTC mean the same on every machine.
+	z, err := time.LoadLocation(v)
+	if err != nil || v == "Local" {
+		return nil, &configError{Var: "ONBOARD_TIMEZONE", Value: v, id: "cli.config.timezone"}
+	}
+	return z, nil
+}
+
+// zoneFor is the zone times are shown in for lang: ONBOARD_TIMEZONE, else
+// the language's default.
+func (c Config) zoneFor(lang string) *time.Location {
+	if c.TimeZone != nil {
+		return c.TimeZone
+	}
+	return locale.DefaultZone(lang)
 }

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ess-onboard/onboard/locale"
 	"github.com/ess-onboard/onboard/repository"
+	"github.com/ess-onboard/onboard/results"
 )
 
 func init() {
@@ -16,17 +18,18 @@ func init() {
 }
 
 func runExport(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "export", "export --batch ID [-o FILE.xlsx]", help("export"))
+	fs := newFlagSet(env, "export", "export --batch ID [-o FILE.xlsx]", "")
 	batchID := fs.Int64("batch", 0, "id of the batch to export (as 'onboard import' printed it)")
 	out := fs.String("o", "", "file to write (default batch-ID-results.xlsx in the current folder)")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
+	pr := env.printer()
 	if fs.NArg() > 0 {
-		return usagef("export: unexpected argument %q (see 'onboard export --help')", fs.Arg(0))
+		return unexpectedArg(pr, "export", fs.Arg(0))
 	}
 	if *batchID <= 0 {
-		return usagef("export: give the batch with --batch ID (see 'onboard export --help')")
+		return usageT(pr, "cli.export.no_batch")
 	}
 	if *out == "" {
 		*out = fmt.Sprintf("batch-%d-results.xlsx", *batchID)
@@ -42,20 +45,42 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	defer p.Close()
 	b, err := p.store.Batch(ctx, *batchID)
 	if errors.Is(err, repository.ErrNotFound) {
-		return fmt.Errorf("there is no batch %d", *batchID)
+		return errorT(pr, nil, "cli.export.not_found", "Batch", *batchID)
 	}
 	if err != nil {
 		return err
 	}
+	opts := results.Options{Lang: pr.Lang(), Zone: cfg.zoneFor(pr.Lang())}
 	// The results file holds the companies' data: only its owner may read it.
-	if err := writeOutputFileMode(env, *out, 0o600, func(w io.Writer) error { return writeResults(ctx, p.store, w, b) }); err != nil {
-		return fmt.Errorf("write results of batch %d: %w", b.ID, err)
+	write := func(w io.Writer) error { return writeResultsIn(ctx, p.store, w, b, opts) }
+	if err := writeOutputFileMode(env, *out, 0o600, write); err != nil {
+		return errorT(pr, err, "cli.export.write_failed", "Batch", b.ID)
 	}
-	if *out == "-" {
-		return nil
+	if *out != "-" {
+		fmt.Fprintln(env.Stderr, pr.N("cli.export.wrote", b.Rows, "File", *out, "Batch", b.ID, "Name", b.FileName))
 	}
-	fmt.Fprintf(env.Stderr, "wrote %s: %d rows of batch %d (%s)\n", *out, b.Rows, b.ID, b.FileName)
 	return nil
+}
+
+// writeResultsIn writes the results file of batch b in the language and
+// zone of opts.
+func writeResultsIn(ctx context.Context, src resultsSource, w io.Writer, b *repository.Batch, opts results.Options) error {
+	return results.WriteWith(w, b, func(fn func(repository.ResultRow) error) error { return src.BatchRows(ctx, b.ID, fn) }, opts)
+}
+
+// writeBatchResultsIn writes the results file of batch id in the language
+// and zone of opts.
+func writeBatchResultsIn(ctx context.Context, src resultsSource, w io.Writer, id int64, opts results.Options) error {
+	b, err := src.Batch(ctx, id)
+	if err != nil {
+		return err
+	}
+	return writeResultsIn(ctx, src, w, b, opts)
+}
+
+// unexpectedArg is the usage error of a command given an argument it takes none of.
+func unexpectedArg(p *locale.Printer, cmd, arg string) error {
+	return usageT(p, "cli.unexpected_argument", "Cmd", cmd, "Arg", fmt.Sprintf("%q", arg))
 }
 
 // writeOutputFile writes a file through write: to standard output for "-",

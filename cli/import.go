@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,9 +12,9 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/intake"
+	"github.com/ess-onboard/onboard/locale"
 )
 
 func init() {
@@ -48,16 +49,16 @@ func (l *limitFlags) register(fs *flag.FlagSet) {
 }
 
 // check reports a limit that is not a positive number.
-func (l *limitFlags) check(cmd string) error {
+func (l *limitFlags) check(p *locale.Printer, cmd string) error {
 	switch {
 	case l.maxExpanded <= 0:
-		return usagef("%s: --max-expanded must be a positive number of bytes", cmd)
+		return usageT(p, "cli.limits.max_expanded", "Cmd", cmd)
 	case l.maxRows <= 0:
-		return usagef("%s: --max-rows must be a positive number of rows", cmd)
+		return usageT(p, "cli.limits.max_rows", "Cmd", cmd)
 	case l.maxColumns <= 0 || l.maxColumns > 16384:
-		return usagef("%s: --max-columns must be a number of columns from 1 to 16384", cmd)
+		return usageT(p, "cli.limits.max_columns", "Cmd", cmd)
 	case l.maxRowText <= 0:
-		return usagef("%s: --max-row-text must be a positive number of bytes", cmd)
+		return usageT(p, "cli.limits.max_row_text", "Cmd", cmd)
 	}
 	return nil
 }
@@ -69,7 +70,7 @@ func (l *limitFlags) of(maxSize int64) intake.Limits {
 }
 
 func runImport(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "import", "import FILE [flags]", help("import"))
+	fs := newFlagSet(env, "import", "import FILE [flags]", "")
 	var f importFlags
 	fs.StringVar(&f.appID, "app-id", "", "channel application the file belongs to (default $ESS_APP_ID)")
 	fs.StringVar(&f.images, "images", "", "folder in which BusinessLicense file names are looked up")
@@ -82,15 +83,16 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	pr := env.printer()
 	switch {
 	case len(files) == 0:
-		return usagef("import: no FILE given (see 'onboard import --help')")
+		return usageT(pr, "cli.import.no_file")
 	case len(files) > 1:
-		return usagef("import: one FILE at a time, got %d (see 'onboard import --help')", len(files))
+		return usageT(pr, "cli.import.one_file", "Count", len(files))
 	case f.maxSize <= 0:
-		return usagef("import: --max-size must be a positive number of bytes")
+		return usageT(pr, "cli.import.max_size")
 	}
-	if err := f.limits.check("import"); err != nil {
+	if err := f.limits.check(pr, "import"); err != nil {
 		return err
 	}
 	f.filePath = files[0]
@@ -102,15 +104,14 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		f.appID = cfg.AppID
 	}
 	if f.appID == "" {
-		return usagef("import: no application id: give --app-id or set ESS_APP_ID")
+		return usageT(pr, "cli.import.no_app_id")
 	}
-
 	out, err := importFile(ctx, env, cfg, f)
 	if f.json {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
-		if encErr := enc.Encode(jsonOf(out, err)); encErr != nil {
+		if encErr := enc.Encode(jsonOf(pr, out, err)); encErr != nil {
 			return encErr
 		}
 		if err != nil {
@@ -119,9 +120,22 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return nil
 	}
 	if out != nil {
-		printImport(env.Stdout, out)
+		printImportIn(env.Stdout, pr, out)
 	}
-	return err
+	return importError(pr, err)
+}
+
+// importError is err as the reader reads it: a refusal in their language.
+func importError(p *locale.Printer, err error) error {
+	var re *intake.RefusedError
+	if err == nil || !errors.As(err, &re) {
+		return err
+	}
+	var fe *importer.FileError
+	if errors.As(re.Err, &fe) {
+		return &textErr{msg: importer.RefusalIn(p, re.FileName, fe), err: err}
+	}
+	return errorT(p, re.Err, "cli.import.unreadable", "File", re.FileName)
 }
 
 // parseInterspersed parses flags given before, between and after the
@@ -146,36 +160,80 @@ func parseInterspersed(env *Env, fs *flag.FlagSet, args []string) ([]string, err
 
 // importJSON is the --json object.
 type importJSON struct {
-	BatchID    *int64               `json:"batch_id"` // null for a dry run
-	Rows       int                  `json:"rows"`
-	Accepted   int                  `json:"accepted"`
-	Rejected   int                  `json:"rejected"`
-	Enqueued   int                  `json:"enqueued"`
-	Unchanged  int                  `json:"unchanged"`
-	Rejections []onboard.RowError   `json:"rejections"`
-	Warnings   []onboard.RowWarning `json:"warnings"`
+	BatchID    *int64          `json:"batch_id"` // null for a dry run
+	Rows       int             `json:"rows"`
+	Accepted   int             `json:"accepted"`
+	Rejected   int             `json:"rejected"`
+	Enqueued   int             `json:"enqueued"`
+	Unchanged  int             `json:"unchanged"`
+	Rejections []rejectionJSON `json:"rejections"`
+	Warnings   []warningJSON   `json:"warnings"`
+}
+
+// rejectionJSON is a rejected row's reason: its code and parameters
+// (docs/reason-codes.md) and the reason in the chosen language.
+type rejectionJSON struct {
+	Row    int               `json:"row"`
+	Column string            `json:"column"`
+	Field  string            `json:"field"`
+	Code   string            `json:"code"`
+	Params map[string]string `json:"params"`
+	Reason string            `json:"reason"`
+}
+
+// warningJSON is a warning with its code and parameters; message and
+// reason are both its text in the chosen language.
+type warningJSON struct {
+	Row     int               `json:"row"`
+	Field   string            `json:"field"`
+	Code    string            `json:"code"`
+	Params  map[string]string `json:"params"`
+	Message string            `json:"message"`
+	Reason  string            `json:"reason"`
+}
+
+// errorJSON is the --json object of a file that was not imported; code and
+// params are those of the refusal, when the file itself was at fault.
+type errorJSON struct {
+	Error  string            `json:"error"`
+	Code   string            `json:"code,omitempty"`
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // jsonOf returns the --json object for r and err: {"error": ...} alone
 // when nothing was stored.
-func jsonOf(r *intake.Result, err error) any {
+func jsonOf(p *locale.Printer, r *intake.Result, err error) any {
 	if r == nil {
-		return struct {
-			Error string `json:"error"`
-		}{err.Error()}
+		j := errorJSON{Error: importError(p, err).Error()}
+		var fe *importer.FileError
+		if errors.As(err, &fe) {
+			j.Code, j.Params = fe.Code, nonNil(fe.Params)
+		}
+		return j
 	}
 	j := importJSON{Rows: r.Rows, Accepted: r.Accepted, Rejected: r.Rejected, Enqueued: r.Enqueued,
-		Unchanged: r.Unchanged, Rejections: r.Rejections, Warnings: r.Warnings}
+		Unchanged: r.Unchanged, Rejections: []rejectionJSON{}, Warnings: []warningJSON{}}
 	if !r.DryRun {
 		j.BatchID = &r.BatchID
 	}
-	if j.Rejections == nil {
-		j.Rejections = []onboard.RowError{}
+	for _, e := range r.Rejections {
+		j.Rejections = append(j.Rejections, rejectionJSON{Row: e.Row, Column: e.Column, Field: e.Field,
+			Code: e.Code, Params: nonNil(e.Params), Reason: p.Reason(e.Code, e.Params, e.Reason)})
 	}
-	if j.Warnings == nil {
-		j.Warnings = []onboard.RowWarning{}
+	for _, w := range r.Warnings {
+		text := p.Reason(w.Code, w.Params, w.Message)
+		j.Warnings = append(j.Warnings, warningJSON{Row: w.Row, Field: w.Field, Code: w.Code,
+			Params: nonNil(w.Params), Message: text, Reason: text})
 	}
 	return j
+}
+
+// nonNil is m, or an empty map for nil: params print as {}, never null.
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 // importFile does the work of 'onboard import'. It returns a nil result
@@ -188,7 +246,7 @@ func importFile(ctx context.Context, env *Env, cfg Config, f importFlags) (*inta
 	defer p.Close()
 	req := intake.Request{Path: f.filePath, AppID: f.appID, Sheet: f.sheet, ImagesDir: f.images, DryRun: f.dryRun}
 	if env.IsTerminal && !f.json {
-		req.Progress = progressBar(env, "reading "+filepath.Base(f.filePath))
+		req.Progress = progressBar(env, env.printer().T("cli.import.reading", "File", filepath.Base(f.filePath)))
 	}
 	return p.intake(f.limits.of(f.maxSize)).Import(ctx, req)
 }
@@ -223,24 +281,30 @@ func setBar(bar *progressbar.ProgressBar, n int) {
 	_ = bar.Set(n)
 }
 
-func printImport(w io.Writer, r *intake.Result) {
+// printImport writes the outcome of an import in English.
+func printImport(w io.Writer, r *intake.Result) { printImportIn(w, locale.New(locale.English), r) }
+
+// printImportIn writes the outcome of an import in the language of p.
+func printImportIn(w io.Writer, p *locale.Printer, r *intake.Result) {
 	if r.DryRun {
-		fmt.Fprintln(w, "dry run: nothing was stored or queued")
+		fmt.Fprintln(w, p.T("cli.import.dry_run"))
 	} else {
-		fmt.Fprintf(w, "batch:     %d\n", r.BatchID)
+		fmt.Fprintln(w, p.T("cli.import.batch", "Batch", r.BatchID))
 	}
-	fmt.Fprintf(w, "rows:      %d\naccepted:  %d\nrejected:  %d\nenqueued:  %d\nunchanged: %d\n",
-		r.Rows, r.Accepted, r.Rejected, r.Enqueued, r.Unchanged)
+	fmt.Fprintln(w, p.T("cli.import.counts", "Rows", p.Int(r.Rows), "Accepted", p.Int(r.Accepted),
+		"Rejected", p.Int(r.Rejected), "Enqueued", p.Int(r.Enqueued), "Unchanged", p.Int(r.Unchanged)))
 	if len(r.Rejections) > 0 {
-		fmt.Fprintln(w, "rejections:")
+		fmt.Fprintln(w, p.T("cli.import.rejections"))
 		for _, x := range r.Rejections {
-			fmt.Fprintf(w, "  row %d, column %s: %s\n", x.Row, x.Column, x.Reason)
+			fmt.Fprintln(w, "  "+p.T("cli.import.rejection", "Row", x.Row, "Column", x.Column,
+				"Reason", p.Reason(x.Code, x.Params, x.Reason)))
 		}
 	}
 	if len(r.Warnings) > 0 {
-		fmt.Fprintln(w, "warnings:")
+		fmt.Fprintln(w, p.T("cli.import.warnings"))
 		for _, x := range r.Warnings {
-			fmt.Fprintf(w, "  row %d, %s: %s\n", x.Row, x.Field, x.Message)
+			fmt.Fprintln(w, "  "+p.T("cli.import.warning", "Row", x.Row, "Field", x.Field,
+				"Message", p.Reason(x.Code, x.Params, x.Message)))
 		}
 	}
 }

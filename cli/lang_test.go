@@ -123,15 +123,19 @@ func englishIn(text string) []string {
 var (
 	cliWord  = regexp.MustCompile(`[A-Za-z][A-Za-z_]*[A-Za-z]`)
 	notWords = []*regexp.Regexp{
-		regexp.MustCompile("`[^`]*`"),                         // quoted code
-		regexp.MustCompile(`'[^']*'`),                         // quoted commands
-		regexp.MustCompile(`[a-z]+://\S+`),                    // URLs
-		regexp.MustCompile(`--?[a-z][a-z0-9-]*`),              // flags
-		regexp.MustCompile(`\b[A-Z][A-Z0-9]*(_[A-Z0-9]+)+\b`), // variables and constants
-		regexp.MustCompile(`\(default [^)]*\)`),               // flag defaults (the flag package's words)
-		regexp.MustCompile(`onboard [a-z]+`),                  // commands
-		regexp.MustCompile(`\S+\.(xlsx|zip|png|jpe?g|txt)\b`), // file names
-		regexp.MustCompile(`[\w.]+:\d+`),                      // addresses
+		regexp.MustCompile("`[^`]*`"),                             // quoted code
+		regexp.MustCompile(`'[^']*'`),                             // quoted commands
+		regexp.MustCompile(`[a-z]+://\S+`),                        // URLs
+		regexp.MustCompile(`\S+\.(xlsx|zip|png|jpe?g|txt)\b`),     // file names
+		regexp.MustCompile(`--?[a-z][a-z0-9-]*`),                  // flags
+		regexp.MustCompile(`\b[A-Z][A-Z0-9]*(_[A-Z0-9]+)+\b`),     // variables and constants
+		regexp.MustCompile(`\(default [^)]*\)`),                   // flag defaults (the flag package's words)
+		regexp.MustCompile(`onboard [a-z]+`),                      // commands
+		regexp.MustCompile(`[\w.]+:\d+`),                          // addresses
+		regexp.MustCompile(`"[a-z_]+"`),                           // JSON keys
+		regexp.MustCompile(`\S*/[a-z][a-z0-9/._-]*`),              // paths and zones (/metrics, Asia/Shanghai)
+		regexp.MustCompile(`(?i)\b[\w-]+(\.[\w-]+)*\.(com|md)\b`), // host and document names
+		regexp.MustCompile(`\b(zh-CN|en)\b`),                      // language tags
 	}
 	// cliAllowed are names a Chinese text keeps: the product and the
 	// platform's and programs' names, formats, units, API actions and fields.
@@ -142,7 +146,7 @@ var (
 			appid openid secretid secretkey requestid msgid sentinel docker
 			syncproxyorganization describechannelorganizations modifyextendedservice describeextendedserviceauthinfo
 			createconsoleloginurl proxyorganizationopenid proxyorganizationname string int duration float value
-			uint bool true false`) {
+			uint bool true false null post bearer hsts dns pem host agent iana lang businesslicense`) {
 			m[w] = true
 		}
 		return m

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/ess-onboard/onboard/importer"
 )
@@ -12,23 +13,25 @@ func init() {
 }
 
 func runSample(_ context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "sample", "sample [-o FILE.xlsx]", help("sample"))
+	fs := newFlagSet(env, "sample", "sample [-o FILE.xlsx]", "")
 	out := fs.String("o", "onboard-sample.xlsx", "file to write")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
+	pr := env.printer()
 	if fs.NArg() > 0 {
-		return usagef("sample: unexpected argument %q (see 'onboard sample --help')", fs.Arg(0))
+		return unexpectedArg(pr, "sample", fs.Arg(0))
 	}
 	if *out == "" {
-		return usagef("sample: -o needs a file name")
+		return usageT(pr, "cli.no_output_name", "Cmd", "sample")
 	}
-	if err := writeOutputFile(env, *out, importer.WriteSample); err != nil {
-		return fmt.Errorf("write the sample: %w", err)
+	write := func(w io.Writer) error { return importer.WriteSampleIn(w, pr.Lang()) }
+	if err := writeOutputFile(env, *out, write); err != nil {
+		return errorT(pr, err, "cli.sample.write_failed")
 	}
 	if *out != "-" {
-		fmt.Fprintf(env.Stderr, "wrote %s: %d valid rows and %d rows with mistakes\n",
-			*out, importer.SampleAccepted, importer.SampleRejected)
+		fmt.Fprintln(env.Stderr, pr.T("cli.sample.wrote", "File", *out,
+			"Valid", pr.Int(importer.SampleAccepted), "Mistakes", pr.Int(importer.SampleRejected)))
 	}
 	return nil
 }

@@ -14,7 +14,9 @@ import (
 	"github.com/ess-onboard/onboard/esscallback"
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/locale"
 	"github.com/ess-onboard/onboard/repository"
+	"github.com/ess-onboard/onboard/results"
 	"github.com/ess-onboard/onboard/web"
 )
 
@@ -57,25 +59,25 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.callbacksOnly, "callbacks-only", false, "serve POST "+web.CallbackPath+" (and /healthz) alone, without the dashboard or credentials, for the platform to reach; needs ESS_CALLBACK_KEY or ESS_CALLBACK_TOKEN")
 }
 
-func (f *serveFlags) check() error {
+func (f *serveFlags) check(p *locale.Printer) error {
 	if f.maxUpload <= 0 {
-		return usagef("serve: --max-upload must be a positive number of bytes")
+		return usageT(p, "cli.serve.max_upload")
 	}
 	if f.maxUploads <= 0 {
-		return usagef("serve: --max-uploads must be a positive number")
+		return usageT(p, "cli.serve.max_uploads")
 	}
-	if err := f.limits.check("serve"); err != nil {
+	if err := f.limits.check(p, "serve"); err != nil {
 		return err
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
-		return usagef("serve: --tls-cert and --tls-key go together")
+		return usageT(p, "cli.serve.tls_pair")
 	}
 	return nil
 }
 
 // checkAccess applies ONBOARD_MONITORING_WRITE unless --monitoring-write
 // was given, and refuses what would be open to anyone.
-func (f *serveFlags) checkAccess(fs *flag.FlagSet, cfg Config) error {
+func (f *serveFlags) checkAccess(p *locale.Printer, fs *flag.FlagSet, cfg Config) error {
 	explicit := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { explicit[fl.Name] = true })
 	if !explicit["monitoring-write"] {
@@ -86,35 +88,36 @@ func (f *serveFlags) checkAccess(fs *flag.FlagSet, cfg Config) error {
 	}
 	hasCredentials := cfg.DashboardToken != "" || (cfg.DashboardUser != "" && cfg.DashboardPassword != "")
 	if f.callbacksOnly && cfg.CallbackKey == "" && cfg.CallbackToken == "" {
-		return usagef("serve: --callbacks-only needs ESS_CALLBACK_KEY or ESS_CALLBACK_TOKEN")
+		return usageT(p, "cli.serve.callbacks_only")
 	}
 	if !web.IsLoopback(f.addr) && !hasCredentials && !f.callbacksOnly {
-		return web.ErrCredentialsRequired
+		return &textErr{msg: p.T("cli.serve.credentials_required"), err: web.ErrCredentialsRequired}
 	}
 	if f.monitoringWrite && !hasCredentials {
-		return web.ErrMonitoringWriteNeedsCredentials
+		return &textErr{msg: p.T("cli.serve.monitoring_write"), err: web.ErrMonitoringWriteNeedsCredentials}
 	}
 	return nil
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "serve", "serve [--addr 127.0.0.1:8080] [--max-upload BYTES] [--monitoring-write] [--tls-cert FILE --tls-key FILE] [--queue-prefix P]", help("serve"))
+	fs := newFlagSet(env, "serve", "serve [--addr 127.0.0.1:8080] [--max-upload BYTES] [--monitoring-write] [--tls-cert FILE --tls-key FILE] [--queue-prefix P]", "")
 	var f serveFlags
 	f.register(fs)
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
+	pr := env.printer()
 	if fs.NArg() > 0 {
-		return usagef("serve: unexpected argument %q (see 'onboard serve --help')", fs.Arg(0))
+		return unexpectedArg(pr, "serve", fs.Arg(0))
 	}
-	if err := f.check(); err != nil {
+	if err := f.check(pr); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(env.Getenv)
 	if err != nil {
 		return err
 	}
-	if err := f.checkAccess(fs, cfg); err != nil {
+	if err := f.checkAccess(pr, fs, cfg); err != nil {
 		return err
 	}
 	d, err := openDashboard(ctx, cfg, f, slog.New(web.MaskLogs(slog.NewTextHandler(env.Stderr, nil))))
@@ -124,13 +127,13 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	defer d.close()
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return errorT(pr, err, "cli.serve.listen")
 	}
 	scheme := "http"
 	if f.tlsCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(env.Stdout, "onboard dashboard on %s://%s/ (queues at /monitoring/, metrics at /metrics)\n", scheme, ln.Addr())
+	fmt.Fprintln(env.Stdout, pr.T("cli.serve.listening", "URL", fmt.Sprintf("%s://%s/", scheme, ln.Addr())))
 	return d.server.Serve(ctx, ln)
 }
 
@@ -188,6 +191,8 @@ func newDashboard(p *parts, f serveFlags) (*web.Server, error) {
 		Store:           store,
 		Import:          p.intake(f.limits.of(0)),
 		WriteTemplate:   importer.WriteTemplate,
+		WriteTemplateIn: importer.WriteTemplateIn,
+		TimeZone:        cfg.TimeZone,
 		RetryFailed:     workers.RetryFailed,
 		Resume: func(ctx context.Context, appID string) (int, error) {
 			r, err := workers.Resume(ctx, appID)
@@ -195,6 +200,9 @@ func newDashboard(p *parts, f serveFlags) (*web.Server, error) {
 		},
 		WriteResults: func(ctx context.Context, w io.Writer, batchID int64) error {
 			return writeBatchResults(ctx, store, w, batchID)
+		},
+		WriteResultsIn: func(ctx context.Context, w io.Writer, batchID int64, lang string) error {
+			return writeBatchResultsIn(ctx, store, w, batchID, results.Options{Lang: lang, Zone: cfg.zoneFor(lang)})
 		},
 		Checks: []web.Check{
 			{Name: "postgres", Ping: store.Ping},

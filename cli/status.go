@@ -9,8 +9,10 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/locale"
 	"github.com/ess-onboard/onboard/repository"
 )
 
@@ -66,7 +68,7 @@ func appStatuses(acts []onboard.AppActivity) []appStatus {
 }
 
 func runStatus(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "status", "status [--batch ID] [--watch] [--json]", help("status"))
+	fs := newFlagSet(env, "status", "status [--batch ID] [--watch] [--json]", "")
 	batch := fs.Int64("batch", 0, "batch id (0: all batches)")
 	watch := fs.Bool("watch", false, "refresh until the batch is done")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -74,11 +76,12 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
+	pr := env.printer()
 	if fs.NArg() > 0 {
-		return usagef("status: unexpected argument %q (see 'onboard status --help')", fs.Arg(0))
+		return unexpectedArg(pr, "status", fs.Arg(0))
 	}
 	if *batch < 0 || *interval <= 0 {
-		return usagef("status: --batch must not be negative and --interval must be positive")
+		return usageT(pr, "cli.status.bad_flags")
 	}
 	cfg, err := loadConfig(env.Getenv)
 	if err != nil {
@@ -93,7 +96,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	if *batch > 0 {
 		if _, err := store.Batch(ctx, *batch); err != nil {
 			if errors.Is(err, repository.ErrNotFound) {
-				return fmt.Errorf("status: no batch %d", *batch)
+				return errorT(pr, nil, "cli.status.not_found", "Batch", *batch)
 			}
 			return err
 		}
@@ -138,9 +141,9 @@ func watchStatus(ctx context.Context, env *Env, store statusSource, batch int64,
 			if lines > 0 {
 				fmt.Fprintf(env.Stdout, "\x1b[%dA\x1b[J", lines) // redraw in place
 			}
-			lines = printStatus(env.Stdout, r, blocked, true)
+			lines = printStatus(env.Stdout, env.printer(), r, blocked, true)
 		default:
-			printStatus(env.Stdout, r, blocked, false)
+			printStatus(env.Stdout, env.printer(), r, blocked, false)
 		}
 		last = key
 		if !watch || (r.Done && r.Total > 0) || (r.Done && batch > 0) {
@@ -192,12 +195,13 @@ func readStatus(ctx context.Context, store statusSource, batch int64) (statusRep
 var stateOrder = []string{onboard.StateQueued, onboard.StateAwaitingAuth, onboard.StateOpeningServices,
 	onboard.StateAwaitingAdmin, onboard.StateDone, onboard.StateFailed, onboard.StateAuthRejected, onboard.StateTimedOut}
 
-// printStatus writes the report and returns the number of lines written.
-func printStatus(w io.Writer, r statusReport, blocked map[int64]string, bars bool) int {
+// printStatus writes the report in the language of p and returns the
+// number of lines written.
+func printStatus(w io.Writer, p *locale.Printer, r statusReport, blocked map[int64]string, bars bool) int {
 	var b strings.Builder
-	what := "all batches"
+	what := p.T("cli.status.all_batches")
 	if r.BatchID != nil {
-		what = fmt.Sprintf("batch %d", *r.BatchID)
+		what = p.T("cli.status.batch", "Batch", *r.BatchID)
 	}
 	final := 0
 	for s, n := range r.States {
@@ -205,11 +209,11 @@ func printStatus(w io.Writer, r statusReport, blocked map[int64]string, bars boo
 			final += n
 		}
 	}
-	state := "in progress"
+	state := p.T("cli.status.in_progress")
 	if r.Done {
-		state = "done"
+		state = p.T("cli.status.done")
 	}
-	fmt.Fprintf(&b, "%s: %d organizations, %d final (%s)\n", what, r.Total, final, state)
+	fmt.Fprintln(&b, p.N("cli.status.summary", r.Total, "What", what, "Final", p.Int(final), "State", state))
 	if bars {
 		fmt.Fprintf(&b, "  %s %3.0f%%\n", bar(final, r.Total, 40), pct(final, r.Total))
 	}
@@ -226,43 +230,71 @@ func printStatus(w io.Writer, r statusReport, blocked map[int64]string, bars boo
 		if n == 0 && !bars {
 			continue
 		}
+		fmt.Fprintf(&b, "  %s %6s", padRight(stateName(p, s), 17), p.Int(n))
 		if bars {
-			fmt.Fprintf(&b, "  %-17s %6d %s\n", s, n, bar(n, r.Total, 30))
-		} else {
-			fmt.Fprintf(&b, "  %-17s %6d\n", s, n)
+			fmt.Fprintf(&b, " %s", bar(n, r.Total, 30))
 		}
+		b.WriteString("\n")
 	}
-	printActivity(&b, blocked, r.Applications)
+	printActivity(&b, p, blocked, r.Applications)
 	s := b.String()
 	fmt.Fprint(w, s)
 	return strings.Count(s, "\n")
 }
 
+// stateName is a state as the reader reads it; a state this binary does
+// not know shows as stored.
+func stateName(p *locale.Printer, state string) string {
+	if id := "cli.status.state." + state; p.Has(id) {
+		return p.T(id)
+	}
+	return state
+}
+
+// padRight pads s with spaces to width terminal columns, counting a Han
+// character or full-width sign as two.
+func padRight(s string, width int) string {
+	n := 0
+	for _, r := range s {
+		n++
+		if unicode.Is(unicode.Han, r) || (r >= 0xFF00 && r <= 0xFFEF) || (r >= 0x3000 && r <= 0x303F) {
+			n++
+		}
+	}
+	if n >= width {
+		return s
+	}
+	return s + strings.Repeat(" ", width-n)
+}
+
 // printActivity writes the blocked batches, then each application's work
 // due, last dispatch and last sweep.
-func printActivity(b *strings.Builder, blocked map[int64]string, apps []appStatus) {
+func printActivity(b *strings.Builder, p *locale.Printer, blocked map[int64]string, apps []appStatus) {
 	ids := make([]int64, 0, len(blocked))
 	for id := range blocked {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
-		fmt.Fprintf(b, "batch %d blocked: %s\n", id, blocked[id])
+		fmt.Fprintln(b, p.T("cli.status.blocked", "Batch", id, "Reason", blocked[id]))
 	}
 	for _, a := range apps {
-		fmt.Fprintf(b, "application %s: %d steps due, %d in the queue; last dispatch %s", a.AppID, a.Due, a.InFlight, ago(a.LastDispatchAt))
-		if a.DispatchError != "" {
-			fmt.Fprintf(b, " (error: %s)", a.DispatchError)
-		}
-		fmt.Fprintf(b, "; last sweep %s", ago(a.LastSweepAt))
-		if a.SweepError != "" {
-			fmt.Fprintf(b, " (error: %s)", a.SweepError)
-		}
+		parts := []string{p.T("cli.status.app", "App", a.AppID, "Due", p.Int(a.Due), "InFlight", p.Int(a.InFlight))}
+		parts = append(parts, p.T("cli.status.last_dispatch", "When", ago(p, a.LastDispatchAt))+withError(p, a.DispatchError))
+		parts = append(parts, p.T("cli.status.last_sweep", "When", ago(p, a.LastSweepAt))+withError(p, a.SweepError))
 		if a.Paused {
-			b.WriteString("; paused")
+			parts = append(parts, p.T("cli.status.paused"))
 		}
-		b.WriteString("\n")
+		b.WriteString(strings.Join(parts, p.T("cli.status.sep")) + "\n")
 	}
+}
+
+// withError is " (error: err)" in the language of p, "" for no error.
+func withError(p *locale.Printer, err string) string {
+	if err == "" {
+		return ""
+	}
+	return p.T("cli.status.error", "Err", err)
 }
 
 func bar(n, total, width int) string {
@@ -289,10 +321,19 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// ago says how long ago t was, "never" for nil.
-func ago(t *time.Time) string {
+// ago says how long ago t was in the language of p, "never" for nil.
+func ago(p *locale.Printer, t *time.Time) string {
 	if t == nil {
-		return "never"
+		return p.T("cli.status.never")
 	}
-	return time.Since(*t).Round(time.Second).String() + " ago"
+	return p.T("cli.status.ago", "Duration", duration(p, time.Since(*t).Round(time.Second)))
+}
+
+// duration is d as Go writes it (1h2m3s), with Chinese units in Chinese.
+func duration(p *locale.Printer, d time.Duration) string {
+	s := d.String()
+	if p.Lang() != locale.Chinese {
+		return s
+	}
+	return strings.NewReplacer("h", "小时", "ms", "毫秒", "m", "分", "s", "秒").Replace(s)
 }

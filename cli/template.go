@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/ess-onboard/onboard/importer"
 )
@@ -12,22 +13,24 @@ func init() {
 }
 
 func runTemplate(_ context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "template", "template [-o FILE.xlsx]", help("template"))
+	fs := newFlagSet(env, "template", "template [-o FILE.xlsx]", "")
 	out := fs.String("o", "onboard-template.xlsx", "file to write")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
+	pr := env.printer()
 	if fs.NArg() > 0 {
-		return usagef("template: unexpected argument %q (see 'onboard template --help')", fs.Arg(0))
+		return unexpectedArg(pr, "template", fs.Arg(0))
 	}
 	if *out == "" {
-		return usagef("template: -o needs a file name")
+		return usageT(pr, "cli.no_output_name", "Cmd", "template")
 	}
-	if err := writeOutputFile(env, *out, importer.WriteTemplate); err != nil {
-		return fmt.Errorf("write the template: %w", err)
+	write := func(w io.Writer) error { return importer.WriteTemplateIn(w, pr.Lang()) }
+	if err := writeOutputFile(env, *out, write); err != nil {
+		return errorT(pr, err, "cli.template.write_failed")
 	}
 	if *out != "-" {
-		fmt.Fprintf(env.Stderr, "wrote %s\n", *out)
+		fmt.Fprintln(env.Stderr, pr.T("cli.wrote", "File", *out))
 	}
 	return nil
 }
