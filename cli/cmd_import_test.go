@@ -350,16 +350,24 @@ func TestImportRefusedFileStoresNothing(t *testing.T) {
 	}
 	noHeader := (&orgSheet{headers: []string{"名字", "编号"}, rows: [][]string{{"a", "b"}}}).write(t, "noheader.xlsx")
 
+	// The file's own faults carry their code and parameters; a file that
+	// cannot be read at all has none.
+	codes := map[string]string{notXLSX: "file.not_xlsx", noHeader: "file.no_header", filepath.Join(dir, "missing.xlsx"): ""}
 	for _, path := range []string{notXLSX, noHeader, filepath.Join(dir, "missing.xlsx")} {
 		code, out, errOut := e.run(t, "import", path, "--app-id", "app-1", "--json")
 		if code != exitFailure {
 			t.Errorf("%s: exit %d, want 1 (stderr %s)", filepath.Base(path), code, errOut)
 		}
-		var obj map[string]string
+		var obj struct {
+			Error  string            `json:"error"`
+			Code   string            `json:"code"`
+			Params map[string]string `json:"params"`
+		}
 		dec := json.NewDecoder(strings.NewReader(out))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&obj); err != nil || len(obj) != 1 || !strings.Contains(obj["error"], "refused") {
-			t.Errorf("%s: --json printed %q, want only {\"error\": \"... refused: ...\"}", filepath.Base(path), out)
+		if err := dec.Decode(&obj); err != nil || !strings.Contains(obj.Error, "refused") || obj.Code != codes[path] ||
+			(obj.Code != "" && len(obj.Params) == 0) {
+			t.Errorf("%s: --json printed %q, want only {\"error\": \"... refused: ...\", \"code\": %q, \"params\": {...}}", filepath.Base(path), out, codes[path])
 		}
 		code, _, errOut = e.run(t, "import", path, "--app-id", "app-1")
 		if code != exitFailure || !strings.Contains(errOut, "refused") {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/ess-onboard/onboard/locale"
 )
 
 // TestTopLevelUsage checks what a user sees without a command, with --help,
@@ -59,11 +61,21 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			t.Errorf("help %s: exit %d, %s", name, code, stderr.String())
 		}
 		out := stdout.String()
-		if !strings.HasPrefix(out, "Usage: onboard "+name) || len(strings.TrimSpace(help(name))) < 40 || !strings.Contains(out, strings.TrimSpace(help(name))) {
+		desc := description(name)
+		if !strings.HasPrefix(out, "Usage: onboard "+name) || len(desc) < 40 || !strings.Contains(out, desc) {
 			t.Errorf("help %s prints %.300q", name, out)
 		}
 		if strings.Contains(out, "-queue-prefix") != takesPrefix[name] {
 			t.Errorf("help %s: --queue-prefix listed %v, want %v", name, strings.Contains(out, "-queue-prefix"), takesPrefix[name])
 		}
 	}
+}
+
+// description is the English description of command name: its catalogue
+// message, or its help file while it has no message.
+func description(name string) string {
+	if en := locale.New(locale.English); en.Has("cli.help." + name) {
+		return strings.TrimSpace(en.T("cli.help." + name))
+	}
+	return strings.TrimSpace(help(name))
 }
