@@ -262,7 +262,7 @@ func parseFlags(env *Env, fs *flag.FlagSet, args []string) error {
 	}
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		return usagef("%s: %v (see 'onboard %s --help')", fs.Name(), err, fs.Name())
+		return usageT(env.printer(), "cli.bad_flags", "Cmd", fs.Name(), "Err", err.Error())
 	}
 	return nil
 }
