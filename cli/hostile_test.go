@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -47,6 +48,12 @@ func writeSmallHostile(t *testing.T, dir, name string) string {
 // refusalOf is the refusal the importer gives a file.
 func refusalOf(t *testing.T, path string) string {
 	t.Helper()
+	return importer.Refusal(filepath.Base(path), fileErrorOf(t, path))
+}
+
+// fileErrorOf is the error the importer refuses a file with.
+func fileErrorOf(t *testing.T, path string) *importer.FileError {
+	t.Helper()
 	rd, err := importer.Open(path, importer.Options{})
 	if err == nil {
 		for err == nil {
@@ -61,7 +68,7 @@ func refusalOf(t *testing.T, path string) string {
 	if !errors.As(err, &fe) {
 		t.Fatalf("%s: %v, not a refusal", filepath.Base(path), err)
 	}
-	return importer.Refusal(filepath.Base(path), fe)
+	return fe
 }
 
 // refusedCases are hostile cases refused even when written small.
@@ -85,9 +92,12 @@ func TestRefusalSameWordsEverywhere(t *testing.T) {
 			t.Errorf("%s: exit %d, stderr %q; want %q", filepath.Base(p), code, errOut, want)
 		}
 		code, out, _ := e.run(t, "import", p, "--app-id", "app-1", "--json")
-		var obj map[string]string
-		if err := json.Unmarshal([]byte(out), &obj); err != nil || code != exitFailure || obj["error"] != want || len(obj) != 1 {
-			t.Errorf("%s: --json exit %d printed %q; want {\"error\": %q}", filepath.Base(p), code, out, want)
+		var obj errorJSON
+		dec := json.NewDecoder(strings.NewReader(out))
+		dec.DisallowUnknownFields()
+		fe := fileErrorOf(t, p)
+		if err := dec.Decode(&obj); err != nil || code != exitFailure || obj.Error != want || obj.Code != fe.Code || !maps.Equal(obj.Params, fe.Params) {
+			t.Errorf("%s: --json exit %d printed %q; want {\"error\": %q, \"code\": %q, \"params\": %v}", filepath.Base(p), code, out, want, fe.Code, fe.Params)
 		}
 	}
 	store := e.store(t)

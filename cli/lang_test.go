@@ -132,8 +132,9 @@ var (
 		regexp.MustCompile(`\(default [^)]*\)`),                   // flag defaults (the flag package's words)
 		regexp.MustCompile(`onboard [a-z]+`),                      // commands
 		regexp.MustCompile(`[\w.]+:\d+`),                          // addresses
+		regexp.MustCompile(`(?m)^  [a-z]+ +`),                     // the command list's names
 		regexp.MustCompile(`"[a-z_]+"`),                           // JSON keys
-		regexp.MustCompile(`\S*/[a-z][a-z0-9/._-]*`),              // paths and zones (/metrics, Asia/Shanghai)
+		regexp.MustCompile(`\S*/[A-Za-z][A-Za-z0-9/._-]*`),        // paths and zones (/metrics, Asia/Shanghai)
 		regexp.MustCompile(`(?i)\b[\w-]+(\.[\w-]+)*\.(com|md)\b`), // host and document names
 		regexp.MustCompile(`\b(zh-CN|en)\b`),                      // language tags
 	}
