@@ -271,7 +271,7 @@ func serveSimulator(ctx context.Context, env *Env, sim *esssim.Server, ln net.Li
 		err = e
 	}
 	if err != nil {
-		return fmt.Errorf("simulate: shutdown: %w", err)
+		return fmt.Errorf("simulate: %s: %w", env.printer().T("cli.simulate.shutdown"), err)
 	}
 	fmt.Fprintln(env.Stdout, env.printer().T("cli.simulate.stopped"))
 	return nil
