@@ -8,7 +8,6 @@ package cli
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -204,19 +203,6 @@ func printUsage(w io.Writer, p *locale.Printer) {
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-//go:embed help/*.txt
-var helpFiles embed.FS
-
-// help is the description of command name that --help prints, from
-// help/NAME.txt.
-func help(name string) string {
-	b, err := helpFiles.ReadFile("help/" + name + ".txt")
-	if err != nil {
-		panic("onboard: no help for " + name)
-	}
-	return string(b)
 }
 
 // newFlagSet returns a flag set that prints the command's usage line, its

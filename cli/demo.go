@@ -21,6 +21,7 @@ import (
 	"github.com/ess-onboard/onboard/intake"
 	"github.com/ess-onboard/onboard/jobs"
 	"github.com/ess-onboard/onboard/repository"
+	"github.com/ess-onboard/onboard/results"
 	"github.com/ess-onboard/onboard/web"
 )
 
@@ -33,7 +34,7 @@ func init() {
 }
 
 func runDemo(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "demo", "demo [--out DIR] [--timeout D] [--serve ADDR]", help("demo"))
+	fs := newFlagSet(env, "demo", "demo [--out DIR] [--timeout D] [--serve ADDR]", "")
 	serveAddr := fs.String("serve", "127.0.0.1:8080", "address of the dashboard served after the summary; \"\" for none")
 	out := fs.String("out", "out/demo", "folder for sample.xlsx and results.xlsx")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up when organizations are not final after this long")
@@ -42,10 +43,10 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("demo: unexpected argument %q (see 'onboard demo --help')", fs.Arg(0))
+		return strayArg(env, "demo", fs.Arg(0))
 	}
 	if *timeout <= 0 {
-		return usagef("demo: --timeout must be positive")
+		return opsUsage(env, "cli.demo.timeout_positive")
 	}
 	cfg, err := loadConfig(env.Getenv)
 	if err != nil {
@@ -63,7 +64,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	if *verbose {
 		logw = env.Stderr
 	}
-	p, err := openParts(ctx, d.cfg, shared{queuePrefix: d.prefix, rateScope: "app"}, slog.New(slog.NewTextHandler(logw, nil)),
+	p, err := openParts(ctx, d.cfg, shared{queuePrefix: d.prefix, rateScope: "app", printer: env.printer()}, slog.New(slog.NewTextHandler(logw, nil)),
 		needRedisUp|needStore|needAPI|needQueue)
 	if err != nil {
 		return err
@@ -77,7 +78,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return nil
 	}
 	if env.Getenv("CI") == "true" {
-		fmt.Fprintln(env.Stdout, "CI=true: not starting the dashboard (run 'onboard serve' to see it)")
+		fmt.Fprintln(env.Stdout, env.printer().T("cli.demo.ci_no_dashboard"))
 		return nil
 	}
 	return serveDemo(ctx, env, p, *serveAddr)
@@ -113,6 +114,7 @@ const demoCallbackKey, demoCallbackToken = "demo-callback-key-0123456789abcd", "
 // prepare starts the simulator, creates the database when missing and
 // writes the sample.
 func (d *demoRun) prepare(ctx context.Context) error {
+	p := d.env.printer()
 	if err := d.startSimulator(); err != nil {
 		return err
 	}
@@ -120,14 +122,15 @@ func (d *demoRun) prepare(ctx context.Context) error {
 	if created, err := repository.CreateDatabase(ctx, d.cfg.DatabaseURL); err != nil {
 		return err
 	} else if created {
-		fmt.Fprintf(d.env.Stdout, "created database %s\n", redactURL(d.cfg.DatabaseURL))
+		fmt.Fprintln(d.env.Stdout, p.T("cli.demo.created_database", "DB", redactURL(d.cfg.DatabaseURL)))
 	}
 	// 3. The sample file.
 	samplePath := filepath.Join(d.out, "sample.xlsx")
-	if err := writeFile(samplePath, importer.WriteSample); err != nil {
-		return fmt.Errorf("demo: write the sample: %w", err)
+	sample := func(w io.Writer) error { return importer.WriteSampleIn(w, p.Lang()) }
+	if err := writeFile(samplePath, sample); err != nil {
+		return fmt.Errorf("demo: %s: %w", p.T("cli.demo.write_sample"), err)
 	}
-	fmt.Fprintf(d.env.Stdout, "wrote the sample spreadsheet to %s\n", samplePath)
+	fmt.Fprintln(d.env.Stdout, p.T("cli.demo.wrote_sample", "Path", samplePath))
 	return nil
 }
 
@@ -136,9 +139,10 @@ func (d *demoRun) prepare(ctx context.Context) error {
 // application of the run's own, and points the configuration at it.
 func (d *demoRun) startSimulator() error {
 	// 1. The simulator.
+	p := d.env.printer()
 	cbLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fmt.Errorf("demo: start the callback receiver: %w", err)
+		return fmt.Errorf("demo: %s: %w", p.T("cli.demo.start_receiver"), err)
 	}
 	d.cbLn = cbLn
 	d.closers = append(d.closers, func() { cbLn.Close() })
@@ -148,7 +152,7 @@ func (d *demoRun) startSimulator() error {
 	d.closers = append(d.closers, func() { d.sim.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fmt.Errorf("demo: start the simulator: %w", err)
+		return fmt.Errorf("demo: %s: %w", p.T("cli.demo.start_simulator"), err)
 	}
 	hs := &http.Server{Handler: d.sim, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln) //nolint:errcheck // ends with Close
@@ -164,7 +168,7 @@ func (d *demoRun) startSimulator() error {
 	if err := d.sim.AddApp(esssim.App{AppID: cfg.AppID, QueryOrgOpenID: cfg.QueryOrgOpenID, QueryOperatorOpenID: cfg.QueryOperatorOpenID}); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	fmt.Fprintf(d.env.Stdout, "simulator on %s (application %s)\n", cfg.ESSEndpoint, cfg.AppID)
+	fmt.Fprintln(d.env.Stdout, p.T("cli.demo.simulator", "URL", cfg.ESSEndpoint, "App", cfg.AppID))
 	return nil
 }
 
@@ -180,7 +184,7 @@ func (d *demoRun) run(ctx context.Context, p *parts) error {
 	if err != nil {
 		return err
 	}
-	printImport(d.env.Stdout, imp)
+	printImportIn(d.env.Stdout, d.env.printer(), imp)
 	// 5. The workers, in this process, polling often.
 	if err := d.startWorkers(ctx, p); err != nil {
 		return err
@@ -198,9 +202,9 @@ func (d *demoRun) run(ctx context.Context, p *parts) error {
 	}
 	if !r.Done {
 		if ctx.Err() != nil {
-			return errors.New("demo: interrupted")
+			return errors.New(d.env.printer().T("cli.demo.interrupted"))
 		}
-		return fmt.Errorf("demo: organizations not final after %v (see 'onboard status --batch %d')", d.timeout, imp.BatchID)
+		return errors.New(d.env.printer().T("cli.demo.not_final", "Timeout", d.timeout, "Batch", imp.BatchID))
 	}
 	return d.summary(ctx, p, imp, r)
 }
@@ -228,7 +232,7 @@ func (d *demoRun) startWorkers(ctx context.Context, p *parts) error {
 	cbSrv := &http.Server{Handler: cbMux, ReadHeaderTimeout: 10 * time.Second}
 	go cbSrv.Serve(d.cbLn) //nolint:errcheck // ends with Close
 	d.stops = append(d.stops, func() { cbSrv.Close() })
-	fmt.Fprintf(d.env.Stdout, "callbacks from the platform arrive at http://%s%s\n", d.cbLn.Addr(), web.CallbackPath)
+	fmt.Fprintln(d.env.Stdout, d.env.printer().T("cli.demo.callbacks_at", "URL", "http://"+d.cbLn.Addr().String()+web.CallbackPath))
 	wctx, stopWorkers := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(wctx, sc) }()
@@ -241,45 +245,55 @@ func (d *demoRun) startWorkers(ctx context.Context, p *parts) error {
 // summary writes the results file and prints what the run did.
 func (d *demoRun) summary(ctx context.Context, p *parts, imp *intake.Result, r statusReport) error {
 	// 7. Summary and results file.
-	out := d.env.Stdout
+	out, pr := d.env.Stdout, d.env.printer()
 	resultsPath := filepath.Join(d.out, "results.xlsx")
-	err := writeFile(resultsPath, func(w io.Writer) error { return writeBatchResults(ctx, p.store, w, imp.BatchID) })
+	err := writeFile(resultsPath, func(w io.Writer) error { return demoResults(ctx, p.store, w, imp.BatchID, pr.Lang()) })
 	if err != nil {
-		return fmt.Errorf("demo: write the results: %w", err)
+		return fmt.Errorf("demo: %s: %w", pr.T("cli.demo.write_results"), err)
 	}
 	st := d.sim.Stats()
 	rejected := 0
 	for _, n := range st.RateLimited {
 		rejected += n
 	}
-	fmt.Fprintf(out, "\nbatch %d finished: %d organizations", imp.BatchID, r.Total)
+	fmt.Fprint(out, "\n"+pr.N("cli.demo.finished", r.Total, "Batch", imp.BatchID))
 	for _, s := range stateOrder {
 		if n := r.States[s]; n > 0 {
-			fmt.Fprintf(out, ", %d %s", n, s)
+			fmt.Fprint(out, pr.T("cli.demo.state", "Count", pr.Int(n), "State", pr.T("results.state."+s)))
 		}
 	}
-	fmt.Fprintf(out, "; %d rows rejected at import\n", imp.Rejected)
-	fmt.Fprintf(out, "the simulator answered %d calls; %d were refused for the rate limit\n", totalCalls(st), rejected)
+	fmt.Fprintln(out, pr.N("cli.demo.rejected_at_import", imp.Rejected))
+	fmt.Fprintln(out, pr.T("cli.demo.calls", "Calls", pr.Int(totalCalls(st)), "Refused", pr.Int(rejected)))
 	if cc, err := p.store.CallbackCounts(ctx, d.cfg.AppID); err == nil {
 		total := 0
 		for _, n := range cc {
 			total += n
 		}
-		fmt.Fprintf(out, "the platform sent %d callbacks; %d made a check of their company due at once\n",
-			total, cc[onboard.CallbackVerifyDue]+cc[onboard.CallbackCheckDue])
+		fmt.Fprintln(out, pr.T("cli.demo.callbacks", "Total", pr.Int(total), "Due", pr.Int(cc[onboard.CallbackVerifyDue]+cc[onboard.CallbackCheckDue])))
 	}
-	fmt.Fprintf(out, "results file: %s\n", resultsPath)
+	fmt.Fprintln(out, pr.T("cli.demo.results_file", "Path", resultsPath))
 	return nil
+}
+
+// demoResults writes the results file of batch id in lang.
+func demoResults(ctx context.Context, src resultsSource, w io.Writer, id int64, lang string) error {
+	b, err := src.Batch(ctx, id)
+	if err != nil {
+		return err
+	}
+	rows := func(fn func(repository.ResultRow) error) error { return src.BatchRows(ctx, id, fn) }
+	return results.WriteWith(w, b, rows, results.Options{Lang: lang})
 }
 
 // serveDemo serves the dashboard on the demo's data and queues until ctx
 // ends. A busy address falls back to a free port.
 func serveDemo(ctx context.Context, env *Env, p *parts, addr string) error {
+	pr := env.printer()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		fmt.Fprintf(env.Stdout, "%s is busy (%v); using a free port\n", addr, err)
+		fmt.Fprintln(env.Stdout, pr.T("cli.demo.busy", "Addr", addr, "Err", err))
 		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return fmt.Errorf("demo: dashboard: %w", err)
+			return fmt.Errorf("demo: %s: %w", pr.T("cli.demo.dashboard_failed"), err)
 		}
 	}
 	srv, err := newDashboard(p, serveFlags{addr: ln.Addr().String(), maxUpload: web.DefaultMaxUploadSize, shared: p.shared})
@@ -288,8 +302,7 @@ func serveDemo(ctx context.Context, env *Env, p *parts, addr string) error {
 		return err
 	}
 	defer srv.Close()
-	fmt.Fprintf(env.Stdout, "\ndashboard: http://%s/  (queues at /monitoring/; upload more files there,\n"+
-		"the simulator and the workers keep running; press Ctrl-C to stop)\n", ln.Addr())
+	fmt.Fprintf(env.Stdout, "\n%s\n", pr.T("cli.demo.dashboard", "URL", "http://"+ln.Addr().String()+"/"))
 	if err := srv.Serve(ctx, ln); err != nil && ctx.Err() == nil {
 		return err
 	}

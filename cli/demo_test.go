@@ -12,8 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/internal/testenv"
+	"github.com/ess-onboard/onboard/locale"
+	"github.com/ess-onboard/onboard/results"
 )
 
 // TestDemo runs 'onboard demo' to the end: every organization of the sample
@@ -100,5 +104,55 @@ func TestDemoEndsWithTheDashboard(t *testing.T) {
 	code, out, stderr := e.run(t, "demo", "--out", t.TempDir(), "--timeout", "2m")
 	if code != 0 || !strings.Contains(out, "CI=true: not starting the dashboard") {
 		t.Errorf("with CI=true: exit %d\n%s\n%s", code, out, stderr)
+	}
+}
+
+// TestDemoInChinese runs 'onboard --lang zh-CN demo' as CI does: it says
+// what it does in Chinese, writes the sample and the results file in
+// Chinese, and still brings every company of the sample to a final state.
+func TestDemoInChinese(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t)
+	redisURL, _ := testenv.IsolatedRedis(t, 6)
+	e.vars["REDIS_URL"] = redisURL
+	e.vars["CI"] = "true"
+	out := t.TempDir()
+	code, stdout, stderr := e.run(t, "--lang", "zh-CN", "demo", "--out", out, "--timeout", "2m")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	resultsPath := filepath.Join(out, "results.xlsx")
+	for _, want := range []string{"示例表格已写入 " + filepath.Join(out, "sample.xlsx"), "模拟器地址 http://127.0.0.1:",
+		"平台的回调发送到 http://127.0.0.1:", fmt.Sprintf(" 已结束：共 %d 家企业", importer.SampleAccepted), "，已完成 ",
+		fmt.Sprintf("；导入时拒绝 %d 行\n", importer.SampleRejected), "其中 0 次因限流被拒绝", "结果文件：" + resultsPath,
+		"CI=true：不启动看板"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	sample, err := excelize.OpenFile(filepath.Join(out, "sample.xlsx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sample.Close()
+	if got, want := sample.GetSheetName(0), locale.New(locale.Chinese).T("template.sheet"); got != want {
+		t.Errorf("the sample's sheet is %q, want %q", got, want)
+	}
+	f, err := excelize.OpenFile(resultsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows(results.SheetNameIn(locale.Chinese))
+	if err != nil {
+		t.Fatal(err)
+	}
+	headers := strings.Join(results.HeadersIn(locale.Chinese), "\t")
+	found := false
+	for _, r := range rows {
+		found = found || strings.HasSuffix(strings.Join(r, "\t"), headers)
+	}
+	if !found {
+		t.Errorf("results.xlsx has no row ending in the Chinese headers %q:\n%q", headers, rows)
 	}
 }

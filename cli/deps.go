@@ -15,6 +15,7 @@ import (
 	"github.com/ess-onboard/onboard/ess"
 	"github.com/ess-onboard/onboard/intake"
 	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/locale"
 	"github.com/ess-onboard/onboard/repository"
 	"github.com/ess-onboard/onboard/results"
 )
@@ -38,6 +39,16 @@ type shared struct {
 	// rateScope is what the rate limit counts per besides the action: app
 	// or credential.
 	rateScope string
+	// printer renders the errors a person reads; nil: English.
+	printer *locale.Printer
+}
+
+// t renders message id of the errors opening the parts.
+func (s *shared) t(id string, args ...any) string {
+	if s.printer == nil {
+		s.printer = locale.New(locale.English)
+	}
+	return s.printer.T(id, args...)
 }
 
 // registerQueuePrefix adds --queue-prefix with the command's own help.
@@ -50,9 +61,10 @@ func (s *shared) registerRateScope(fs *flag.FlagSet) {
 	fs.StringVar(&s.rateScope, "rate-scope", "app", "what the rate limit counts per, besides the action: app or credential")
 }
 
-func (s *shared) check(cmd string) error {
+func (s *shared) check(env *Env, cmd string) error {
+	s.printer = env.printer()
 	if s.rateScope != "" && s.rateScope != "app" && s.rateScope != "credential" {
-		return usagef("%s: --rate-scope must be app or credential, not %q", cmd, s.rateScope)
+		return usagef("%s: %s", cmd, s.t("cli.parts.rate_scope", "Scope", fmt.Sprintf("%q", s.rateScope)))
 	}
 	return nil
 }
@@ -97,7 +109,7 @@ func openParts(ctx context.Context, cfg Config, sh shared, log *slog.Logger, n n
 		p.closers = append(p.closers, p.store.Close)
 		if n&needStore != 0 {
 			if _, err := p.store.Migrate(ctx); err != nil {
-				return nil, fmt.Errorf("apply migrations: %w", err)
+				return nil, fmt.Errorf("%s: %w", p.shared.t("cli.parts.migrations"), err)
 			}
 		}
 	}
@@ -130,7 +142,7 @@ func (p *parts) openRedis(ctx context.Context, up bool) error {
 	p.redis = opt
 	rc, ok := limiterRedisOpt(opt, p.cfg.ESSRateLimit).MakeRedisClient().(redis.UniversalClient)
 	if !ok {
-		return errors.New("REDIS_URL: unsupported Redis connection type")
+		return errors.New("REDIS_URL: " + p.shared.t("cli.parts.redis_type"))
 	}
 	p.rdb = rc
 	p.closers = append(p.closers, func() { rc.Close() })
@@ -138,7 +150,7 @@ func (p *parts) openRedis(ctx context.Context, up bool) error {
 		return nil
 	}
 	if err := rc.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("connect to Redis: %w", err)
+		return fmt.Errorf("%s: %w", p.shared.t("cli.parts.redis_connect"), err)
 	}
 	warnEviction(ctx, rc, p.log)
 	return nil

@@ -281,9 +281,6 @@ func setBar(bar *progressbar.ProgressBar, n int) {
 	_ = bar.Set(n)
 }
 
-// printImport writes the outcome of an import in English.
-func printImport(w io.Writer, r *intake.Result) { printImportIn(w, locale.New(locale.English), r) }
-
 // printImportIn writes the outcome of an import in the language of p.
 func printImportIn(w io.Writer, p *locale.Printer, r *intake.Result) {
 	if r.DryRun {

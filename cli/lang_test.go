@@ -147,9 +147,23 @@ var (
 			appid openid secretid secretkey requestid msgid sentinel docker
 			syncproxyorganization describechannelorganizations modifyextendedservice describeextendedserviceauthinfo
 			createconsoleloginurl proxyorganizationopenid proxyorganizationname string int duration float value
-			uint bool true false null post bearer hsts dns pem host agent iana lang businesslicense`) {
+			uint bool true false null post bearer hsts dns pem host agent iana lang businesslicense
+			sha ms`) {
 			m[w] = true
 		}
 		return m
 	}()
 )
+
+// opsNotWords are further codes and syntax a Chinese text keeps, taken out
+// after notWords.
+var opsNotWords = []*regexp.Regexp{
+	regexp.MustCompile(`\bzh-CN\b|\ben\b`),                                   // language tags
+	regexp.MustCompile(`\b[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+(?:\.[A-Z]\w*)?`), // the platform's CamelCase actions, callbacks and fields
+	regexp.MustCompile(`\b[A-Z][a-z]+(?:-[A-Z][a-z]+)+\b`),                   // HTTP header names
+	regexp.MustCompile(`\b[A-Z][A-Z0-9]+\b`),                                 // upper-case codes, states and acronyms
+	regexp.MustCompile(`"[a-z_]+"`),                                          // JSON keys and literal values
+	regexp.MustCompile(`/[\w./-]+`),                                          // URL paths
+}
+
+func init() { notWords = append(notWords, opsNotWords...) }

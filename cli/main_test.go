@@ -71,11 +71,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	}
 }
 
-// description is the English description of command name: its catalogue
-// message, or its help file while it has no message.
+// description is the English description of command name, from the catalogue.
 func description(name string) string {
-	if en := locale.New(locale.English); en.Has("cli.help." + name) {
-		return strings.TrimSpace(en.T("cli.help." + name))
-	}
-	return strings.TrimSpace(help(name))
+	return strings.TrimSpace(locale.New(locale.English).T("cli.help." + name))
 }

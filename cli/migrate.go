@@ -13,29 +13,29 @@ func init() {
 }
 
 func runMigrate(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "migrate", "migrate [--status]", help("migrate"))
+	fs := newFlagSet(env, "migrate", "migrate [--status]", "")
 	status := fs.Bool("status", false, "list pending migrations without applying them")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("migrate: unexpected argument %q (see 'onboard migrate --help')", fs.Arg(0))
+		return strayArg(env, "migrate", fs.Arg(0))
 	}
 	cfg, err := loadConfig(env.Getenv)
 	if err != nil {
 		return err
 	}
-	where := redactURL(cfg.DatabaseURL)
+	where, pr := redactURL(cfg.DatabaseURL), env.printer()
 	if !*status {
 		created, err := repository.CreateDatabase(ctx, cfg.DatabaseURL)
 		if err != nil {
 			return err
 		}
 		if created {
-			fmt.Fprintf(env.Stdout, "created database %s\n", where)
+			fmt.Fprintln(env.Stdout, pr.T("cli.migrate.created_database", "DB", where))
 		}
 	}
-	p, err := openParts(ctx, cfg, shared{}, nil, needDB)
+	p, err := openParts(ctx, cfg, shared{printer: pr}, nil, needDB)
 	if err != nil {
 		return err
 	}
@@ -47,23 +47,23 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		if len(pending) == 0 {
-			fmt.Fprintf(env.Stdout, "%s is up to date\n", where)
+			fmt.Fprintln(env.Stdout, pr.T("cli.migrate.up_to_date", "DB", where))
 			return nil
 		}
 		for _, name := range pending {
-			fmt.Fprintf(env.Stdout, "pending %s\n", name)
+			fmt.Fprintln(env.Stdout, pr.T("cli.migrate.pending", "Name", name))
 		}
 		return exitErr{exitFailure}
 	}
 	applied, err := store.Migrate(ctx)
 	for _, name := range applied {
-		fmt.Fprintf(env.Stdout, "applied %s\n", name)
+		fmt.Fprintln(env.Stdout, pr.T("cli.migrate.applied", "Name", name))
 	}
 	if err != nil {
 		return err
 	}
 	if len(applied) == 0 {
-		fmt.Fprintf(env.Stdout, "%s is up to date\n", where)
+		fmt.Fprintln(env.Stdout, pr.T("cli.migrate.up_to_date", "DB", where))
 	}
 	return nil
 }
@@ -75,4 +75,14 @@ func redactURL(s string) string {
 		return "(DATABASE_URL)"
 	}
 	return u.Redacted()
+}
+
+// strayArg is the usage error of command cmd given an argument it takes none of.
+func strayArg(env *Env, cmd, arg string) error {
+	return opsUsage(env, "cli."+cmd+".unexpected_argument", "Arg", fmt.Sprintf("%q", arg))
+}
+
+// opsUsage is a usage error with message id in the reader's language.
+func opsUsage(env *Env, id string, args ...any) error {
+	return usagef("%s", env.printer().T(id, args...))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/locale"
 )
 
 func init() {
@@ -22,7 +23,7 @@ func init() {
 }
 
 func runReconcile(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "reconcile", "reconcile [--app-id ID | --all] [--json] [--queue-prefix P] [--rate-scope S]", help("reconcile"))
+	fs := newFlagSet(env, "reconcile", "reconcile [--app-id ID | --all] [--json] [--queue-prefix P] [--rate-scope S]", "")
 	appID := fs.String("app-id", "", "application to sweep (default $ESS_APP_ID)")
 	all := fs.Bool("all", false, "sweep every application onboard has organizations of")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
@@ -33,9 +34,9 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("reconcile: unexpected argument %q (see 'onboard reconcile --help')", fs.Arg(0))
+		return strayArg(env, "reconcile", fs.Arg(0))
 	}
-	if err := sh.check("reconcile"); err != nil {
+	if err := sh.check(env, "reconcile"); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(env.Getenv)
@@ -46,10 +47,10 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 		*appID = cfg.AppID
 	}
 	if *appID == "" && !*all {
-		return usagef("reconcile: no application id: give --app-id, --all, or set ESS_APP_ID")
+		return opsUsage(env, "cli.reconcile.no_app")
 	}
 	if *appID != "" && *all {
-		return usagef("reconcile: give --app-id or --all, not both")
+		return opsUsage(env, "cli.reconcile.app_and_all")
 	}
 	p, err := openParts(ctx, cfg, sh, slog.New(slog.NewTextHandler(env.Stderr, nil)), needStore|needAPI)
 	if err != nil {
@@ -57,11 +58,11 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 	}
 	defer p.Close()
 	reports, err := sweep(ctx, p.reconciler(p.workers(jobs.Config{})), *appID)
-	if encErr := printSweeps(env.Stdout, reports, *asJSON); encErr != nil {
+	if encErr := printSweeps(env.Stdout, env.printer(), reports, *asJSON); encErr != nil {
 		return encErr
 	}
 	if errors.Is(err, jobs.ErrSweepRunning) {
-		return fmt.Errorf("reconcile %s: %w; it was skipped", *appID, err)
+		return fmt.Errorf("reconcile %s: %w; %s", *appID, err, env.printer().T("cli.reconcile.was_skipped"))
 	}
 	return err
 }
@@ -78,10 +79,10 @@ func sweep(ctx context.Context, rec *jobs.Reconciler, appID string) ([]jobs.Swee
 	return []jobs.SweepReport{*rep}, err
 }
 
-func printSweeps(w io.Writer, reports []jobs.SweepReport, asJSON bool) error {
+func printSweeps(w io.Writer, p *locale.Printer, reports []jobs.SweepReport, asJSON bool) error {
 	if !asJSON {
 		for _, r := range reports {
-			printSweep(w, r)
+			printSweep(w, p, r)
 		}
 		return nil
 	}
@@ -96,26 +97,31 @@ func printSweeps(w io.Writer, reports []jobs.SweepReport, asJSON bool) error {
 	return nil
 }
 
-func printSweep(w io.Writer, r jobs.SweepReport) {
+func printSweep(w io.Writer, p *locale.Printer, r jobs.SweepReport) {
 	if r.Skipped {
-		fmt.Fprintf(w, "application %s: skipped, another sweep is running\n", r.AppID)
+		fmt.Fprintln(w, p.T("cli.reconcile.skipped", "App", r.AppID))
 		return
 	}
-	fmt.Fprintf(w, "application %s (run %d, %s)\n", r.AppID, r.ID, r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
-	fmt.Fprintf(w, "  pages read:       %d (%d companies on the platform)\n", r.Pages, r.PlatformOrgs)
-	fmt.Fprintf(w, "  status updates:   %d (%d newly verified, %d rejected)\n", r.StatusUpdates, r.Verified, r.Rejected)
-	fmt.Fprintf(w, "  work re-queued:   %d\n", r.Requeued)
-	fmt.Fprintf(w, "  links renewed:    %d\n", r.LinksRenewed)
-	fmt.Fprintf(w, "  drift:            %d unknown to onboard, %d mismatched\n", r.UnknownOrgs, r.Mismatched)
+	fmt.Fprintln(w, p.T("cli.reconcile.run", "App", r.AppID, "Run", r.ID, "Took", r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond)))
+	fmt.Fprintln(w, p.T("cli.reconcile.pages", "Pages", p.Int(r.Pages), "Orgs", p.Int(r.PlatformOrgs)))
+	fmt.Fprintln(w, p.T("cli.reconcile.updates", "Updates", p.Int(r.StatusUpdates), "Verified", p.Int(r.Verified), "Rejected", p.Int(r.Rejected)))
+	fmt.Fprintln(w, p.T("cli.reconcile.requeued", "Count", p.Int(r.Requeued)))
+	fmt.Fprintln(w, p.T("cli.reconcile.links", "Count", p.Int(r.LinksRenewed)))
+	fmt.Fprintln(w, p.T("cli.reconcile.drift", "Unknown", p.Int(r.UnknownOrgs), "Mismatched", p.Int(r.Mismatched)))
 	for _, d := range r.Drift {
 		switch d.Kind {
 		case onboard.DriftUnknown:
-			fmt.Fprintf(w, "    %s: on the platform (%s), not in onboard\n", d.OpenID, d.Platform)
+			fmt.Fprintln(w, p.T("cli.reconcile.drift_unknown", "OpenID", d.OpenID, "Platform", d.Platform))
 		default:
-			fmt.Fprintf(w, "    %s: %s differs: onboard %q, platform %q\n", d.OpenID, d.Kind, d.Ours, d.Platform)
+			kind := d.Kind
+			if id := "cli.reconcile.kind." + d.Kind; p.Has(id) {
+				kind = p.T(id)
+			}
+			fmt.Fprintln(w, p.T("cli.reconcile.drift_differs", "OpenID", d.OpenID, "Kind", kind,
+				"Ours", fmt.Sprintf("%q", d.Ours), "Platform", fmt.Sprintf("%q", d.Platform)))
 		}
 	}
 	if r.Error != "" {
-		fmt.Fprintf(w, "  error:            %s\n", r.Error)
+		fmt.Fprintln(w, p.T("cli.reconcile.error", "Error", r.Error))
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/ess-onboard/onboard/esssim"
 	"github.com/ess-onboard/onboard/internal/testenv"
 	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/locale"
 	"github.com/ess-onboard/onboard/repository"
 )
 
@@ -330,6 +331,61 @@ func TestReconcileListingAndDrift(t *testing.T) {
 	again := e.sweep(t)
 	if again.Requeued != 0 || again.StatusUpdates != 0 || again.LinksRenewed != 0 {
 		t.Errorf("second sweep changed things: %+v", again.ReconcileRun)
+	}
+
+	// In Chinese, the summary of a third says what it read and the drift
+	// it still finds.
+	code, out, errOut := e.run(t, "reconcile", "--lang", "zh-CN", "--queue-prefix", e.prefix)
+	if code != 0 {
+		t.Fatalf("reconcile --lang zh-CN: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"应用 " + recApp + "（第 ", fmt.Sprintf("读取页数：%d（平台上共 %d 家企业）", wantPages, onPlatform),
+		"状态更新：0（新认证 0 家，驳回 0 家）", "数据差异：onboard 未知的企业 1 家，信息不一致 1 家",
+		"ghost-org：平台上有（幽灵公司），onboard 中没有", `web-org-007：企业名称不一致：onboard 为 "网页测试公司007（北京）"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the Chinese summary lacks %q:\n%s", want, out)
+		}
+	}
+	ids := strings.NewReplacer(recApp, "", "web-org-007", "", "ghost-org", "")
+	if words := englishIn(ids.Replace(out)); len(words) > 0 {
+		t.Errorf("the Chinese summary holds English: %s\n%s", strings.Join(words, ", "), out)
+	}
+}
+
+// The summary of a sweep, skipped or not, in English and in Chinese.
+func TestPrintSweepInBothLanguages(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	ran := jobs.SweepReport{ReconcileRun: onboard.ReconcileRun{ID: 7, AppID: "app-1", StartedAt: start,
+		FinishedAt: start.Add(1500 * time.Millisecond), Pages: 3, PlatformOrgs: 1234, StatusUpdates: 12, Verified: 10,
+		Rejected: 1, Requeued: 2, LinksRenewed: 1, UnknownOrgs: 1, Mismatched: 1, Error: "listing: timeout"},
+		Drift: []onboard.Drift{{OpenID: "o1", Kind: onboard.DriftUnknown, Platform: "甲公司"},
+			{OpenID: "o2", Kind: onboard.DriftCreditCode, Ours: "A", Platform: "B"}}}
+	skipped := jobs.SweepReport{ReconcileRun: onboard.ReconcileRun{AppID: "app-2"}, Skipped: true}
+	for _, tc := range []struct {
+		lang string
+		want []string
+	}{
+		{locale.English, []string{"application app-1 (run 7, 1.5s)", "  pages read:       3 (1,234 companies on the platform)",
+			"  status updates:   12 (10 newly verified, 1 rejected)", "  work re-queued:   2", "  links renewed:    1",
+			"  drift:            1 unknown to onboard, 1 mismatched", "    o1: on the platform (甲公司), not in onboard",
+			`    o2: credit_code differs: onboard "A", platform "B"`, "  error:            listing: timeout",
+			"application app-2: skipped, another sweep is running"}},
+		{locale.Chinese, []string{"应用 app-1（第 7 次对账，用时 1.5s）", "  读取页数：3（平台上共 1,234 家企业）",
+			"  状态更新：12（新认证 10 家，驳回 1 家）", "  重新入队：2 项工作", "  链接续期：1 个",
+			"  数据差异：onboard 未知的企业 1 家，信息不一致 1 家", "    o1：平台上有（甲公司），onboard 中没有",
+			`    o2：统一社会信用代码不一致：onboard 为 "A"，平台为 "B"`, "  错误信息：listing: timeout",
+			"应用 app-2：已跳过，另一次对账正在运行"}},
+	} {
+		var b bytes.Buffer
+		if err := printSweeps(&b, locale.New(tc.lang), []jobs.SweepReport{ran, skipped}, false); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(b.String(), want+"\n") {
+				t.Errorf("%s: the summary lacks %q:\n%s", tc.lang, want, b.String())
+			}
+		}
 	}
 }
 

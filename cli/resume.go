@@ -17,7 +17,7 @@ func init() {
 }
 
 func runResume(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "resume", "resume --app-id ID [--query-org-openid O --query-operator-openid P] [--json]", help("resume"))
+	fs := newFlagSet(env, "resume", "resume --app-id ID [--query-org-openid O --query-operator-openid P] [--json]", "")
 	appID := fs.String("app-id", "", "the application to resume (default ESS_APP_ID)")
 	qOrg := fs.String("query-org-openid", "", "verified company OpenId to query authorization status as")
 	qOp := fs.String("query-operator-openid", "", "verified operator OpenId of that company")
@@ -26,10 +26,10 @@ func runResume(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("resume: unexpected argument %q (see 'onboard resume --help')", fs.Arg(0))
+		return strayArg(env, "resume", fs.Arg(0))
 	}
 	if (*qOrg == "") != (*qOp == "") {
-		return usagef("resume: give both --query-org-openid and --query-operator-openid, or neither")
+		return opsUsage(env, "cli.resume.half_identity")
 	}
 	cfg, err := loadConfig(env.Getenv)
 	if err != nil {
@@ -39,9 +39,9 @@ func runResume(ctx context.Context, env *Env, args []string) error {
 		*appID = cfg.AppID
 	}
 	if *appID == "" {
-		return usagef("resume: no application: give --app-id or set ESS_APP_ID")
+		return opsUsage(env, "cli.resume.no_app")
 	}
-	p, err := openParts(ctx, cfg, shared{}, nil, needStore)
+	p, err := openParts(ctx, cfg, shared{printer: env.printer()}, nil, needStore)
 	if err != nil {
 		return err
 	}
@@ -64,12 +64,16 @@ func runResume(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "%s\n", b)
 		return nil
 	}
+	pr := env.printer()
 	if app.Paused() {
-		fmt.Fprintf(env.Stdout, "application %s resumed (it was paused: %s answered %s: %s)\n",
-			*appID, app.PauseAction, app.PauseCode, app.PauseMessage)
+		fmt.Fprintln(env.Stdout, pr.T("cli.resume.resumed", "App", *appID, "Action", app.PauseAction, "Code", app.PauseCode,
+			"Message", app.PauseMessage))
+		if hint := pr.APIError(app.PauseCode); hint != "" {
+			fmt.Fprintln(env.Stdout, "  "+hint)
+		}
 	} else {
-		fmt.Fprintf(env.Stdout, "application %s was not paused\n", *appID)
+		fmt.Fprintln(env.Stdout, pr.T("cli.resume.not_paused", "App", *appID))
 	}
-	fmt.Fprintf(env.Stdout, "work due now: %d steps; the workers take them from where they stopped\n", res.Due)
+	fmt.Fprintln(env.Stdout, pr.N("cli.resume.due", res.Due))
 	return nil
 }

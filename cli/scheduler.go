@@ -20,15 +20,15 @@ func init() {
 }
 
 func runScheduler(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "scheduler", "scheduler [--cron SPEC] [--queue-prefix P]", help("scheduler"))
+	fs := newFlagSet(env, "scheduler", "scheduler [--cron SPEC] [--queue-prefix P]", "")
 	spec := fs.String("cron", "", "schedule to use instead of $ONBOARD_RECONCILE_CRON")
-	var sh shared
+	sh := shared{printer: env.printer()}
 	sh.registerQueuePrefix(fs, "put this before the reconcile queue's name (as the workers' --queue-prefix)")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("scheduler: unexpected argument %q (see 'onboard scheduler --help')", fs.Arg(0))
+		return strayArg(env, "scheduler", fs.Arg(0))
 	}
 	cfg, err := loadConfig(env.Getenv)
 	if err != nil {
@@ -39,7 +39,7 @@ func runScheduler(ctx context.Context, env *Env, args []string) error {
 	}
 	sched, err := cron.ParseStandard(*spec)
 	if err != nil {
-		return usagef("scheduler: ONBOARD_RECONCILE_CRON (or --cron) %q is not a cron schedule: %v", *spec, err)
+		return opsUsage(env, "cli.scheduler.bad_cron", "Spec", fmt.Sprintf("%q", *spec), "Err", err)
 	}
 	p, err := openParts(ctx, cfg, sh, slog.New(slog.NewTextHandler(env.Stderr, nil)), needQueue)
 	if err != nil {
@@ -48,7 +48,8 @@ func runScheduler(ctx context.Context, env *Env, args []string) error {
 	defer p.Close()
 	q := &jobs.Queue{Client: p.queue, Prefix: p.shared.queuePrefix}
 	s := &jobs.Scheduler{Queue: q, Next: func(t time.Time) time.Time { return sched.Next(t.UTC()) }, Logger: p.log}
-	fmt.Fprintf(env.Stdout, "scheduling %s on queue %s at %q (UTC)\n", jobs.TypeReconcileSweep, q.Name(jobs.QueueReconcile), *spec)
+	fmt.Fprintln(env.Stdout, env.printer().T("cli.scheduler.scheduling", "Task", jobs.TypeReconcileSweep,
+		"Queue", q.Name(jobs.QueueReconcile), "Spec", fmt.Sprintf("%q", *spec)))
 	s.Run(ctx)
 	return nil
 }

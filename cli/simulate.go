@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ess-onboard/onboard/esssim"
+	"github.com/ess-onboard/onboard/locale"
 )
 
 func init() {
@@ -24,9 +25,19 @@ func init() {
 }
 
 // faultFlags collects repeated --fault values.
-type faultFlags []esssim.Fault
+type faultFlags struct {
+	list []esssim.Fault
+	p    *locale.Printer // of the errors; nil: English
+}
 
-func (f *faultFlags) String() string { return fmt.Sprint(len(*f), " faults") }
+func (f *faultFlags) String() string { return fmt.Sprint(len(f.list), " faults") }
+
+func (f *faultFlags) t(id string, args ...any) string {
+	if f.p == nil {
+		f.p = locale.New(locale.English)
+	}
+	return f.p.T(id, args...)
+}
 
 // Set parses "[ACTION:]SHARE:WHAT" where WHAT is an error code, "drop" or a
 // latency such as 300ms.
@@ -38,11 +49,11 @@ func (f *faultFlags) Set(v string) error {
 	case 3:
 		fault.Action, parts = parts[0], parts[1:]
 	default:
-		return fmt.Errorf("want [ACTION:]SHARE:WHAT, got %q", v)
+		return errors.New(f.t("cli.simulate.fault_form", "Value", fmt.Sprintf("%q", v)))
 	}
 	share, err := strconv.ParseFloat(parts[0], 64)
 	if err != nil {
-		return fmt.Errorf("share %q: want a number in (0, 1]", parts[0])
+		return errors.New(f.t("cli.simulate.fault_share", "Share", fmt.Sprintf("%q", parts[0])))
 	}
 	fault.Share = share
 	what := parts[1]
@@ -57,7 +68,7 @@ func (f *faultFlags) Set(v string) error {
 	if err := esssim.New(esssim.Options{Apps: []esssim.App{}}).SetFaults([]esssim.Fault{fault}); err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "esssim: "))
 	}
-	*f = append(*f, fault)
+	f.list = append(f.list, fault)
 	return nil
 }
 
@@ -70,6 +81,12 @@ type simFlags struct {
 	admins esssim.Admins
 	cb     esssim.Callbacks
 	faults faultFlags
+	p      *locale.Printer // of the errors
+}
+
+// usage is a usage error of simulate with message id.
+func (f *simFlags) usage(id string, args ...any) error {
+	return usagef("simulate: %s", f.p.T(id, args...))
 }
 
 func (f *simFlags) register(fs *flag.FlagSet, rate int) {
@@ -100,6 +117,7 @@ func (f *simFlags) register(fs *flag.FlagSet, rate int) {
 	fs.IntVar(&f.cb.Attempts, "callback-attempts", esssim.DefaultCallbackAttempts, "attempts per callback: an answer other than HTTP 200 (or none) is resent until this many were made")
 	fs.DurationVar(&f.cb.RetryWait, "callback-retry-wait", esssim.DefaultCallbackRetryWait, "wait before the first resend, doubling for each further one")
 	fs.Uint64Var(&f.o.Seed, "seed", 0, "seed of the random choices of fault and callback shares (0: random)")
+	f.faults.p = f.p
 	fs.Var(&f.faults, "fault", "add a `fault` [ACTION:]SHARE:WHAT (repeatable): a SHARE (0..1] of calls, of ACTION or all, get WHAT: an error code, drop (connection closed) or a latency such as 300ms")
 }
 
@@ -108,27 +126,27 @@ func (f *simFlags) check() error {
 	switch f.o.RateKey {
 	case esssim.RateKeySecretID, esssim.RateKeyAppID:
 	default:
-		return usagef("simulate: --rate-key must be secretid or appid, got %q", f.o.RateKey)
+		return f.usage("cli.simulate.rate_key", "Value", fmt.Sprintf("%q", f.o.RateKey))
 	}
 	switch f.o.OffsetMode {
 	case esssim.OffsetRecord, esssim.OffsetPage:
 	default:
-		return usagef("simulate: --offset-mode must be record or page, got %q", f.o.OffsetMode)
+		return f.usage("cli.simulate.offset_mode", "Value", fmt.Sprintf("%q", f.o.OffsetMode))
 	}
 	if f.o.RateLimit == 0 {
-		return usagef("simulate: --rate-limit must not be 0 (negative: no limit)")
+		return f.usage("cli.simulate.rate_limit")
 	}
 	for name, v := range map[string]float64{"--never-verify": f.life.NeverShare, "--reject": f.life.RejectShare} {
 		if v < 0 || v > 1 {
-			return usagef("simulate: %s must be between 0 and 1, got %v", name, v)
+			return f.usage("cli.simulate.share", "Flag", name, "Value", v)
 		}
 	}
 	if f.life.NeverShare+f.life.RejectShare > 1 {
-		return usagef("simulate: --never-verify and --reject add up to more than 1")
+		return f.usage("cli.simulate.shares_sum")
 	}
 	for name, d := range map[string]time.Duration{"--unverified": f.life.Unverified, "--verifying": f.life.Verifying, "--pending": f.life.Pending} {
 		if d < 0 {
-			return usagef("simulate: %s must not be negative", name)
+			return f.usage("cli.simulate.negative", "Flag", name)
 		}
 	}
 	return f.checkAdminsAndCallbacks()
@@ -138,19 +156,19 @@ func (f *simFlags) checkAdminsAndCallbacks() error {
 	a, cb := f.admins, f.cb
 	switch {
 	case a.OpenAfter < 0:
-		return usagef("simulate: --admin-open-after must not be negative")
+		return f.usage("cli.simulate.negative", "Flag", "--admin-open-after")
 	case a.NeverShare < 0 || a.NeverShare > 1:
-		return usagef("simulate: --admin-never must be between 0 and 1, got %v", a.NeverShare)
+		return f.usage("cli.simulate.share", "Flag", "--admin-never", "Value", a.NeverShare)
 	case a.NeverShare > 0 && a.OpenAfter == 0:
-		return usagef("simulate: --admin-never needs --admin-open-after")
+		return f.usage("cli.simulate.admin_never")
 	}
 	switch {
 	case cb.MaxDelay <= 0 || cb.RetryWait <= 0:
-		return usagef("simulate: --callback-max-delay and --callback-retry-wait must be positive")
+		return f.usage("cli.simulate.callback_waits")
 	case cb.Attempts < 1:
-		return usagef("simulate: --callback-attempts must be at least 1, got %d", cb.Attempts)
+		return f.usage("cli.simulate.callback_attempts", "Value", cb.Attempts)
 	case cb.URL == "" && (cb.DropShare != 0 || cb.DuplicateShare != 0 || cb.DelayShare != 0):
-		return usagef("simulate: the --callback-* shares need --callback-url")
+		return f.usage("cli.simulate.callback_shares")
 	}
 	if err := cb.Validate(); err != nil {
 		return usagef("simulate: --callback-*: %s", strings.TrimPrefix(err.Error(), "esssim: callbacks: "))
@@ -171,7 +189,7 @@ func (f *simFlags) options(cfg Config) esssim.Options {
 	}
 	o.SecretID, o.SecretKey, o.Apps = cfg.ESSSecretID, cfg.ESSSecretKey, []esssim.App{app}
 	life, cb := f.life, f.cb
-	o.Lifecycle, o.Callbacks, o.Faults = &life, &cb, f.faults
+	o.Lifecycle, o.Callbacks, o.Faults = &life, &cb, f.faults.list
 	if f.admins.OpenAfter > 0 {
 		admins := f.admins
 		o.Admins = &admins
@@ -184,20 +202,20 @@ func runSimulate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fs := newFlagSet(env, "simulate", "simulate [flags]", help("simulate"))
-	var f simFlags
+	fs := newFlagSet(env, "simulate", "simulate [flags]", "")
+	f := simFlags{p: env.printer()}
 	f.register(fs, cfg.ESSRateLimit)
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("simulate: unexpected argument %q (see 'onboard simulate --help')", fs.Arg(0))
+		return strayArg(env, "simulate", fs.Arg(0))
 	}
 	if err := f.check(); err != nil {
 		return err
 	}
 	if (cfg.QueryOrgOpenID == "") != (cfg.QueryOperatorOpenID == "") {
-		return errors.New("ESS_QUERY_ORG_OPENID and ESS_QUERY_OPERATOR_OPENID: set both or neither")
+		return errors.New(f.p.T("cli.simulate.half_identity"))
 	}
 	opts := f.options(cfg)
 	sim := esssim.New(opts)
@@ -206,33 +224,33 @@ func runSimulate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("simulate: %w", err)
 	}
-	printSimulator(env.Stdout, ln.Addr(), cfg, opts)
+	printSimulator(env.Stdout, f.p, ln.Addr(), cfg, opts)
 	return serveSimulator(ctx, env, sim, ln)
 }
 
 // printSimulator says where the simulator listens and as what.
-func printSimulator(w io.Writer, addr net.Addr, cfg Config, o esssim.Options) {
+func printSimulator(w io.Writer, p *locale.Printer, addr net.Addr, cfg Config, o esssim.Options) {
 	secretID, app := cfg.ESSSecretID, o.Apps[0]
 	if secretID == "" {
 		secretID = esssim.DefaultSecretID
 	}
 	keyNote := "ESS_SECRET_KEY"
 	if cfg.ESSSecretKey == "" {
-		keyNote = "the simulator's default test key"
+		keyNote = p.T("cli.simulate.default_key")
 	}
-	fmt.Fprintf(w, "essbasic simulator listening on http://%s\n", addr)
-	fmt.Fprintf(w, "  SecretId %s (key: %s); AppId %s; query identity %s / %s\n",
-		secretID, keyNote, app.AppID, app.QueryOrgOpenID, app.QueryOperatorOpenID)
-	fmt.Fprintf(w, "  admin endpoints: http://%s/_sim/ (unsigned)\n", addr)
+	fmt.Fprintln(w, p.T("cli.simulate.listening", "URL", "http://"+addr.String()))
+	fmt.Fprintln(w, p.T("cli.simulate.identity", "SecretID", secretID, "Key", keyNote, "App", app.AppID,
+		"Org", app.QueryOrgOpenID, "Operator", app.QueryOperatorOpenID))
+	fmt.Fprintln(w, p.T("cli.simulate.admin", "URL", "http://"+addr.String()+"/_sim/"))
 	if cb := o.Callbacks; cb.URL != "" {
-		enc, sig := "plain", "unsigned"
+		enc, sig := p.T("cli.simulate.plain"), p.T("cli.simulate.unsigned")
 		if cb.Key != "" {
-			enc = "encrypted"
+			enc = p.T("cli.simulate.encrypted")
 		}
 		if cb.Token != "" {
-			sig = "signed"
+			sig = p.T("cli.simulate.signed")
 		}
-		fmt.Fprintf(w, "  callbacks to %s (%s, %s)\n", cb.URL, enc, sig)
+		fmt.Fprintln(w, p.T("cli.simulate.callbacks", "URL", cb.URL, "Enc", enc, "Sig", sig))
 	}
 }
 
@@ -253,9 +271,9 @@ func serveSimulator(ctx context.Context, env *Env, sim *esssim.Server, ln net.Li
 		err = e
 	}
 	if err != nil {
-		return fmt.Errorf("simulate: shutdown: %w", err)
+		return fmt.Errorf("simulate: %s: %w", env.printer().T("cli.simulate.shutdown"), err)
 	}
-	fmt.Fprintln(env.Stdout, "essbasic simulator stopped")
+	fmt.Fprintln(env.Stdout, env.printer().T("cli.simulate.stopped"))
 	return nil
 }
 

@@ -71,16 +71,16 @@ func (f *workerFlags) register(fs *flag.FlagSet) {
 }
 
 func runWorker(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "worker", "worker [--concurrency N] [flags]", help("worker"))
+	fs := newFlagSet(env, "worker", "worker [--concurrency N] [flags]", "")
 	var f workerFlags
 	f.register(fs)
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("worker: unexpected argument %q (see 'onboard worker --help')", fs.Arg(0))
+		return strayArg(env, "worker", fs.Arg(0))
 	}
-	if err := f.validate(); err != nil {
+	if err := f.validate(env); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(env.Getenv)
@@ -97,8 +97,9 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	for i, q := range jobs.Queues {
 		names[i] = w.Queue(q)
 	}
-	fmt.Fprintf(env.Stderr, "onboard worker: serving %s (sync and service slots %d, limit %d calls/s per action)\n",
-		strings.Join(names, ", "), sc.Concurrency[jobs.QueueSync], cfg.ESSRateLimit)
+	pr := env.printer()
+	fmt.Fprintln(env.Stderr, pr.T("cli.worker.serving", "Queues", strings.Join(names, ", "),
+		"Slots", sc.Concurrency[jobs.QueueSync], "Rate", cfg.ESSRateLimit))
 	if f.metricsAddr != "" {
 		ln, err := net.Listen("tcp", f.metricsAddr)
 		if err != nil {
@@ -109,26 +110,26 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go hs.Serve(ln) //nolint:errcheck // ends with Close
 		defer hs.Close()
-		fmt.Fprintf(env.Stderr, "onboard worker: metrics at http://%s/metrics\n", ln.Addr())
+		fmt.Fprintln(env.Stderr, pr.T("cli.worker.metrics", "URL", "http://"+ln.Addr().String()+"/metrics"))
 	}
 	return w.Run(ctx, sc)
 }
 
-func (f *workerFlags) validate() error {
-	if err := f.check("worker"); err != nil {
+func (f *workerFlags) validate(env *Env) error {
+	if err := f.check(env, "worker"); err != nil {
 		return err
 	}
 	switch {
 	case f.concurrency < 0:
-		return usagef("worker: --concurrency must not be negative")
+		return opsUsage(env, "cli.worker.concurrency_negative")
 	case f.authTimeout <= 0 || f.adminTimeout <= 0 || f.pollMin <= 0 || f.pollMax < f.pollMin:
-		return usagef("worker: --auth-timeout, --admin-timeout and --poll-min must be positive and --poll-max at least --poll-min")
+		return opsUsage(env, "cli.worker.bad_timeouts")
 	case f.retryBudget <= 0:
-		return usagef("worker: --retry-budget must be a positive duration such as 24h")
+		return opsUsage(env, "cli.worker.bad_retry_budget")
 	case f.shutdownTimeout <= 0 || f.retryBase <= 0 || f.retryMax < f.retryBase:
-		return usagef("worker: --shutdown-timeout and --retry-base must be positive and --retry-max at least --retry-base")
+		return opsUsage(env, "cli.worker.bad_retry")
 	case f.lease < 3*time.Second || f.dispatchEvery <= 0:
-		return usagef("worker: --lease must be at least 3s and --dispatch-interval positive")
+		return opsUsage(env, "cli.worker.bad_lease")
 	}
 	return nil
 }

@@ -160,7 +160,7 @@ func (r *Reconciler) Sweep(ctx context.Context, appID, trigger string) (*SweepRe
 	default:
 		if err := r.list(ctx, app, rep); err != nil {
 			rep.Error = "listing: " + err.Error()
-			r.log().Warn("reconcile: listing the platform's companies failed; repairing anyway", "app", appID, "error", err)
+			r.log().Warn("reconcile: listing the platform's companies failed; repairing anyway", "app", appID, "code", stepError(err).Code, "error", err)
 		}
 		expired, err := r.Store.CheckExpiredLinks(ctx, appID, w.cfg.Now())
 		rep.LinksRenewed = len(expired)
