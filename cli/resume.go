@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 
+	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/jobs"
+	"github.com/ess-onboard/onboard/locale"
 )
 
 func init() {
@@ -64,16 +67,21 @@ func runResume(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "%s\n", b)
 		return nil
 	}
-	pr := env.printer()
+	printResume(env.Stdout, env.printer(), *appID, app, res.Due)
+	return nil
+}
+
+// printResume says what resuming appID (paused as app says) did, and how
+// much work it made due.
+func printResume(w io.Writer, pr *locale.Printer, appID string, app *onboard.Application, due int) {
 	if app.Paused() {
-		fmt.Fprintln(env.Stdout, pr.T("cli.resume.resumed", "App", *appID, "Action", app.PauseAction, "Code", app.PauseCode,
+		fmt.Fprintln(w, pr.T("cli.resume.resumed", "App", appID, "Action", app.PauseAction, "Code", app.PauseCode,
 			"Message", app.PauseMessage))
 		if hint := pr.APIError(app.PauseCode); hint != "" {
-			fmt.Fprintln(env.Stdout, "  "+hint)
+			fmt.Fprintln(w, "  "+hint)
 		}
 	} else {
-		fmt.Fprintln(env.Stdout, pr.T("cli.resume.not_paused", "App", *appID))
+		fmt.Fprintln(w, pr.T("cli.resume.not_paused", "App", appID))
 	}
-	fmt.Fprintln(env.Stdout, pr.N("cli.resume.due", res.Due))
-	return nil
+	fmt.Fprintln(w, pr.N("cli.resume.due", due))
 }
