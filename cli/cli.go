@@ -1,5 +1,6 @@
 // Package cli is onboard's command line: every command with its flags, its
-// help (help/*.txt) and what it prints, and the one place the parts a
+// help and what it prints (their texts in the locale catalogues, in the
+// language --lang, ONBOARD_LANG or the locale chose), and the one place the parts a
 // command runs on are opened from the configuration (openParts, deps.go).
 // The work itself is done by the packages the commands call: intake
 // imports, jobs runs the workers and sweeps, web serves the dashboard,
