@@ -12,6 +12,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/ess-onboard/onboard"
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/intake"
 	"github.com/ess-onboard/onboard/locale"
@@ -160,25 +161,14 @@ func parseInterspersed(env *Env, fs *flag.FlagSet, args []string) ([]string, err
 
 // importJSON is the --json object.
 type importJSON struct {
-	BatchID    *int64          `json:"batch_id"` // null for a dry run
-	Rows       int             `json:"rows"`
-	Accepted   int             `json:"accepted"`
-	Rejected   int             `json:"rejected"`
-	Enqueued   int             `json:"enqueued"`
-	Unchanged  int             `json:"unchanged"`
-	Rejections []rejectionJSON `json:"rejections"`
-	Warnings   []warningJSON   `json:"warnings"`
-}
-
-// rejectionJSON is a rejected row's reason: its code and parameters
-// (docs/reason-codes.md) and the reason in the chosen language.
-type rejectionJSON struct {
-	Row    int               `json:"row"`
-	Column string            `json:"column"`
-	Field  string            `json:"field"`
-	Code   string            `json:"code"`
-	Params map[string]string `json:"params"`
-	Reason string            `json:"reason"`
+	BatchID    *int64             `json:"batch_id"` // null for a dry run
+	Rows       int                `json:"rows"`
+	Accepted   int                `json:"accepted"`
+	Rejected   int                `json:"rejected"`
+	Enqueued   int                `json:"enqueued"`
+	Unchanged  int                `json:"unchanged"`
+	Rejections []onboard.RowError `json:"rejections"` // Reason in the chosen language
+	Warnings   []warningJSON      `json:"warnings"`
 }
 
 // warningJSON is a warning with its code and parameters; message and
@@ -212,13 +202,13 @@ func jsonOf(p *locale.Printer, r *intake.Result, err error) any {
 		return j
 	}
 	j := importJSON{Rows: r.Rows, Accepted: r.Accepted, Rejected: r.Rejected, Enqueued: r.Enqueued,
-		Unchanged: r.Unchanged, Rejections: []rejectionJSON{}, Warnings: []warningJSON{}}
+		Unchanged: r.Unchanged, Rejections: []onboard.RowError{}, Warnings: []warningJSON{}}
 	if !r.DryRun {
 		j.BatchID = &r.BatchID
 	}
 	for _, e := range r.Rejections {
-		j.Rejections = append(j.Rejections, rejectionJSON{Row: e.Row, Column: e.Column, Field: e.Field,
-			Code: e.Code, Params: nonNil(e.Params), Reason: p.Reason(e.Code, e.Params, e.Reason)})
+		e.Params, e.Reason = nonNil(e.Params), p.Reason(e.Code, e.Params, e.Reason)
+		j.Rejections = append(j.Rejections, e)
 	}
 	for _, w := range r.Warnings {
 		text := p.Reason(w.Code, w.Params, w.Message)
