@@ -16,6 +16,7 @@ import (
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/intake"
 	"github.com/ess-onboard/onboard/locale"
+	"github.com/ess-onboard/onboard/results"
 )
 
 func init() {
@@ -290,26 +291,8 @@ func printImportIn(w io.Writer, p *locale.Printer, r *intake.Result) {
 	if len(r.Warnings) > 0 {
 		fmt.Fprintln(w, p.T("cli.import.warnings"))
 		for _, x := range r.Warnings {
-			fmt.Fprintln(w, "  "+p.T("cli.import.warning", "Row", x.Row, "Field", fieldName(p, x.Field),
+			fmt.Fprintln(w, "  "+p.T("cli.import.warning", "Row", x.Row, "Field", results.FieldName(p, x.Field),
 				"Message", p.Reason(x.Code, x.Params, x.Message)))
 		}
 	}
-}
-
-// fieldName is what a warning is about as the reader calls it: the field's
-// Chinese name in Chinese, or the row's place in the sheet (a hidden row,
-// merged cells), as the results file names them.
-func fieldName(p *locale.Printer, field string) string {
-	switch field {
-	case importer.WarnHiddenRow:
-		return p.T("results.field.hidden_row")
-	case importer.WarnMergedCells:
-		return p.T("results.field.merged_cells")
-	}
-	if p.Lang() == locale.Chinese {
-		if zh := importer.FieldChineseName(field); zh != "" {
-			return zh
-		}
-	}
-	return field
 }

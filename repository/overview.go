@@ -34,6 +34,14 @@ type RejectedRow struct {
 	Reasons []onboard.RowError
 }
 
+// WarnedRow is an imported row of a batch with the warnings the importer
+// gave it (a value changed, or a doubt about it).
+type WarnedRow struct {
+	Row      int
+	OpenID   string
+	Warnings []onboard.RowWarning
+}
+
 // FailedOrg is an organization of a batch that ended without being onboarded
 // (failed, auth_rejected, timed_out), with the platform's last answer.
 type FailedOrg struct {
@@ -145,6 +153,36 @@ func (s *Store) BatchRejections(ctx context.Context, id int64, limit int) ([]Rej
 		}
 		for i := range r.Reasons {
 			r.Reasons[i].Row = r.Row
+		}
+		out = append(out, r)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// BatchWarnings lists up to limit rows of a batch that have warnings, in
+// row order, their texts in English (render Code and Params for another
+// language).
+func (s *Store) BatchWarnings(ctx context.Context, id int64, limit int) ([]WarnedRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT row_number, coalesce(open_id, ''), warnings FROM batch_rows
+		WHERE batch_id = $1 AND warnings <> '[]'::jsonb ORDER BY row_number LIMIT $2`, id, limit)
+	if err != nil {
+		return nil, fmt.Errorf("batch %d warnings: %w", id, mapErr(err))
+	}
+	defer rows.Close()
+	var out []WarnedRow
+	for rows.Next() {
+		var r WarnedRow
+		var raw []byte
+		if err := rows.Scan(&r.Row, &r.OpenID, &raw); err != nil {
+			return nil, fmt.Errorf("batch %d warnings: %w", id, mapErr(err))
+		}
+		var ws []warning
+		if err := json.Unmarshal(raw, &ws); err != nil {
+			return nil, fmt.Errorf("batch %d row %d warnings: %w", id, r.Row, err)
+		}
+		for _, x := range ws {
+			r.Warnings = append(r.Warnings, onboard.RowWarning{Row: r.Row, Field: x.Field, Code: x.Code, Params: x.Params,
+				Message: english.Reason(x.Code, x.Params, x.Message)})
 		}
 		out = append(out, r)
 	}

@@ -3,12 +3,14 @@ package repository
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ess-onboard/onboard"
+	"github.com/ess-onboard/onboard/locale"
 )
 
 func TestBatchOverview(t *testing.T) {
@@ -114,5 +116,39 @@ func TestBatchOverview(t *testing.T) {
 
 	if _, err := testStore.BatchOverview(ctx, -1); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing batch: err = %v, want ErrNotFound", err)
+	}
+}
+
+// TestBatchWarnings: the rows imported with warnings are listed in row
+// order with their codes and parameters, their texts in English, and rows
+// without warnings are left out.
+func TestBatchWarnings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := newAppID(t)
+	warned := acceptedRow(4, "w1", "甲")
+	warned.Warnings = []onboard.RowWarning{{Row: 4, Field: onboard.FieldName, Code: "name.half_width_brackets",
+		Message: "stored text"}}
+	hidden := acceptedRow(2, "w0", "乙")
+	hidden.Warnings = []onboard.RowWarning{{Row: 2, Field: "hidden row", Code: "row.hidden", Params: map[string]string{"Row": "2"},
+		Message: "stored text"}}
+	res := mustImport(t, params(app), source(hidden, acceptedRow(3, "plain", "丙"), warned, rejectedRow(5, "bad")))
+	got, err := testStore.BatchWarnings(ctx, res.BatchID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Row != 2 || got[0].OpenID != "w0" || got[1].Row != 4 || got[1].OpenID != "w1" {
+		t.Fatalf("warned rows: %+v; want rows 2 and 4", got)
+	}
+	w := got[0].Warnings
+	if len(w) != 1 || w[0].Code != "row.hidden" || w[0].Params["Row"] != "2" || w[0].Row != 2 ||
+		w[0].Message == "stored text" || !strings.Contains(w[0].Message, "2") {
+		t.Errorf("row 2's warning: %+v; want row.hidden rendered in English from its code", w)
+	}
+	if zh := locale.New(locale.Chinese).Reason(w[0].Code, w[0].Params, w[0].Message); !strings.Contains(zh, "隐藏") {
+		t.Errorf("row 2's warning in Chinese: %q", zh)
+	}
+	if one, err := testStore.BatchWarnings(ctx, res.BatchID, 1); err != nil || len(one) != 1 || one[0].Row != 2 {
+		t.Errorf("with a limit of 1: %+v, %v", one, err)
 	}
 }

@@ -481,17 +481,21 @@ func (w *writer) warnings(ws []onboard.RowWarning) string {
 	return strings.Join(parts, w.punct.sep)
 }
 
-// field names the field a warning is about: the API field name, which the
-// template's headers carry in both languages, or what the warning is about
-// when it is the row's place in the sheet.
-func (w *writer) field(f string) string {
+// field names the field a warning is about (FieldName).
+func (w *writer) field(f string) string { return FieldName(w.p, f) }
+
+// FieldName names the field a warning is about as the reader calls it:
+// the API field name (which the template's headers carry in both
+// languages), its Chinese name for a Chinese reader, or what the warning is
+// about when it is the row's place in the sheet (a hidden row, merged cells).
+func FieldName(p *locale.Printer, f string) string {
 	switch f {
 	case importer.WarnHiddenRow:
-		return w.p.T("results.field.hidden_row")
+		return p.T("results.field.hidden_row")
 	case importer.WarnMergedCells:
-		return w.p.T("results.field.merged_cells")
+		return p.T("results.field.merged_cells")
 	}
-	if w.p.Lang() == locale.Chinese {
+	if p.Lang() == locale.Chinese {
 		if zh := importer.FieldChineseName(f); zh != "" {
 			return zh
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/ess-onboard/onboard/importer"
 	"github.com/ess-onboard/onboard/locale"
 	"github.com/ess-onboard/onboard/repository"
+	"github.com/ess-onboard/onboard/results"
 )
 
 // The dashboard speaks Simplified Chinese or English. A reader's language
@@ -194,6 +195,13 @@ func pageFuncs(p *locale.Printer) template.FuncMap {
 				parts[i] = text
 			}
 			// Reasons stored before identifiers were masked are masked here.
+			return importer.MaskIDs(strings.Join(parts, p.T("web.sep.semicolon")))
+		},
+		"warnings": func(ws []onboard.RowWarning) string {
+			parts := make([]string, len(ws))
+			for i, w := range ws {
+				parts[i] = results.FieldName(p, w.Field) + p.T("web.sep.colon") + p.Reason(w.Code, w.Params, w.Message)
+			}
 			return importer.MaskIDs(strings.Join(parts, p.T("web.sep.semicolon")))
 		},
 		"apierr":    p.APIError,

@@ -188,6 +188,13 @@ func newDashboardFixture(t *testing.T) *dashboardFixture {
 	for i := range fx.apiCodes {
 		rows = append(rows, fixtureRow(10+i, fmt.Sprintf("o-failed-%d", i), fmt.Sprintf("失败公司%d", i)))
 	}
+	// A row imported with warnings: a name changed, a hidden row.
+	warned := fixtureRow(7, "o-warned", "警告公司")
+	warned.Warnings = []onboard.RowWarning{
+		{Row: 7, Field: onboard.FieldName, Code: "name.half_width_brackets", Message: "stored text"},
+		{Row: 7, Field: importer.WarnHiddenRow, Code: "row.hidden", Params: map[string]string{"Row": "7"}, Message: "stored text"},
+	}
+	rows = append(rows, warned)
 	n := 100
 	legacy := &onboard.Row{Number: n, Cells: []string{"o-legacy", "", ""}, Data: onboard.OrgData{OpenID: "o-legacy"},
 		Errors: []onboard.RowError{{Row: n, Column: "企业名称", Field: onboard.FieldName, Reason: legacyReason}}}
@@ -531,6 +538,8 @@ func TestPagesInChineseHaveNoEnglish(t *testing.T) {
 	for _, code := range fx.reasonCodes {
 		want = append(want, "统一社会信用代码："+htmlText(zh.Reason(code, sampleParams(t, "reason."+code), "")))
 	}
+	want = append(want, "带警告导入的行", "企业名称："+htmlText(zh.Reason("name.half_width_brackets", nil, "")),
+		"隐藏行："+htmlText(zh.Reason("row.hidden", map[string]string{"Row": "7"}, "")))
 	for _, code := range fx.apiCodes {
 		if e := zh.APIError(code); e != "" {
 			want = append(want, htmlText(e))

@@ -385,6 +385,7 @@ func batchID(r *http.Request) (int64, bool) {
 type batchView struct {
 	batchRow
 	Rejections []repository.RejectedRow
+	Warned     []repository.WarnedRow
 	Failures   []repository.FailedOrg
 	Links      []repository.IssuedLink
 	Runs       []onboard.ReconcileRun
@@ -419,6 +420,9 @@ func (s *Server) batchPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v := batchView{batchRow: newBatchRow(*b), Limit: listLimit, Now: s.opts.Now()}
 	if v.Rejections, err = st.BatchRejections(ctx, id, listLimit); err == nil {
+		v.Warned, err = st.BatchWarnings(ctx, id, listLimit)
+	}
+	if err == nil {
 		if v.Failures, err = st.BatchFailures(ctx, id, listLimit); err == nil {
 			if v.Links, err = st.BatchLinks(ctx, id, listLimit); err == nil {
 				if v.Runs, err = st.ReconcileRuns(ctx, b.AppID, 10); err == nil {

@@ -18,6 +18,8 @@ type Store interface {
 	BatchOverview(ctx context.Context, id int64) (*repository.BatchOverview, error)
 	// BatchRejections lists up to limit rejected rows of a batch.
 	BatchRejections(ctx context.Context, id int64, limit int) ([]repository.RejectedRow, error)
+	// BatchWarnings lists up to limit rows of a batch that have warnings.
+	BatchWarnings(ctx context.Context, id int64, limit int) ([]repository.WarnedRow, error)
 	// BatchFailures lists up to limit failed organizations of a batch.
 	BatchFailures(ctx context.Context, id int64, limit int) ([]repository.FailedOrg, error)
 	// BatchLinks lists up to limit service links issued to a batch's organizations.
