@@ -306,6 +306,9 @@ func xmlMerges(doc string) ([]string, error) {
 			if !ok {
 				return nil, fmt.Errorf("bad merged range %q", ref)
 			}
+			if m.c1 == m.c2 && m.r1 == m.r2 {
+				continue // a range of one cell merges nothing
+			}
 			out = append(out, fmt.Sprint(m))
 		}
 	}
