@@ -247,7 +247,9 @@ func (d *demoRun) summary(ctx context.Context, p *parts, imp *intake.Result, r s
 	// 7. Summary and results file.
 	out, pr := d.env.Stdout, d.env.printer()
 	resultsPath := filepath.Join(d.out, "results.xlsx")
-	err := writeFile(resultsPath, func(w io.Writer) error { return demoResults(ctx, p.store, w, imp.BatchID, pr.Lang()) })
+	err := writeFile(resultsPath, func(w io.Writer) error {
+		return writeBatchResults(ctx, p.store, w, imp.BatchID, results.Options{Lang: pr.Lang()})
+	})
 	if err != nil {
 		return fmt.Errorf("demo: %s: %w", pr.T("cli.demo.write_results"), err)
 	}
@@ -273,16 +275,6 @@ func (d *demoRun) summary(ctx context.Context, p *parts, imp *intake.Result, r s
 	}
 	fmt.Fprintln(out, pr.T("cli.demo.results_file", "Path", resultsPath))
 	return nil
-}
-
-// demoResults writes the results file of batch id in lang.
-func demoResults(ctx context.Context, src resultsSource, w io.Writer, id int64, lang string) error {
-	b, err := src.Batch(ctx, id)
-	if err != nil {
-		return err
-	}
-	rows := func(fn func(repository.ResultRow) error) error { return src.BatchRows(ctx, id, fn) }
-	return results.WriteWith(w, b, rows, results.Options{Lang: lang})
 }
 
 // serveDemo serves the dashboard on the demo's data and queues until ctx

@@ -211,18 +211,19 @@ type resultsSource interface {
 	BatchRows(ctx context.Context, batchID int64, fn func(repository.ResultRow) error) error
 }
 
-// writeResults writes the results file of batch b.
-func writeResults(ctx context.Context, src resultsSource, w io.Writer, b *repository.Batch) error {
-	return results.Write(w, b, func(fn func(repository.ResultRow) error) error { return src.BatchRows(ctx, b.ID, fn) })
+// writeResults writes the results file of batch b in the language and
+// zone of opts.
+func writeResults(ctx context.Context, src resultsSource, w io.Writer, b *repository.Batch, opts results.Options) error {
+	return results.WriteWith(w, b, func(fn func(repository.ResultRow) error) error { return src.BatchRows(ctx, b.ID, fn) }, opts)
 }
 
-// writeBatchResults writes the results file of batch id.
-func writeBatchResults(ctx context.Context, src resultsSource, w io.Writer, id int64) error {
+// writeBatchResults writes the results file of batch id, as writeResults does.
+func writeBatchResults(ctx context.Context, src resultsSource, w io.Writer, id int64, opts results.Options) error {
 	b, err := src.Batch(ctx, id)
 	if err != nil {
 		return err
 	}
-	return writeResults(ctx, src, w, b)
+	return writeResults(ctx, src, w, b, opts)
 }
 
 // warnEviction warns when Redis may evict keys: asynq's tasks would vanish.

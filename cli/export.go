@@ -52,7 +52,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	}
 	opts := results.Options{Lang: pr.Lang(), Zone: cfg.zoneFor(pr.Lang())}
 	// The results file holds the companies' data: only its owner may read it.
-	write := func(w io.Writer) error { return writeResultsIn(ctx, p.store, w, b, opts) }
+	write := func(w io.Writer) error { return writeResults(ctx, p.store, w, b, opts) }
 	if err := writeOutputFileMode(env, *out, 0o600, write); err != nil {
 		return errorT(pr, err, "cli.export.write_failed", "Batch", b.ID)
 	}
@@ -60,22 +60,6 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stderr, pr.N("cli.export.wrote", b.Rows, "File", *out, "Batch", b.ID, "Name", b.FileName))
 	}
 	return nil
-}
-
-// writeResultsIn writes the results file of batch b in the language and
-// zone of opts.
-func writeResultsIn(ctx context.Context, src resultsSource, w io.Writer, b *repository.Batch, opts results.Options) error {
-	return results.WriteWith(w, b, func(fn func(repository.ResultRow) error) error { return src.BatchRows(ctx, b.ID, fn) }, opts)
-}
-
-// writeBatchResultsIn writes the results file of batch id in the language
-// and zone of opts.
-func writeBatchResultsIn(ctx context.Context, src resultsSource, w io.Writer, id int64, opts results.Options) error {
-	b, err := src.Batch(ctx, id)
-	if err != nil {
-		return err
-	}
-	return writeResultsIn(ctx, src, w, b, opts)
 }
 
 // unexpectedArg is the usage error of a command given an argument it takes none of.

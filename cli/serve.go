@@ -190,19 +190,15 @@ func newDashboard(p *parts, f serveFlags) (*web.Server, error) {
 		MonitoringWrite: f.monitoringWrite,
 		Store:           store,
 		Import:          p.intake(f.limits.of(0)),
-		WriteTemplate:   importer.WriteTemplate,
-		WriteTemplateIn: importer.WriteTemplateIn,
+		WriteTemplate:   importer.WriteTemplateIn,
 		TimeZone:        cfg.TimeZone,
 		RetryFailed:     workers.RetryFailed,
 		Resume: func(ctx context.Context, appID string) (int, error) {
 			r, err := workers.Resume(ctx, appID)
 			return r.Due, err
 		},
-		WriteResults: func(ctx context.Context, w io.Writer, batchID int64) error {
-			return writeBatchResults(ctx, store, w, batchID)
-		},
-		WriteResultsIn: func(ctx context.Context, w io.Writer, batchID int64, lang string) error {
-			return writeBatchResultsIn(ctx, store, w, batchID, results.Options{Lang: lang, Zone: cfg.zoneFor(lang)})
+		WriteResults: func(ctx context.Context, w io.Writer, batchID int64, lang string) error {
+			return writeBatchResults(ctx, store, w, batchID, results.Options{Lang: lang, Zone: cfg.zoneFor(lang)})
 		},
 		Checks: []web.Check{
 			{Name: "postgres", Ping: store.Ping},

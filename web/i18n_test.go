@@ -299,10 +299,14 @@ func (fx *dashboardFixture) server(t *testing.T, o Options) *httptest.Server {
 		// the stored one.
 		return nil, &importer.FileError{Code: importer.CodeUploadType, Reason: "stored text"}
 	})
-	o.WriteTemplate = func(w io.Writer) error { _, err := io.WriteString(w, "xlsx"); return err }
-	o.WriteResults = func(ctx context.Context, w io.Writer, id int64) error {
-		_, err := io.WriteString(w, "xlsx")
-		return err
+	if o.WriteTemplate == nil {
+		o.WriteTemplate = func(w io.Writer, lang string) error { _, err := io.WriteString(w, "xlsx"); return err }
+	}
+	if o.WriteResults == nil {
+		o.WriteResults = func(ctx context.Context, w io.Writer, id int64, lang string) error {
+			_, err := io.WriteString(w, "xlsx")
+			return err
+		}
 	}
 	o.RetryFailed = func(ctx context.Context, id int64) (int, error) { return 2, nil }
 	o.Resume = func(ctx context.Context, app string) (int, error) { return 3, nil }
@@ -626,7 +630,7 @@ func TestLanguageChoice(t *testing.T) {
 	var mu sync.Mutex
 	var asked []string
 	ts := newTestServer(t, Options{Addr: "127.0.0.1:8080",
-		WriteTemplateIn: func(w io.Writer, lang string) error {
+		WriteTemplate: func(w io.Writer, lang string) error {
 			mu.Lock()
 			asked = append(asked, "template "+lang)
 			mu.Unlock()
@@ -721,7 +725,7 @@ func TestResultsInPageLanguage(t *testing.T) {
 	t.Parallel()
 	fx := newDashboardFixture(t)
 	got := make(chan string, 2)
-	ts := fx.server(t, Options{WriteResultsIn: func(ctx context.Context, w io.Writer, id int64, lang string) error {
+	ts := fx.server(t, Options{WriteResults: func(ctx context.Context, w io.Writer, id int64, lang string) error {
 		got <- lang
 		_, err := io.WriteString(w, "xlsx")
 		return err

@@ -451,7 +451,7 @@ func (s *Server) batchPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v.CanRetry = s.opts.RetryFailed != nil && len(v.Failures) > 0
 	v.CanResume = s.opts.Resume != nil && b.BlockedReason != ""
-	v.HasResults = s.opts.WriteResults != nil || s.opts.WriteResultsIn != nil
+	v.HasResults = s.opts.WriteResults != nil
 	p := page{Title: pr.T("web.batch.title", "ID", id), Nav: "batches", Data: v}
 	if v.Done < v.Orgs && b.BlockedReason == "" {
 		p.Refresh = 15 // follow the progress while work is pending
@@ -508,7 +508,7 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 // that an error shows as a page, not as a truncated download.
 func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 	id, ok := batchID(r)
-	if !ok || (s.opts.WriteResults == nil && s.opts.WriteResultsIn == nil) || s.opts.Store == nil {
+	if !ok || s.opts.WriteResults == nil || s.opts.Store == nil {
 		s.notFound(w, r)
 		return
 	}
@@ -524,7 +524,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 	// A large batch's results file takes longer to build than other pages.
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.timeouts.Upload))
 	var buf bytes.Buffer
-	if err := s.writeResults(r.Context(), &buf, id, s.printer(r).Lang()); err != nil {
+	if err := s.opts.WriteResults(r.Context(), &buf, id, s.printer(r).Lang()); err != nil {
 		s.internalError(w, r, "web.what.results", err)
 		return
 	}
@@ -533,34 +533,16 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) template(w http.ResponseWriter, r *http.Request) {
-	if s.opts.WriteTemplate == nil && s.opts.WriteTemplateIn == nil {
+	if s.opts.WriteTemplate == nil {
 		s.notFound(w, r)
 		return
 	}
 	var buf bytes.Buffer
-	if err := s.writeTemplate(&buf, s.printer(r).Lang()); err != nil {
+	if err := s.opts.WriteTemplate(&buf, s.printer(r).Lang()); err != nil {
 		s.internalError(w, r, "web.what.template", err)
 		return
 	}
 	serveXLSX(w, "onboard-template.xlsx", buf.Bytes())
-}
-
-// writeResults writes a batch's results file in lang when the server can
-// (WriteResultsIn), else as WriteResults writes it.
-func (s *Server) writeResults(ctx context.Context, w io.Writer, batchID int64, lang string) error {
-	if s.opts.WriteResultsIn != nil {
-		return s.opts.WriteResultsIn(ctx, w, batchID, lang)
-	}
-	return s.opts.WriteResults(ctx, w, batchID)
-}
-
-// writeTemplate writes the template in lang when the server can
-// (WriteTemplateIn), else as WriteTemplate writes it.
-func (s *Server) writeTemplate(w io.Writer, lang string) error {
-	if s.opts.WriteTemplateIn != nil {
-		return s.opts.WriteTemplateIn(w, lang)
-	}
-	return s.opts.WriteTemplate(w)
 }
 
 func serveXLSX(w http.ResponseWriter, name string, data []byte) {

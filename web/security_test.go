@@ -173,7 +173,7 @@ func TestMonitoringReadOnlyByDefault(t *testing.T) {
 
 func TestSecurityHeadersEverywhere(t *testing.T) {
 	t.Parallel()
-	tmpl := func(w io.Writer) error { _, err := io.WriteString(w, "xlsx"); return err }
+	tmpl := func(w io.Writer, lang string) error { _, err := io.WriteString(w, "xlsx"); return err }
 	check := func(t *testing.T, where string, h http.Header, tls bool) {
 		t.Helper()
 		for k, want := range map[string]string{

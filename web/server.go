@@ -129,17 +129,12 @@ type Options struct {
 	Store Store
 	// Import stores an uploaded file with its work due.
 	Import Importer
-	// WriteTemplate writes the empty spreadsheet template.
-	WriteTemplate func(w io.Writer) error
-	// WriteResults writes the results .xlsx of one batch.
-	WriteResults func(ctx context.Context, w io.Writer, batchID int64) error
-	// WriteResultsIn, when set, is used instead of WriteResults: it writes
-	// the results file in lang (locale.English or locale.Chinese), the
+	// WriteTemplate writes the empty spreadsheet template with its notes in
+	// lang (locale.English or locale.Chinese), the language of the page.
+	WriteTemplate func(w io.Writer, lang string) error
+	// WriteResults writes the results .xlsx of one batch in lang, the
 	// language of the page it is downloaded from.
-	WriteResultsIn func(ctx context.Context, w io.Writer, batchID int64, lang string) error
-	// WriteTemplateIn, when set, is used instead of WriteTemplate: it writes
-	// the template with its notes in lang, the language of the page.
-	WriteTemplateIn func(w io.Writer, lang string) error
+	WriteResults func(ctx context.Context, w io.Writer, batchID int64, lang string) error
 	// RetryFailed queues a batch's failed organizations again and returns how many.
 	RetryFailed func(ctx context.Context, batchID int64) (int, error)
 	// Resume lifts the pause of an application and re-queues its pending work;

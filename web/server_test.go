@@ -63,7 +63,7 @@ func newTestServer(t *testing.T, o Options) *httptest.Server {
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, Options{Addr: "0.0.0.0:8080", Token: "s3cret", User: "ops", Password: "pw",
-		WriteTemplate: func(w io.Writer) error { _, err := io.WriteString(w, "xlsx"); return err }})
+		WriteTemplate: func(w io.Writer, lang string) error { _, err := io.WriteString(w, "xlsx"); return err }})
 	type cred func(*http.Request)
 	bearer := func(tok string) cred { return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) } }
 	basic := func(u, p string) cred { return func(r *http.Request) { r.SetBasicAuth(u, p) } }
