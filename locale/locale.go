@@ -189,9 +189,8 @@ func (p *Printer) Zone() *time.Location { return p.zone }
 // falls back to English; one missing everywhere renders as its ID (a test
 // keeps every ID present in both catalogues).
 func (p *Printer) T(id string, args ...any) string {
-	data := params(args)
-	out, err := p.loc.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
-	if err != nil {
+	out, ok := p.localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: params(args)})
+	if !ok {
 		return id
 	}
 	return out
@@ -205,41 +204,56 @@ func (p *Printer) N(id string, count int, args ...any) string {
 		data = map[string]any{}
 	}
 	data["Count"] = p.Int(count)
-	out, err := p.loc.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count})
-	if err != nil {
+	out, ok := p.localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count})
+	if !ok {
 		return id
 	}
 	return out
 }
 
+// localize renders a message once. go-i18n reports a message it took from
+// English, the fallback language, as not found while still rendering it;
+// that is a rendered message here. ok is false when no catalogue holds the
+// message or its template fails.
+func (p *Printer) localize(lc *i18n.LocalizeConfig) (string, bool) {
+	out, err := p.loc.Localize(lc)
+	if err == nil {
+		return out, true
+	}
+	var nf *i18n.MessageNotFoundErr
+	return out, errors.As(err, &nf) && out != ""
+}
+
 // Has reports whether id is in the catalogues.
 func (p *Printer) Has(id string) bool {
-	_, err := p.loc.Localize(&i18n.LocalizeConfig{MessageID: id})
-	var nf *i18n.MessageNotFoundErr
-	return !errors.As(err, &nf)
+	_, ok := p.localize(&i18n.LocalizeConfig{MessageID: id})
+	return ok
 }
 
 // Reason renders a reason or warning code with its parameters, from the
 // message "reason.<code>". A reason stored before codes existed (empty code),
 // or a code this binary does not know, renders as fallback, its stored text.
-func (p *Printer) Reason(code string, params map[string]string, fallback string) string {
-	if code == "" || !p.Has("reason."+code) {
-		if fallback == "" {
-			return code
+func (p *Printer) Reason(code string, args map[string]string, fallback string) string {
+	if code != "" {
+		if out, ok := p.localize(&i18n.LocalizeConfig{MessageID: "reason." + code, TemplateData: params([]any{args})}); ok {
+			return out
 		}
-		return fallback
 	}
-	return p.T("reason."+code, params)
+	if fallback == "" {
+		return code
+	}
+	return fallback
 }
 
 // APIError is a short explanation, in the reader's language, of a platform
 // error code (such as "FailedOperation.OrganizationNameNeedChange"), from the
 // message "apierr.<code>"; "" when there is none.
 func (p *Printer) APIError(code string) string {
-	if code == "" || !p.Has("apierr."+code) {
+	if code == "" {
 		return ""
 	}
-	return p.T("apierr." + code)
+	out, _ := p.localize(&i18n.LocalizeConfig{MessageID: "apierr." + code})
+	return out
 }
 
 // Int formats n with the language's digit grouping (12,345).
