@@ -17,8 +17,6 @@ package importer
 
 import (
 	"archive/zip"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ess-onboard/onboard"
@@ -71,7 +69,7 @@ func (e *FileError) Error() string { return e.Reason }
 // words on the command line, in its JSON and on the upload page:
 // "orgs.xlsx was refused: <reason>. Nothing was stored."
 func Refusal(fileName string, e *FileError) string {
-	return fmt.Sprintf("%s was refused: %s. Nothing was stored.", fileName, strings.TrimRight(e.Reason, ". "))
+	return refusalSentence(english, fileName, e.Reason)
 }
 
 // Reader streams the data rows of one file. Its memory does not grow with

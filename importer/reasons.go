@@ -121,7 +121,11 @@ func NewFileError(code string, pairs ...string) *FileError {
 // RefusalIn is Refusal in the language of p: the sentence a refused file is
 // reported with, its reason rendered from its code.
 func RefusalIn(p *locale.Printer, fileName string, e *FileError) string {
-	reason := p.Reason(e.Code, e.Params, e.Reason)
+	return refusalSentence(p, fileName, p.Reason(e.Code, e.Params, e.Reason))
+}
+
+// refusalSentence is the sentence of a refused file, in p's language.
+func refusalSentence(p *locale.Printer, fileName, reason string) string {
 	return p.T("refusal.sentence", "File", fileName, "Reason", strings.TrimRight(reason, ". 。"))
 }
 
