@@ -77,7 +77,7 @@ const (
 	exitUsage   = 2 // the command line is wrong
 )
 
-// command is one subcommand. Each lives in its own file and registers itself
+// command is one subcommand. Each registers itself
 // in an init function.
 type command struct {
 	name    string
